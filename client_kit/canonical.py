@@ -1,0 +1,147 @@
+"""Canonical bytes of a model or update: the one serialization that is hashed.
+
+Hashes recorded on chain must not depend on pickle, dict order or the file
+system, so every party (participant, aggregator, `verify-round`) turns a set of
+named tensors into bytes with this module and nothing else.
+
+Layout (all integers little-endian):
+
+    magic    b"FSTK"            4 bytes
+    version  u8 = 1
+    count    u32                number of tensors
+    per tensor, in ascending UTF-8 byte order of the name:
+        name_len u16, name (UTF-8)
+        dtype    u8   (see DTYPE_CODES)
+        ndim     u8,  dims u64 × ndim
+        data     little-endian, C order, prod(dims) × itemsize bytes
+
+`decode_tensors` accepts only byte strings `encode_tensors` could have made:
+anything else raises `MalformedUpdate` with a short reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping
+
+import numpy as np
+
+MAGIC = b"FSTK"
+VERSION = 1
+MAX_NDIM = 8
+MAX_TENSORS = 4096
+MAX_NAME_BYTES = 256
+
+DTYPE_CODES: dict[str, int] = {"float32": 1, "float64": 2, "int64": 3, "int32": 4, "float16": 5}
+CODE_DTYPES: dict[int, np.dtype] = {code: np.dtype(name).newbyteorder("<") for name, code in DTYPE_CODES.items()}
+
+Tensors = dict[str, np.ndarray]
+
+
+class MalformedUpdate(ValueError):
+    """Bytes that are not a canonical tensor set; `reason` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+def _as_array(value: object) -> np.ndarray:
+    if hasattr(value, "detach"):  # torch.Tensor without importing torch here
+        value = value.detach().cpu().numpy()  # type: ignore[union-attr]
+    return np.asarray(value)
+
+
+def encode_tensors(tensors: Mapping[str, object]) -> bytes:
+    """Serialize named tensors (numpy arrays or torch tensors) canonically."""
+    if len(tensors) > MAX_TENSORS:
+        raise MalformedUpdate("too_many_tensors", str(len(tensors)))
+    parts: list[bytes] = [MAGIC, struct.pack("<BI", VERSION, len(tensors))]
+    for name in sorted(tensors, key=lambda n: n.encode("utf-8")):
+        array = _as_array(tensors[name])
+        dtype_name = array.dtype.name
+        if dtype_name not in DTYPE_CODES:
+            raise MalformedUpdate("dtype", f"{name}: {dtype_name} is not supported")
+        name_bytes = name.encode("utf-8")
+        if not 0 < len(name_bytes) <= MAX_NAME_BYTES:
+            raise MalformedUpdate("name", f"tensor name length {len(name_bytes)}")
+        if array.ndim > MAX_NDIM:
+            raise MalformedUpdate("shape", f"{name}: {array.ndim} dimensions")
+        parts.append(struct.pack("<H", len(name_bytes)))
+        parts.append(name_bytes)
+        parts.append(struct.pack("<BB", DTYPE_CODES[dtype_name], array.ndim))
+        parts.append(struct.pack(f"<{array.ndim}Q", *array.shape))
+        parts.append(np.ascontiguousarray(array, dtype=CODE_DTYPES[DTYPE_CODES[dtype_name]]).tobytes())
+    return b"".join(parts)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.view = memoryview(data)
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> memoryview:
+        if n < 0 or self.pos + n > len(self.view):
+            raise MalformedUpdate("truncated", f"{what} at byte {self.pos}")
+        chunk = self.view[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: str, what: str) -> tuple[int, ...]:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))
+
+
+def decode_tensors(data: bytes) -> Tensors:
+    """Parse canonical bytes; arrays are read-only views when possible."""
+    reader = _Reader(bytes(data))
+    if bytes(reader.take(4, "magic")) != MAGIC:
+        raise MalformedUpdate("magic", "not a fedstake tensor file")
+    version, count = reader.unpack("<BI", "header")
+    if version != VERSION:
+        raise MalformedUpdate("version", f"unsupported version {version}")
+    if count > MAX_TENSORS:
+        raise MalformedUpdate("too_many_tensors", str(count))
+    tensors: Tensors = {}
+    previous: bytes | None = None
+    for _ in range(count):
+        (name_len,) = reader.unpack("<H", "name length")
+        if not 0 < name_len <= MAX_NAME_BYTES:
+            raise MalformedUpdate("name", f"name length {name_len}")
+        name_bytes = bytes(reader.take(name_len, "name"))
+        if previous is not None and name_bytes <= previous:
+            raise MalformedUpdate("order", "tensor names not strictly ascending")
+        previous = name_bytes
+        try:
+            name = name_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedUpdate("name", "not UTF-8") from exc
+        code, ndim = reader.unpack("<BB", "dtype")
+        if code not in CODE_DTYPES:
+            raise MalformedUpdate("dtype", f"{name}: unknown dtype code {code}")
+        if ndim > MAX_NDIM:
+            raise MalformedUpdate("shape", f"{name}: {ndim} dimensions")
+        shape = reader.unpack(f"<{ndim}Q", "shape")
+        dtype = CODE_DTYPES[code]
+        size = 1
+        for dim in shape:
+            size *= dim
+        nbytes = size * dtype.itemsize
+        if nbytes > len(reader.view):
+            raise MalformedUpdate("truncated", f"{name}: {nbytes} data bytes announced")
+        buffer = reader.take(nbytes, f"{name} data")
+        tensors[name] = np.frombuffer(buffer, dtype=dtype).reshape(shape)
+    if reader.pos != len(reader.view):
+        raise MalformedUpdate("trailing", f"{len(reader.view) - reader.pos} extra bytes")
+    return tensors
+
+
+def tensors_hash(tensors: Mapping[str, object]) -> bytes:
+    """SHA-256 of the canonical bytes of `tensors` (the on-chain hash)."""
+    return hashlib.sha256(encode_tensors(tensors)).digest()
+
+
+def bytes_hash(data: bytes) -> bytes:
+    """SHA-256 of already canonical bytes."""
+    return hashlib.sha256(data).digest()

@@ -1,0 +1,89 @@
+//! Account checks shared by every instruction, each failing with a named error.
+
+use crate::errors::FedstakeError;
+use pinocchio::{error::ProgramError, AccountView, Address};
+
+pub fn signer(account: &AccountView) -> Result<(), ProgramError> {
+    if account.is_signer() {
+        Ok(())
+    } else {
+        Err(FedstakeError::MissingSigner.into())
+    }
+}
+
+pub fn writable(account: &AccountView) -> Result<(), ProgramError> {
+    if account.is_writable() {
+        Ok(())
+    } else {
+        Err(FedstakeError::AccountNotWritable.into())
+    }
+}
+
+pub fn owner(account: &AccountView, program_id: &Address) -> Result<(), ProgramError> {
+    if account.owned_by(program_id) {
+        Ok(())
+    } else {
+        Err(FedstakeError::InvalidOwner.into())
+    }
+}
+
+pub fn system_program(account: &AccountView) -> Result<(), ProgramError> {
+    if *account.address() == pinocchio_system::ID {
+        Ok(())
+    } else {
+        Err(FedstakeError::InvalidSystemProgram.into())
+    }
+}
+
+/// An account about to be created: must not hold data or belong to a program.
+pub fn uninitialized(account: &AccountView) -> Result<(), ProgramError> {
+    if account.owned_by(&pinocchio_system::ID) && account.data_len() == 0 {
+        Ok(())
+    } else {
+        Err(FedstakeError::AlreadyInitialized.into())
+    }
+}
+
+/// Two account slots that must not alias (lamport moves between them would
+/// otherwise be no-ops that still update the books).
+pub fn distinct(a: &AccountView, b: &AccountView) -> Result<(), ProgramError> {
+    if a.address() == b.address() {
+        Err(FedstakeError::DuplicateAccount.into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A stored key (has_one) must match the account passed.
+pub fn same_key(
+    expected: &Address,
+    account: &AccountView,
+    error: FedstakeError,
+) -> Result<(), ProgramError> {
+    if account.address() == expected {
+        Ok(())
+    } else {
+        Err(error.into())
+    }
+}
+
+/// Moves lamports out of an account this program owns (the vault).
+pub fn move_lamports(
+    from: &mut AccountView,
+    to: &mut AccountView,
+    amount: u64,
+) -> Result<(), ProgramError> {
+    let debited = crate::logic::sub(from.lamports(), amount)?;
+    let credited = crate::logic::add(to.lamports(), amount)?;
+    from.set_lamports(debited);
+    to.set_lamports(credited);
+    Ok(())
+}
+
+/// Closes a program-owned account: lamports to `recipient`, owner reset to the
+/// system program and data length zeroed, so it cannot be revived as ours.
+pub fn close(account: &mut AccountView, recipient: &mut AccountView) -> Result<(), ProgramError> {
+    let lamports = account.lamports();
+    move_lamports(account, recipient, lamports)?;
+    account.close()
+}

@@ -1,0 +1,72 @@
+//! `close_submission` — the participant reclaims a submission's rent once its
+//! verdict is in and its round is over (or the pool itself is closed).
+//!
+//! ### Accounts
+//! 0. `[WRITE, SIGNER]` wallet (the submitter; receives the rent)
+//! 1. `[]` pool (may already be closed)
+//! 2. `[WRITE]` submission (closed)
+//!
+//! ### Data
+//! none
+
+use super::{args, load_pool};
+use crate::{
+    errors::FedstakeError,
+    events::{self, SubmissionClosed},
+    guards,
+    pda::{self, SUBMISSION_SEED},
+    state::{AccountState, PoolStatus, Submission, Verdict},
+};
+use pinocchio::ProgramResult;
+
+#[inline(never)]
+pub fn process(ix: super::Ix) -> ProgramResult {
+    let super::Ix {
+        program_id,
+        accounts,
+        data,
+    } = ix;
+    let [wallet, pool_account, submission_account, ..] = accounts else {
+        return Err(FedstakeError::NotEnoughAccounts.into());
+    };
+    guards::signer(wallet)?;
+    guards::writable(wallet)?;
+    guards::writable(submission_account)?;
+    args(data).finish()?;
+
+    let pool_key = *pool_account.address();
+    let submission = Submission::load(submission_account, program_id)?;
+    if submission.pool != pool_key {
+        return Err(FedstakeError::AccountMismatch.into());
+    }
+    let number = submission.round.to_le_bytes();
+    pda::expect(
+        submission_account.address(),
+        &[
+            SUBMISSION_SEED,
+            pool_key.as_ref(),
+            &number,
+            submission.wallet.as_ref(),
+        ],
+        submission.bump,
+        program_id,
+    )?;
+    guards::same_key(&submission.wallet, wallet, FedstakeError::AccountMismatch)?;
+    // A closed pool (its PDA emptied and handed back to the system program)
+    // has nothing left to settle.
+    let pool_closed = pool_account.owned_by(&pinocchio_system::ID) && pool_account.data_len() == 0;
+    if !pool_closed {
+        let pool = load_pool(pool_account, program_id)?;
+        let round_over = pool.round > submission.round || pool.status == PoolStatus::Finished;
+        if submission.verdict == Verdict::Pending || !round_over {
+            return Err(FedstakeError::SubmissionNotSettled.into());
+        }
+    }
+
+    guards::close(submission_account, wallet)?;
+    events::emit(&SubmissionClosed {
+        pool: pool_key,
+        wallet: submission.wallet,
+        round: submission.round,
+    })
+}

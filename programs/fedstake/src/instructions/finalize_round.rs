@@ -1,0 +1,118 @@
+//! `finalize_round` — the aggregator records the round's global model and
+//! opens the next round (or finishes the pool).
+//!
+//! Allowed after the deadline, or earlier once every participant eligible at
+//! the round's start has submitted; in both cases every submission must have
+//! its verdict.
+//!
+//! ### Accounts
+//! 0. `[WRITE, SIGNER]` aggregator (pays the next round's rent)
+//! 1. `[WRITE]` pool
+//! 2. `[WRITE]` round (current)
+//! 3. `[WRITE]` next round PDA `["round", pool, round + 1]` (created unless
+//!    this was the last round; always passed so the account list is fixed)
+//! 4. `[]` system program
+//!
+//! ### Data
+//! `round u32, global_model_hash [32], global_model_cid [64]`
+
+use super::{args, create_account, load_pool, load_round, non_empty, start_training::open_round};
+use crate::{
+    errors::FedstakeError,
+    events::{self, RoundFinalized},
+    guards, logic,
+    pda::{self, ROUND_SEED},
+    state::{AccountState, PoolStatus, Round},
+    syscalls,
+};
+use pinocchio::{cpi::Seed, ProgramResult};
+
+#[inline(never)]
+pub fn process(ix: super::Ix) -> ProgramResult {
+    let super::Ix {
+        program_id,
+        accounts,
+        data,
+    } = ix;
+    let [aggregator, pool_account, round_account, next_round_account, system_program, ..] =
+        accounts
+    else {
+        return Err(FedstakeError::NotEnoughAccounts.into());
+    };
+    guards::signer(aggregator)?;
+    guards::writable(aggregator)?;
+    guards::writable(pool_account)?;
+    guards::writable(round_account)?;
+    guards::system_program(system_program)?;
+    let mut r = args(data);
+    let number = r.u32()?;
+    let global_model_hash: [u8; 32] = r.array()?;
+    let global_model_cid: [u8; 64] = r.array()?;
+    r.finish()?;
+    non_empty(&global_model_hash)?;
+    non_empty(&global_model_cid)?;
+
+    let mut pool = load_pool(pool_account, program_id)?;
+    guards::same_key(&pool.aggregator, aggregator, FedstakeError::Unauthorized)?;
+    let pool_key = *pool_account.address();
+    let mut round = load_round(round_account, &pool_key, number, program_id)?;
+    if pool.status != PoolStatus::Training {
+        return Err(FedstakeError::InvalidPoolStatus.into());
+    }
+    if round.finalized {
+        return Err(FedstakeError::RoundAlreadyFinalized.into());
+    }
+    if number != pool.round {
+        return Err(FedstakeError::WrongRound.into());
+    }
+    if round.judged_count != round.submission_count {
+        return Err(FedstakeError::PendingJudgements.into());
+    }
+    let now = syscalls::now()?;
+    let everyone_submitted = round.submission_count >= round.eligible_count;
+    if now < round.deadline && !everyone_submitted {
+        return Err(FedstakeError::RoundStillOpen.into());
+    }
+
+    round.global_model_hash = global_model_hash;
+    round.global_model_cid = global_model_cid;
+    round.finalized = true;
+    round.finalized_at = now;
+    pool.global_model_hash = global_model_hash;
+    pool.global_model_cid = global_model_cid;
+    let finished = number >= pool.max_rounds || pool.active_participants == 0;
+    if finished {
+        pool.status = PoolStatus::Finished;
+    } else {
+        guards::writable(next_round_account)?;
+        let next = logic::incr(number, 1)?;
+        let next_le = next.to_le_bytes();
+        let bump = pda::expect_canonical(
+            next_round_account.address(),
+            &[ROUND_SEED, pool_key.as_ref(), &next_le],
+            program_id,
+        )?;
+        pool.round = next;
+        pool.round_deadline = logic::deadline(now, pool.round_duration)?;
+        let bump_seed = [bump];
+        let seeds = [
+            Seed::from(ROUND_SEED),
+            Seed::from(pool_key.as_ref()),
+            Seed::from(&next_le),
+            Seed::from(&bump_seed),
+        ];
+        create_account::<Round>(aggregator, next_round_account, &seeds, program_id)?;
+        open_round(&pool, &pool_key, next, now, bump).store(next_round_account)?;
+    }
+    round.store(round_account)?;
+    pool.store(pool_account)?;
+    events::emit(&RoundFinalized {
+        pool: pool_key,
+        round: number,
+        global_model_hash,
+        accepted_count: round.accepted_count,
+        rejected_count: round.rejected_count,
+        reward_accrued: round.reward_accrued,
+        finished,
+    })
+}

@@ -1,0 +1,174 @@
+//! One module per instruction. Each reads top to bottom: accounts (signers,
+//! writability, program ids, owners, PDAs), arguments, relationship checks,
+//! computation, writes, event.
+
+pub mod cancel_pool;
+pub mod claim_reward;
+pub mod close_pool;
+pub mod close_submission;
+pub mod create_pool;
+pub mod finalize_round;
+pub mod fund_pool;
+pub mod join_pool;
+pub mod judge_submission;
+pub mod start_training;
+pub mod submit_update;
+pub mod withdraw_stake;
+
+use crate::{
+    codec::Reader,
+    errors::FedstakeError,
+    guards,
+    pda::{self, PARTICIPANT_SEED, POOL_SEED, ROUND_SEED, SUBMISSION_SEED, VAULT_SEED},
+    state::{AccountState, Participant, Pool, Round, Submission},
+};
+use pinocchio::{
+    cpi::{Seed, Signer},
+    error::ProgramError,
+    AccountView, Address, ProgramResult,
+};
+
+/// One instruction's inputs. Handlers take this single value (passed by
+/// pointer) and stay out of line: the upstream BPF backend has five argument
+/// registers, and inlining every handler into the entrypoint would pile all
+/// their locals into one 4 KiB stack frame.
+pub struct Ix<'a> {
+    pub program_id: &'a Address,
+    pub accounts: &'a mut [AccountView],
+    pub data: &'a [u8],
+}
+
+/// Argument reader for instruction data (short or trailing bytes are
+/// `InvalidInstructionData`).
+pub(crate) fn args(data: &[u8]) -> Reader<'_> {
+    Reader::new(data, FedstakeError::InvalidInstructionData)
+}
+
+/// Loads the pool and checks its address is `["pool", organization, pool_id]`
+/// at the stored bump.
+pub(crate) fn load_pool(account: &AccountView, program_id: &Address) -> Result<Pool, ProgramError> {
+    let pool = Pool::load(account, program_id)?;
+    let id = pool.pool_id.to_le_bytes();
+    pda::expect(
+        account.address(),
+        &[POOL_SEED, pool.organization.as_ref(), &id],
+        pool.bump,
+        program_id,
+    )?;
+    Ok(pool)
+}
+
+/// The vault must be this pool's `["vault", pool]` PDA and owned by us.
+pub(crate) fn check_vault(
+    vault: &AccountView,
+    pool_key: &Address,
+    pool: &Pool,
+    program_id: &Address,
+) -> ProgramResult {
+    guards::owner(vault, program_id)?;
+    pda::expect(
+        vault.address(),
+        &[VAULT_SEED, pool_key.as_ref()],
+        pool.vault_bump,
+        program_id,
+    )
+}
+
+/// Loads a participant of `pool_key` and checks its PDA at the stored bump.
+pub(crate) fn load_participant(
+    account: &AccountView,
+    pool_key: &Address,
+    program_id: &Address,
+) -> Result<Participant, ProgramError> {
+    let participant = Participant::load(account, program_id)?;
+    if participant.pool != *pool_key {
+        return Err(FedstakeError::AccountMismatch.into());
+    }
+    pda::expect(
+        account.address(),
+        &[
+            PARTICIPANT_SEED,
+            pool_key.as_ref(),
+            participant.wallet.as_ref(),
+        ],
+        participant.bump,
+        program_id,
+    )?;
+    Ok(participant)
+}
+
+/// Loads round `number` of `pool_key` and checks its PDA at the stored bump.
+pub(crate) fn load_round(
+    account: &AccountView,
+    pool_key: &Address,
+    number: u32,
+    program_id: &Address,
+) -> Result<Round, ProgramError> {
+    let round = Round::load(account, program_id)?;
+    if round.pool != *pool_key || round.round != number {
+        return Err(FedstakeError::AccountMismatch.into());
+    }
+    let number = number.to_le_bytes();
+    pda::expect(
+        account.address(),
+        &[ROUND_SEED, pool_key.as_ref(), &number],
+        round.bump,
+        program_id,
+    )?;
+    Ok(round)
+}
+
+/// Loads a submission of `pool_key` and checks its PDA at the stored bump.
+pub(crate) fn load_submission(
+    account: &AccountView,
+    pool_key: &Address,
+    program_id: &Address,
+) -> Result<Submission, ProgramError> {
+    let submission = Submission::load(account, program_id)?;
+    if submission.pool != *pool_key {
+        return Err(FedstakeError::AccountMismatch.into());
+    }
+    let number = submission.round.to_le_bytes();
+    pda::expect(
+        account.address(),
+        &[
+            SUBMISSION_SEED,
+            pool_key.as_ref(),
+            &number,
+            submission.wallet.as_ref(),
+        ],
+        submission.bump,
+        program_id,
+    )?;
+    Ok(submission)
+}
+
+/// Creates a program-owned PDA of `T::LEN` bytes paid by `payer`; `seeds`
+/// must end with the canonical bump. Works even if someone pre-funded the
+/// address (transfer + assign + allocate instead of `CreateAccount`).
+pub(crate) fn create_account<T: AccountState>(
+    payer: &AccountView,
+    account: &mut AccountView,
+    seeds: &[Seed],
+    program_id: &Address,
+) -> ProgramResult {
+    guards::uninitialized(account)?;
+    let signer = Signer::from(seeds);
+    pinocchio_system::create_program_account_with_minimum_balance_signed(
+        account,
+        T::LEN,
+        program_id,
+        payer,
+        None,
+        &[signer],
+    )
+}
+
+/// Rejects all-zero hashes and CIDs (an empty value can never be verified).
+pub(crate) fn non_empty(bytes: &[u8]) -> ProgramResult {
+    if bytes.iter().all(|b| *b == 0) {
+        Err(FedstakeError::EmptyHash.into())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! `start_training` — the organization closes joining and opens round 1.
+//!
+//! ### Accounts
+//! 0. `[WRITE, SIGNER]` organization (pays the round account's rent)
+//! 1. `[WRITE]` pool
+//! 2. `[WRITE]` round PDA `["round", pool, 1u32]` (created)
+//! 3. `[]` system program
+//!
+//! ### Data
+//! none
+
+use super::{args, create_account, load_pool};
+use crate::{
+    errors::FedstakeError,
+    events::{self, TrainingStarted},
+    guards, logic,
+    pda::{self, ROUND_SEED},
+    state::{AccountState, PoolStatus, Round},
+    syscalls,
+};
+use pinocchio::{cpi::Seed, Address, ProgramResult};
+
+#[inline(never)]
+pub fn process(ix: super::Ix) -> ProgramResult {
+    let super::Ix {
+        program_id,
+        accounts,
+        data,
+    } = ix;
+    let [organization, pool_account, round_account, system_program, ..] = accounts else {
+        return Err(FedstakeError::NotEnoughAccounts.into());
+    };
+    guards::signer(organization)?;
+    guards::writable(organization)?;
+    guards::writable(pool_account)?;
+    guards::writable(round_account)?;
+    guards::system_program(system_program)?;
+    args(data).finish()?;
+
+    let mut pool = load_pool(pool_account, program_id)?;
+    guards::same_key(
+        &pool.organization,
+        organization,
+        FedstakeError::Unauthorized,
+    )?;
+    let pool_key = *pool_account.address();
+    let first = 1u32.to_le_bytes();
+    let bump = pda::expect_canonical(
+        round_account.address(),
+        &[ROUND_SEED, pool_key.as_ref(), &first],
+        program_id,
+    )?;
+    if pool.status != PoolStatus::Open {
+        return Err(FedstakeError::InvalidPoolStatus.into());
+    }
+    if pool.active_participants == 0 {
+        return Err(FedstakeError::NoParticipants.into());
+    }
+    let required = logic::required_funding(pool.reward_per_round, pool.max_rounds)?;
+    if pool.reward_balance()? < required {
+        return Err(FedstakeError::InsufficientFunding.into());
+    }
+    let now = syscalls::now()?;
+    pool.status = PoolStatus::Training;
+    pool.round = 1;
+    pool.round_deadline = logic::deadline(now, pool.round_duration)?;
+
+    let bump_seed = [bump];
+    let seeds = [
+        Seed::from(ROUND_SEED),
+        Seed::from(pool_key.as_ref()),
+        Seed::from(&first),
+        Seed::from(&bump_seed),
+    ];
+    create_account::<Round>(organization, round_account, &seeds, program_id)?;
+    open_round(&pool, &pool_key, 1, now, bump).store(round_account)?;
+    pool.store(pool_account)?;
+    events::emit(&TrainingStarted {
+        pool: pool_key,
+        round: 1,
+        deadline: pool.round_deadline,
+    })
+}
+
+/// A fresh round record for `pool`'s current clock and global model.
+pub(crate) fn open_round(
+    pool: &crate::state::Pool,
+    pool_key: &Address,
+    number: u32,
+    now: i64,
+    bump: u8,
+) -> Round {
+    Round {
+        pool: *pool_key,
+        round: number,
+        opened_at: now,
+        deadline: pool.round_deadline,
+        base_model_hash: pool.global_model_hash,
+        global_model_hash: [0; 32],
+        global_model_cid: [0; 64],
+        eligible_count: pool.active_participants,
+        submission_count: 0,
+        judged_count: 0,
+        accepted_count: 0,
+        rejected_count: 0,
+        total_score: 0,
+        reward_budget: pool.reward_per_round,
+        reward_accrued: 0,
+        finalized: false,
+        finalized_at: 0,
+        bump,
+    }
+}

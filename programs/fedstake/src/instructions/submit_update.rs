@@ -1,0 +1,127 @@
+//! `submit_update` — a participant records the hash of its update for the open
+//! round, once, before the deadline, citing the current global model.
+//!
+//! ### Accounts
+//! 0. `[WRITE, SIGNER]` wallet (participant's signing key; pays rent)
+//! 1. `[]` pool
+//! 2. `[]` participant
+//! 3. `[WRITE]` round (current)
+//! 4. `[WRITE]` submission PDA `["submission", pool, round, wallet]` (created)
+//! 5. `[]` system program
+//!
+//! ### Data
+//! `round u32, update_hash [32], update_cid [64], num_samples u64,
+//! base_model_hash [32]`
+
+use super::{args, create_account, load_participant, load_pool, load_round, non_empty};
+use crate::{
+    errors::FedstakeError,
+    events::{self, UpdateSubmitted},
+    guards, logic,
+    pda::{self, SUBMISSION_SEED},
+    state::{AccountState, ParticipantStatus, PoolStatus, Submission, Verdict},
+    syscalls,
+};
+use pinocchio::{cpi::Seed, ProgramResult};
+
+#[inline(never)]
+pub fn process(ix: super::Ix) -> ProgramResult {
+    let super::Ix {
+        program_id,
+        accounts,
+        data,
+    } = ix;
+    let [wallet, pool_account, participant_account, round_account, submission_account, system_program, ..] =
+        accounts
+    else {
+        return Err(FedstakeError::NotEnoughAccounts.into());
+    };
+    guards::signer(wallet)?;
+    guards::writable(wallet)?;
+    guards::writable(round_account)?;
+    guards::writable(submission_account)?;
+    guards::system_program(system_program)?;
+    let mut r = args(data);
+    let number = r.u32()?;
+    let update_hash: [u8; 32] = r.array()?;
+    let update_cid: [u8; 64] = r.array()?;
+    let num_samples = r.u64()?;
+    let base_model_hash: [u8; 32] = r.array()?;
+    r.finish()?;
+    non_empty(&update_hash)?;
+    non_empty(&update_cid)?;
+
+    let pool = load_pool(pool_account, program_id)?;
+    let pool_key = *pool_account.address();
+    let participant = load_participant(participant_account, &pool_key, program_id)?;
+    guards::same_key(&participant.wallet, wallet, FedstakeError::AccountMismatch)?;
+    let mut round = load_round(round_account, &pool_key, number, program_id)?;
+    let wallet_key = *wallet.address();
+    let number_le = number.to_le_bytes();
+    let bump = pda::expect_canonical(
+        submission_account.address(),
+        &[
+            SUBMISSION_SEED,
+            pool_key.as_ref(),
+            &number_le,
+            wallet_key.as_ref(),
+        ],
+        program_id,
+    )?;
+    if pool.status != PoolStatus::Training {
+        return Err(FedstakeError::InvalidPoolStatus.into());
+    }
+    if number != pool.round || round.finalized {
+        return Err(FedstakeError::WrongRound.into());
+    }
+    let now = syscalls::now()?;
+    if now >= pool.round_deadline {
+        return Err(FedstakeError::RoundDeadlinePassed.into());
+    }
+    if participant.status != ParticipantStatus::Active {
+        return Err(FedstakeError::ParticipantNotActive.into());
+    }
+    if base_model_hash != pool.global_model_hash {
+        return Err(FedstakeError::StaleBaseModel.into());
+    }
+    if num_samples == 0 {
+        return Err(FedstakeError::InvalidParameter.into());
+    }
+    round.submission_count = logic::incr(round.submission_count, 1)?;
+
+    let bump_seed = [bump];
+    let seeds = [
+        Seed::from(SUBMISSION_SEED),
+        Seed::from(pool_key.as_ref()),
+        Seed::from(&number_le),
+        Seed::from(wallet_key.as_ref()),
+        Seed::from(&bump_seed),
+    ];
+    create_account::<Submission>(wallet, submission_account, &seeds, program_id)?;
+    Submission {
+        pool: pool_key,
+        wallet: wallet_key,
+        round: number,
+        update_hash,
+        update_cid,
+        num_samples,
+        base_model_hash,
+        verdict: Verdict::Pending,
+        score: 0,
+        reason: 0,
+        reward: 0,
+        slashed: 0,
+        submitted_at: now,
+        judged_at: 0,
+        bump,
+    }
+    .store(submission_account)?;
+    round.store(round_account)?;
+    events::emit(&UpdateSubmitted {
+        pool: pool_key,
+        wallet: wallet_key,
+        round: number,
+        update_hash,
+        num_samples,
+    })
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds target/deploy/fedstake.so and target/idl/fedstake.json from registry-only
+# tools (Debian's rustc-web trio + sbpf-linker from crates.io), idempotently.
+#
+# Users with the Solana toolchain can instead run `anchor build` or
+# `cargo build-sbf --manifest-path programs/fedstake/Cargo.toml`; the sources are
+# the same (pinocchio compiles for both `target_os = "solana"` and `target_arch = "bpf"`).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+RUST_WEB_VERSION="1.96.0+dfsg1-1~deb12u2"
+SBPF_LINKER_VERSION="0.1.9"
+LLVM_MAJOR="22"
+DEBIAN_RUSTC="/usr/bin/rustc"
+DEBIAN_CARGO="/usr/bin/cargo"
+LLVM_DIR="$ROOT/.tools/llvm-$LLVM_MAJOR"
+BUILD_DIR="$ROOT/target/sbpf"
+OUT_SO="$ROOT/target/deploy/fedstake.so"
+
+say() { printf '[program] %s\n' "$*"; }
+die() { printf '[program] error: %s\n' "$*" >&2; exit 1; }
+
+ensure_debian_rust() {
+    local have
+    have="$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)"
+    if [[ "$have" == "$RUST_WEB_VERSION" ]] \
+        && [[ "$(dpkg-query -W -f='${Version}' cargo-web 2>/dev/null || true)" == "$RUST_WEB_VERSION" ]] \
+        && [[ "$(dpkg-query -W -f='${Version}' rust-web-src 2>/dev/null || true)" == "$RUST_WEB_VERSION" ]]; then
+        return
+    fi
+    command -v apt-get >/dev/null || die "apt-get not found: install Debian's rustc-web, cargo-web and rust-web-src $RUST_WEB_VERSION (bookworm-security)"
+    [[ "$(id -u)" == 0 ]] || die "installing rustc-web needs root: sudo apt-get install rustc-web=$RUST_WEB_VERSION cargo-web=$RUST_WEB_VERSION rust-web-src=$RUST_WEB_VERSION"
+    say "installing Debian rustc-web/cargo-web/rust-web-src $RUST_WEB_VERSION (compiler and std source must match)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        "rustc-web=$RUST_WEB_VERSION" "cargo-web=$RUST_WEB_VERSION" "rust-web-src=$RUST_WEB_VERSION" \
+        "libllvm$LLVM_MAJOR" >/dev/null
+}
+
+ensure_llvm_dir() {
+    local llvm_major
+    llvm_major="$("$DEBIAN_RUSTC" -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')"
+    [[ "$llvm_major" == "$LLVM_MAJOR" ]] || die "$DEBIAN_RUSTC uses LLVM $llvm_major; sbpf-linker $SBPF_LINKER_VERSION needs LLVM $LLVM_MAJOR. Install rustc-web=$RUST_WEB_VERSION."
+    local lib
+    lib="$(ls /usr/lib/x86_64-linux-gnu/libLLVM.so.$LLVM_MAJOR.* /usr/lib/llvm-$LLVM_MAJOR/lib/libLLVM.so.$LLVM_MAJOR.* 2>/dev/null | head -n1 || true)"
+    [[ -n "$lib" ]] || die "libLLVM.so.$LLVM_MAJOR.* not found: apt-get install libllvm$LLVM_MAJOR"
+    # aya-rustc-llvm-proxy loads the first libLLVM* on LD_LIBRARY_PATH, so the
+    # directory must hold this one library only.
+    mkdir -p "$LLVM_DIR"
+    ln -sf "$lib" "$LLVM_DIR/$(basename "$lib")"
+}
+
+ensure_linker() {
+    # (`sbpf-linker --version` prints the version but exits non-zero.)
+    if command -v sbpf-linker >/dev/null && { sbpf-linker --version 2>/dev/null || true; } | grep -q " $SBPF_LINKER_VERSION\$"; then
+        return
+    fi
+    say "installing sbpf-linker $SBPF_LINKER_VERSION from crates.io (one-time, a few minutes)"
+    cargo install sbpf-linker --version "$SBPF_LINKER_VERSION" --locked --quiet
+}
+
+build() {
+    # SBF gives every call frame 4 KiB; upstream LLVM assumes the kernel's 512 B.
+    say "compiling for bpfel-unknown-none with $("$DEBIAN_RUSTC" --version)"
+    LD_LIBRARY_PATH="$LLVM_DIR" \
+    RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$BUILD_DIR" \
+    RUSTFLAGS="-C linker=sbpf-linker -C link-arg=--export=entrypoint -C link-arg=--llvm-args=-bpf-stack-size=4096" \
+        "$DEBIAN_CARGO" build --quiet --release --locked \
+        --manifest-path "$ROOT/programs/fedstake/Cargo.toml" \
+        --target bpfel-unknown-none -Zbuild-std=core,alloc
+    mkdir -p "$(dirname "$OUT_SO")"
+    cp "$BUILD_DIR/bpfel-unknown-none/release/libfedstake.so" "$OUT_SO.tmp"
+    mv "$OUT_SO.tmp" "$OUT_SO"
+    say "wrote $OUT_SO ($(stat -c %s "$OUT_SO") bytes)"
+}
+
+write_idl() {
+    mkdir -p "$ROOT/target/idl"
+    python3 "$ROOT/programs/fedstake/idl/build_idl.py" > "$ROOT/target/idl/fedstake.json.tmp"
+    mv "$ROOT/target/idl/fedstake.json.tmp" "$ROOT/target/idl/fedstake.json"
+    say "wrote target/idl/fedstake.json"
+}
+
+ensure_debian_rust
+ensure_llvm_dir
+ensure_linker
+build
+write_idl
