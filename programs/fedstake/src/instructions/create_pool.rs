@@ -24,6 +24,10 @@ use pinocchio::{cpi::Seed, error::ProgramError, Address, ProgramResult};
 
 /// Upper bound on rounds, so deadlines and budgets stay far from overflow.
 pub const MAX_ROUNDS: u32 = 10_000;
+/// Upper bound on a round's length (one year, in seconds). With MAX_ROUNDS this
+/// keeps every deadline far inside i64 without multiplying on chain (the
+/// upstream BPF backend cannot lower overflow-checked multiplication).
+pub const MAX_ROUND_DURATION: i64 = 365 * 24 * 3600;
 
 pub struct CreatePoolArgs {
     pub pool_id: u64,
@@ -67,7 +71,7 @@ impl CreatePoolArgs {
         non_empty(&self.initial_model_hash)?;
         non_empty(&self.initial_model_cid)?;
         let in_range = (1..=MAX_ROUNDS).contains(&self.max_rounds)
-            && self.round_duration > 0
+            && (1..=MAX_ROUND_DURATION).contains(&self.round_duration)
             && self.join_deadline > now
             && self.min_stake > 0
             && self.max_participants > 0
@@ -77,11 +81,6 @@ impl CreatePoolArgs {
             return Err(FedstakeError::InvalidParameter.into());
         }
         logic::required_funding(self.reward_per_round, self.max_rounds)?;
-        logic::deadline(
-            now,
-            self.round_duration
-                .saturating_mul(i64::from(self.max_rounds)),
-        )?;
         Ok(())
     }
 }

@@ -1,0 +1,144 @@
+"""In-process chain: solders' LiteSVM with the compiled fedstake.so loaded.
+
+Time only moves when told (`set_time`), so deadlines are testable; account
+changes are published after every successful transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from solders.clock import Clock
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata
+
+from client_kit.errors import ProgramNotDeployed, TransactionFailed, program_error
+from client_kit.events import events_from_logs
+from client_kit.gateway.base import AccountChange, AccountInfo, ChainGateway, TxResult
+from client_kit.idl import REPO_ROOT, load_idl
+
+DEFAULT_SO_PATH = REPO_ROOT / "target" / "deploy" / "fedstake.so"
+
+
+class EmbeddedGateway(ChainGateway):
+    def __init__(
+        self,
+        program_so: Path | None = None,
+        program_id: Pubkey | None = None,
+        start_time: int = 1_700_000_000,
+    ) -> None:
+        super().__init__()
+        so_path = Path(program_so or DEFAULT_SO_PATH)
+        if not so_path.is_file():
+            raise ProgramNotDeployed(f"{so_path} not found: run `make program`")
+        self.program_id = program_id or load_idl().address
+        self.svm = LiteSVM()
+        self.svm.add_program(self.program_id, so_path.read_bytes())
+        self.set_time(start_time)
+
+    # --- clock -----------------------------------------------------------
+    def set_time(self, unix_timestamp: int) -> None:
+        clock = self.svm.get_clock()
+        self.svm.set_clock(
+            Clock(
+                clock.slot + 1,
+                clock.epoch_start_timestamp,
+                clock.epoch,
+                clock.leader_schedule_epoch,
+                unix_timestamp,
+            )
+        )
+
+    def advance(self, seconds: int) -> None:
+        self.set_time(self.svm.get_clock().unix_timestamp + seconds)
+
+    async def unix_time(self) -> int:
+        return self.svm.get_clock().unix_timestamp
+
+    # --- transactions ----------------------------------------------------
+    async def send(
+        self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
+    ) -> TxResult:
+        return self.send_sync(instructions, signers)
+
+    def send_sync(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> TxResult:
+        payer = signers[0]
+        message = MessageV0.try_compile(payer.pubkey(), list(instructions), [], self.svm.latest_blockhash())
+        tx = VersionedTransaction(message, list(signers))
+        result = self.svm.send_transaction(tx)
+        # A fresh blockhash per transaction: identical retries are not deduplicated.
+        self.svm.expire_blockhash()
+        if isinstance(result, FailedTransactionMetadata):
+            raise _failure(result)
+        slot = self.svm.get_clock().slot
+        for key in message.account_keys:
+            self._publish_if_ours(key, slot)
+        logs = list(result.logs())
+        return TxResult(str(result.signature()), logs, result.compute_units_consumed(), events_from_logs(logs))
+
+    def _publish_if_ours(self, key: Pubkey, slot: int) -> None:
+        account = self.svm.get_account(key)
+        if account is None or account.lamports == 0:
+            if key in self._known:
+                self._known.discard(key)
+                self._publish(AccountChange(key, None, slot))
+            return
+        if account.owner == self.program_id:
+            self._known.add(key)
+            self._publish(AccountChange(key, _info(account), slot))
+        elif key in self._known:  # closed and handed back to the system program
+            self._known.discard(key)
+            self._publish(AccountChange(key, None, slot))
+
+    @property
+    def _known(self) -> set[Pubkey]:
+        if not hasattr(self, "_known_keys"):
+            self._known_keys: set[Pubkey] = set()
+        return self._known_keys
+
+    # --- reads -----------------------------------------------------------
+    async def get_account(self, pubkey: Pubkey) -> AccountInfo | None:
+        account = self.svm.get_account(pubkey)
+        if account is None or (account.lamports == 0 and not account.data):
+            return None
+        return _info(account)
+
+    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
+        return [(key, _info(account)) for key, account in self.svm.get_program_accounts(self.program_id)]
+
+    async def airdrop(self, pubkey: Pubkey, lamports: int) -> None:
+        result = self.svm.airdrop(pubkey, lamports)
+        if isinstance(result, FailedTransactionMetadata):
+            raise TransactionFailed(f"airdrop failed: {result.err}")
+
+
+def _info(account: object) -> AccountInfo:
+    return AccountInfo(
+        lamports=account.lamports,  # type: ignore[attr-defined]
+        owner=account.owner,  # type: ignore[attr-defined]
+        data=bytes(account.data),  # type: ignore[attr-defined]
+        executable=account.executable,  # type: ignore[attr-defined]
+    )
+
+
+def _failure(result: FailedTransactionMetadata) -> TransactionFailed:
+    logs = list(result.meta().logs())
+    code = _custom_code(str(result.err()))
+    if code is not None:
+        return program_error(code, logs)
+    return TransactionFailed(f"transaction failed: {result.err()}", logs)
+
+
+def _custom_code(err: str) -> int | None:
+    marker = "Custom("
+    if marker not in err:
+        return None
+    tail = err[err.index(marker) + len(marker) :]
+    digits = tail[: tail.index(")")]
+    return int(digits) if digits.isdigit() else None

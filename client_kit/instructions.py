@@ -1,0 +1,260 @@
+"""Instruction builders: the only place fedstake instructions are assembled.
+
+`build` is generic (account order, signer/writable flags, discriminator and
+argument layout all come from the IDL); the named functions below derive the
+PDAs so callers pass only what they know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from solders.instruction import AccountMeta, Instruction
+from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+
+from client_kit import pda
+from client_kit.idl import Idl, IdlCodecError, cid_to_field, load_idl
+
+
+def build(
+    name: str,
+    accounts: dict[str, Pubkey],
+    args: dict[str, Any],
+    *,
+    program_id: Pubkey | None = None,
+    idl: Idl | None = None,
+) -> Instruction:
+    """Assembles instruction `name` from named accounts and arguments."""
+    idl = idl or load_idl()
+    spec = idl.instruction(name)
+    metas = []
+    for account in spec["accounts"]:
+        key = accounts.get(account["name"])
+        if key is None and account["name"] == "system_program":
+            key = SYSTEM_PROGRAM_ID
+        if key is None:
+            raise IdlCodecError(f"{name}: account {account['name']!r} missing")
+        metas.append(AccountMeta(key, bool(account.get("signer")), bool(account.get("writable"))))
+    data = bytes(spec["discriminator"]) + idl.encode_fields(spec["args"], args)
+    return Instruction(program_id or idl.address, data, metas)
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """Everything `create_pool` needs besides the organization's key."""
+
+    pool_id: int
+    aggregator: Pubkey
+    task_cid: str
+    initial_model_hash: bytes
+    initial_model_cid: str
+    max_rounds: int
+    round_duration: int
+    join_deadline: int
+    min_stake: int
+    max_participants: int
+    reward_per_round: int
+    slash_bps: int
+
+
+class FedstakeInstructions:
+    """Typed builders bound to one program id."""
+
+    def __init__(self, program_id: Pubkey | None = None, idl: Idl | None = None) -> None:
+        self.idl = idl or load_idl()
+        self.program_id = program_id or self.idl.address
+
+    def _build(self, name: str, accounts: dict[str, Pubkey], args: dict[str, Any]) -> Instruction:
+        return build(name, accounts, args, program_id=self.program_id, idl=self.idl)
+
+    def pool(self, organization: Pubkey, pool_id: int) -> Pubkey:
+        return pda.pool_address(self.program_id, organization, pool_id)[0]
+
+    def vault(self, pool: Pubkey) -> Pubkey:
+        return pda.vault_address(self.program_id, pool)[0]
+
+    def participant(self, pool: Pubkey, wallet: Pubkey) -> Pubkey:
+        return pda.participant_address(self.program_id, pool, wallet)[0]
+
+    def round(self, pool: Pubkey, number: int) -> Pubkey:
+        return pda.round_address(self.program_id, pool, number)[0]
+
+    def submission(self, pool: Pubkey, number: int, wallet: Pubkey) -> Pubkey:
+        return pda.submission_address(self.program_id, pool, number, wallet)[0]
+
+    def create_pool(self, organization: Pubkey, params: PoolParams) -> Instruction:
+        pool = self.pool(organization, params.pool_id)
+        return self._build(
+            "create_pool",
+            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {
+                "pool_id": params.pool_id,
+                "aggregator": params.aggregator,
+                "task_cid": cid_to_field(params.task_cid),
+                "initial_model_hash": params.initial_model_hash,
+                "initial_model_cid": cid_to_field(params.initial_model_cid),
+                "max_rounds": params.max_rounds,
+                "round_duration": params.round_duration,
+                "join_deadline": params.join_deadline,
+                "min_stake": params.min_stake,
+                "max_participants": params.max_participants,
+                "reward_per_round": params.reward_per_round,
+                "slash_bps": params.slash_bps,
+            },
+        )
+
+    def fund_pool(self, funder: Pubkey, pool: Pubkey, amount: int) -> Instruction:
+        return self._build(
+            "fund_pool",
+            {"funder": funder, "pool": pool, "vault": self.vault(pool)},
+            {"amount": amount},
+        )
+
+    def join_pool(self, wallet: Pubkey, pool: Pubkey, stake: int, commitment: bytes) -> Instruction:
+        return self._build(
+            "join_pool",
+            {
+                "wallet": wallet,
+                "pool": pool,
+                "participant": self.participant(pool, wallet),
+                "vault": self.vault(pool),
+            },
+            {"stake": stake, "payout_commitment": commitment},
+        )
+
+    def start_training(self, organization: Pubkey, pool: Pubkey) -> Instruction:
+        return self._build(
+            "start_training",
+            {"organization": organization, "pool": pool, "round": self.round(pool, 1)},
+            {},
+        )
+
+    def submit_update(
+        self,
+        wallet: Pubkey,
+        pool: Pubkey,
+        round_number: int,
+        *,
+        update_hash: bytes,
+        update_cid: str,
+        num_samples: int,
+        base_model_hash: bytes,
+    ) -> Instruction:
+        return self._build(
+            "submit_update",
+            {
+                "wallet": wallet,
+                "pool": pool,
+                "participant": self.participant(pool, wallet),
+                "round": self.round(pool, round_number),
+                "submission": self.submission(pool, round_number, wallet),
+            },
+            {
+                "round": round_number,
+                "update_hash": update_hash,
+                "update_cid": cid_to_field(update_cid),
+                "num_samples": num_samples,
+                "base_model_hash": base_model_hash,
+            },
+        )
+
+    def judge_submission(
+        self,
+        aggregator: Pubkey,
+        pool: Pubkey,
+        round_number: int,
+        wallet: Pubkey,
+        *,
+        accepted: bool,
+        score: int,
+        reason: int,
+    ) -> Instruction:
+        return self._build(
+            "judge_submission",
+            {
+                "aggregator": aggregator,
+                "pool": pool,
+                "round": self.round(pool, round_number),
+                "participant": self.participant(pool, wallet),
+                "submission": self.submission(pool, round_number, wallet),
+            },
+            {
+                "round": round_number,
+                "wallet": wallet,
+                "verdict": 1 if accepted else 2,
+                "score": score,
+                "reason": reason,
+            },
+        )
+
+    def finalize_round(
+        self,
+        aggregator: Pubkey,
+        pool: Pubkey,
+        round_number: int,
+        global_model_hash: bytes,
+        global_model_cid: str,
+    ) -> Instruction:
+        return self._build(
+            "finalize_round",
+            {
+                "aggregator": aggregator,
+                "pool": pool,
+                "round": self.round(pool, round_number),
+                "next_round": self.round(pool, round_number + 1),
+            },
+            {
+                "round": round_number,
+                "global_model_hash": global_model_hash,
+                "global_model_cid": cid_to_field(global_model_cid),
+            },
+        )
+
+    def claim_reward(
+        self, pool: Pubkey, wallet: Pubkey, payout_wallet: Pubkey, salt: bytes
+    ) -> Instruction:
+        return self._build(
+            "claim_reward",
+            {
+                "pool": pool,
+                "participant": self.participant(pool, wallet),
+                "vault": self.vault(pool),
+                "payout_wallet": payout_wallet,
+            },
+            {"payout_wallet": payout_wallet, "salt": salt},
+        )
+
+    def withdraw_stake(self, wallet: Pubkey, pool: Pubkey) -> Instruction:
+        return self._build(
+            "withdraw_stake",
+            {
+                "wallet": wallet,
+                "pool": pool,
+                "participant": self.participant(pool, wallet),
+                "vault": self.vault(pool),
+            },
+            {},
+        )
+
+    def cancel_pool(self, organization: Pubkey, pool: Pubkey) -> Instruction:
+        return self._build(
+            "cancel_pool",
+            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {},
+        )
+
+    def close_submission(self, wallet: Pubkey, pool: Pubkey, round_number: int) -> Instruction:
+        return self._build(
+            "close_submission",
+            {"wallet": wallet, "pool": pool, "submission": self.submission(pool, round_number, wallet)},
+            {},
+        )
+
+    def close_pool(self, organization: Pubkey, pool: Pubkey) -> Instruction:
+        return self._build(
+            "close_pool",
+            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {},
+        )

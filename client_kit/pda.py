@@ -1,0 +1,36 @@
+"""Program-derived addresses of fedstake accounts: the only place seeds live
+on the client side (they mirror `programs/fedstake/src/pda.rs`)."""
+
+from __future__ import annotations
+
+import struct
+
+from solders.pubkey import Pubkey
+
+
+def pool_address(program_id: Pubkey, organization: Pubkey, pool_id: int) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address(
+        [b"pool", bytes(organization), struct.pack("<Q", pool_id)], program_id
+    )
+
+
+def vault_address(program_id: Pubkey, pool: Pubkey) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"vault", bytes(pool)], program_id)
+
+
+def participant_address(program_id: Pubkey, pool: Pubkey, wallet: Pubkey) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"participant", bytes(pool), bytes(wallet)], program_id)
+
+
+def round_address(program_id: Pubkey, pool: Pubkey, round_number: int) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address(
+        [b"round", bytes(pool), struct.pack("<I", round_number)], program_id
+    )
+
+
+def submission_address(
+    program_id: Pubkey, pool: Pubkey, round_number: int, wallet: Pubkey
+) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address(
+        [b"submission", bytes(pool), struct.pack("<I", round_number), bytes(wallet)], program_id
+    )

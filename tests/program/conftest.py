@@ -1,0 +1,1 @@
+from tests.program.world import training_world, world  # noqa: F401  (fixtures)
