@@ -1,0 +1,40 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Everything else (venv, toolchain, program build) is set up on demand and is
+# quick when already done.
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PYTHON_SYS  ?= python3
+STAMP       := $(VENV)/.installed
+
+.PHONY: demo test program setup lint bench clean
+
+demo: setup program
+	$(PY) scripts/demo.py
+
+test: setup program
+	cargo test -q -p fedstake
+	cargo clippy -q -p fedstake --all-targets -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+program:
+	bash scripts/build_program.sh
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON_SYS) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	cargo clippy -q -p fedstake --all-targets -- -D warnings
+
+bench: setup program
+	$(PY) bench/compute_units.py
+
+clean:
+	rm -rf target/sbpf target/deploy $(VENV)
