@@ -27,7 +27,9 @@ def measure() -> dict[str, list[int]]:
     run.create_and_fund()
     members = [run.join(f"p{i}", honest=i != 2) for i in range(3)]
     run.start()
-    base = run.chain.svm.get_account(run.pool).data[8 + 32 + 32 + 8 + 64 : 8 + 32 + 32 + 8 + 64 + 32]
+    base = run.chain.svm.get_account(run.pool).data[
+        8 + 32 + 32 + 8 + 64 : 8 + 32 + 32 + 8 + 64 + 32
+    ]
     for m in members:
         run.submit(m, 1, bytes(base), hashlib.sha256(m.name.encode()).digest(), "bafkreiupdate")
     run.judge(members[0], 1, True, 6_000, 0)
@@ -40,10 +42,15 @@ def measure() -> dict[str, list[int]]:
         run.close_submission(m, 1)
         run.withdraw(m)
     run.close_pool()
-    cancelled = ScriptedPool(on_tx=lambda label, result: samples[label].append(result.compute_units))
+    cancelled = ScriptedPool(
+        on_tx=lambda label, result: samples[label].append(result.compute_units)
+    )
     cancelled.create_and_fund()
-    cancelled.send("cancel_pool", cancelled.ix.cancel_pool(cancelled.organization.pubkey(), cancelled.pool),
-                   cancelled.organization)
+    cancelled.send(
+        "cancel_pool",
+        cancelled.ix.cancel_pool(cancelled.organization.pubkey(), cancelled.pool),
+        cancelled.organization,
+    )
     return samples
 
 

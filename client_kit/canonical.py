@@ -34,7 +34,9 @@ MAX_TENSORS = 4096
 MAX_NAME_BYTES = 256
 
 DTYPE_CODES: dict[str, int] = {"float32": 1, "float64": 2, "int64": 3, "int32": 4, "float16": 5}
-CODE_DTYPES: dict[int, np.dtype] = {code: np.dtype(name).newbyteorder("<") for name, code in DTYPE_CODES.items()}
+CODE_DTYPES: dict[int, np.dtype] = {
+    code: np.dtype(name).newbyteorder("<") for name, code in DTYPE_CODES.items()
+}
 
 Tensors = dict[str, np.ndarray]
 
@@ -73,7 +75,9 @@ def encode_tensors(tensors: Mapping[str, object]) -> bytes:
         parts.append(name_bytes)
         parts.append(struct.pack("<BB", DTYPE_CODES[dtype_name], array.ndim))
         parts.append(struct.pack(f"<{array.ndim}Q", *array.shape))
-        parts.append(np.ascontiguousarray(array, dtype=CODE_DTYPES[DTYPE_CODES[dtype_name]]).tobytes())
+        parts.append(
+            np.ascontiguousarray(array, dtype=CODE_DTYPES[DTYPE_CODES[dtype_name]]).tobytes()
+        )
     return b"".join(parts)
 
 

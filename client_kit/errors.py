@@ -35,7 +35,9 @@ class FedstakeProgramError(TransactionFailed):
         self.msg = msg
 
 
-def program_error(code: int, logs: list[str] | None = None, idl: Idl | None = None) -> TransactionFailed:
+def program_error(
+    code: int, logs: list[str] | None = None, idl: Idl | None = None
+) -> TransactionFailed:
     """The named error for a custom program error code, if the IDL knows it."""
     known = (idl or load_idl()).errors_by_code()
     if code in known:

@@ -248,7 +248,11 @@ class FedstakeInstructions:
     def close_submission(self, wallet: Pubkey, pool: Pubkey, round_number: int) -> Instruction:
         return self._build(
             "close_submission",
-            {"wallet": wallet, "pool": pool, "submission": self.submission(pool, round_number, wallet)},
+            {
+                "wallet": wallet,
+                "pool": pool,
+                "submission": self.submission(pool, round_number, wallet),
+            },
             {},
         )
 

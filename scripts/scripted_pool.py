@@ -65,7 +65,11 @@ class ScriptedPool:
             reward_per_round=reward_per_round,
             slash_bps=5_000,
         )
-        self.send("create_pool", self.ix.create_pool(self.organization.pubkey(), params), self.organization)
+        self.send(
+            "create_pool",
+            self.ix.create_pool(self.organization.pubkey(), params),
+            self.organization,
+        )
         self.send(
             "fund_pool",
             self.ix.fund_pool(self.organization.pubkey(), self.pool, reward_per_round * max_rounds),
@@ -73,32 +77,56 @@ class ScriptedPool:
         )
 
     def join(self, name: str, honest: bool, stake: int = SOL // 2) -> Member:
-        member = Member(name, Keypair(), Keypair(), hashlib.sha256(bytes(Keypair())).digest(), honest)
+        member = Member(
+            name, Keypair(), Keypair(), hashlib.sha256(bytes(Keypair())).digest(), honest
+        )
         self.chain.svm.airdrop(member.wallet.pubkey(), 2 * SOL)
         commitment = hashlib.sha256(bytes(member.payout.pubkey()) + member.salt).digest()
-        self.send("join_pool", self.ix.join_pool(member.wallet.pubkey(), self.pool, stake, commitment), member.wallet)
+        self.send(
+            "join_pool",
+            self.ix.join_pool(member.wallet.pubkey(), self.pool, stake, commitment),
+            member.wallet,
+        )
         self.members.append(member)
         return member
 
     def start(self) -> None:
-        self.send("start_training", self.ix.start_training(self.organization.pubkey(), self.pool), self.organization)
+        self.send(
+            "start_training",
+            self.ix.start_training(self.organization.pubkey(), self.pool),
+            self.organization,
+        )
 
-    def submit(self, member: Member, round_number: int, base_hash: bytes, update_hash: bytes, cid: str) -> None:
+    def submit(
+        self, member: Member, round_number: int, base_hash: bytes, update_hash: bytes, cid: str
+    ) -> None:
         self.send(
             "submit_update",
             self.ix.submit_update(
-                member.wallet.pubkey(), self.pool, round_number,
-                update_hash=update_hash, update_cid=cid, num_samples=100, base_model_hash=base_hash,
+                member.wallet.pubkey(),
+                self.pool,
+                round_number,
+                update_hash=update_hash,
+                update_cid=cid,
+                num_samples=100,
+                base_model_hash=base_hash,
             ),
             member.wallet,
         )
 
-    def judge(self, member: Member, round_number: int, accepted: bool, score: int, reason: int) -> None:
+    def judge(
+        self, member: Member, round_number: int, accepted: bool, score: int, reason: int
+    ) -> None:
         self.send(
             "judge_submission",
             self.ix.judge_submission(
-                self.aggregator.pubkey(), self.pool, round_number, member.wallet.pubkey(),
-                accepted=accepted, score=score, reason=reason,
+                self.aggregator.pubkey(),
+                self.pool,
+                round_number,
+                member.wallet.pubkey(),
+                accepted=accepted,
+                score=score,
+                reason=reason,
             ),
             self.aggregator,
         )
@@ -106,24 +134,38 @@ class ScriptedPool:
     def finalize(self, round_number: int, global_hash: bytes, cid: str) -> None:
         self.send(
             "finalize_round",
-            self.ix.finalize_round(self.aggregator.pubkey(), self.pool, round_number, global_hash, cid),
+            self.ix.finalize_round(
+                self.aggregator.pubkey(), self.pool, round_number, global_hash, cid
+            ),
             self.aggregator,
         )
 
     def claim(self, member: Member, relayer: Keypair) -> None:
         self.send(
             "claim_reward",
-            self.ix.claim_reward(self.pool, member.wallet.pubkey(), member.payout.pubkey(), member.salt),
+            self.ix.claim_reward(
+                self.pool, member.wallet.pubkey(), member.payout.pubkey(), member.salt
+            ),
             relayer,
         )
 
     def withdraw(self, member: Member) -> None:
-        self.send("withdraw_stake", self.ix.withdraw_stake(member.wallet.pubkey(), self.pool), member.wallet)
+        self.send(
+            "withdraw_stake",
+            self.ix.withdraw_stake(member.wallet.pubkey(), self.pool),
+            member.wallet,
+        )
 
     def close_submission(self, member: Member, round_number: int) -> None:
         self.send(
-            "close_submission", self.ix.close_submission(member.wallet.pubkey(), self.pool, round_number), member.wallet
+            "close_submission",
+            self.ix.close_submission(member.wallet.pubkey(), self.pool, round_number),
+            member.wallet,
         )
 
     def close_pool(self) -> None:
-        self.send("close_pool", self.ix.close_pool(self.organization.pubkey(), self.pool), self.organization)
+        self.send(
+            "close_pool",
+            self.ix.close_pool(self.organization.pubkey(), self.pool),
+            self.organization,
+        )

@@ -67,9 +67,13 @@ class EmbeddedGateway(ChainGateway):
     ) -> TxResult:
         return self.send_sync(instructions, signers)
 
-    def send_sync(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> TxResult:
+    def send_sync(
+        self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
+    ) -> TxResult:
         payer = signers[0]
-        message = MessageV0.try_compile(payer.pubkey(), list(instructions), [], self.svm.latest_blockhash())
+        message = MessageV0.try_compile(
+            payer.pubkey(), list(instructions), [], self.svm.latest_blockhash()
+        )
         tx = VersionedTransaction(message, list(signers))
         result = self.svm.send_transaction(tx)
         # A fresh blockhash per transaction: identical retries are not deduplicated.
@@ -80,7 +84,9 @@ class EmbeddedGateway(ChainGateway):
         for key in message.account_keys:
             self._publish_if_ours(key, slot)
         logs = list(result.logs())
-        return TxResult(str(result.signature()), logs, result.compute_units_consumed(), events_from_logs(logs))
+        return TxResult(
+            str(result.signature()), logs, result.compute_units_consumed(), events_from_logs(logs)
+        )
 
     def _publish_if_ours(self, key: Pubkey, slot: int) -> None:
         account = self.svm.get_account(key)
@@ -110,7 +116,9 @@ class EmbeddedGateway(ChainGateway):
         return _info(account)
 
     async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
-        return [(key, _info(account)) for key, account in self.svm.get_program_accounts(self.program_id)]
+        return [
+            (key, _info(account)) for key, account in self.svm.get_program_accounts(self.program_id)
+        ]
 
     async def airdrop(self, pubkey: Pubkey, lamports: int) -> None:
         result = self.svm.airdrop(pubkey, lamports)

@@ -43,7 +43,10 @@ def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld
     pool_rent = world.lamports(world.pool)
     world.send([world.ix.close_pool(world.organization.pubkey(), world.pool)], world.organization)
     assert world.raw(world.pool) is None and world.raw(world.vault) is None
-    assert world.lamports(world.organization.pubkey()) == org_before + vault_rent + SOL // 4 + pool_rent - 5_000
+    assert (
+        world.lamports(world.organization.pubkey())
+        == org_before + vault_rent + SOL // 4 + pool_rent - 5_000
+    )
 
 
 def test_two_rounds_chain_the_global_model(training_world: PoolWorld) -> None:

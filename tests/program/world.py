@@ -75,10 +75,15 @@ class PoolWorld:
         return self.chain.send_sync(instructions, list(signers))
 
     def create(self, **overrides: object) -> None:
-        self.send([self.ix.create_pool(self.organization.pubkey(), self.params(**overrides))], self.organization)
+        self.send(
+            [self.ix.create_pool(self.organization.pubkey(), self.params(**overrides))],
+            self.organization,
+        )
 
     def fund(self, amount: int = 2 * SOL) -> None:
-        self.send([self.ix.fund_pool(self.organization.pubkey(), self.pool, amount)], self.organization)
+        self.send(
+            [self.ix.fund_pool(self.organization.pubkey(), self.pool, amount)], self.organization
+        )
 
     def new_trainer(self) -> Trainer:
         trainer = Trainer(Keypair(), Keypair(), hashlib.sha256(Keypair().secret()).digest())
@@ -88,14 +93,25 @@ class PoolWorld:
 
     def join(self, trainer: Trainer, stake: int = SOL // 2) -> None:
         self.send(
-            [self.ix.join_pool(trainer.wallet.pubkey(), self.pool, stake, commitment(trainer.payout.pubkey(), trainer.salt))],
+            [
+                self.ix.join_pool(
+                    trainer.wallet.pubkey(),
+                    self.pool,
+                    stake,
+                    commitment(trainer.payout.pubkey(), trainer.salt),
+                )
+            ],
             trainer.wallet,
         )
 
     def start(self) -> None:
-        self.send([self.ix.start_training(self.organization.pubkey(), self.pool)], self.organization)
+        self.send(
+            [self.ix.start_training(self.organization.pubkey(), self.pool)], self.organization
+        )
 
-    def submit(self, trainer: Trainer, round_number: int = 1, base: bytes | None = None, tag: bytes = b"u"):
+    def submit(
+        self, trainer: Trainer, round_number: int = 1, base: bytes | None = None, tag: bytes = b"u"
+    ):
         return self.send(
             [
                 self.ix.submit_update(
@@ -105,7 +121,9 @@ class PoolWorld:
                     update_hash=hashlib.sha256(tag + bytes(trainer.wallet.pubkey())).digest(),
                     update_cid="bafkreiupdate",
                     num_samples=100,
-                    base_model_hash=base if base is not None else self.pool_state().global_model_hash,
+                    base_model_hash=base
+                    if base is not None
+                    else self.pool_state().global_model_hash,
                 )
             ],
             trainer.wallet,
@@ -115,8 +133,13 @@ class PoolWorld:
         return self.send(
             [
                 self.ix.judge_submission(
-                    self.aggregator.pubkey(), self.pool, round_number, trainer.wallet.pubkey(),
-                    accepted=accepted, score=score, reason=0 if accepted else 3,
+                    self.aggregator.pubkey(),
+                    self.pool,
+                    round_number,
+                    trainer.wallet.pubkey(),
+                    accepted=accepted,
+                    score=score,
+                    reason=0 if accepted else 3,
                 )
             ],
             self.aggregator,
@@ -126,8 +149,11 @@ class PoolWorld:
         return self.send(
             [
                 self.ix.finalize_round(
-                    self.aggregator.pubkey(), self.pool, round_number,
-                    hashlib.sha256(tag + round_number.to_bytes(4, "little")).digest(), f"bafkreiglobal{round_number}",
+                    self.aggregator.pubkey(),
+                    self.pool,
+                    round_number,
+                    hashlib.sha256(tag + round_number.to_bytes(4, "little")).digest(),
+                    f"bafkreiglobal{round_number}",
                 )
             ],
             self.aggregator,
@@ -136,12 +162,18 @@ class PoolWorld:
     def claim(self, trainer: Trainer, relayer: Keypair | None = None):
         relayer = relayer or self.organization
         return self.send(
-            [self.ix.claim_reward(self.pool, trainer.wallet.pubkey(), trainer.payout.pubkey(), trainer.salt)],
+            [
+                self.ix.claim_reward(
+                    self.pool, trainer.wallet.pubkey(), trainer.payout.pubkey(), trainer.salt
+                )
+            ],
             relayer,
         )
 
     def withdraw(self, trainer: Trainer):
-        return self.send([self.ix.withdraw_stake(trainer.wallet.pubkey(), self.pool)], trainer.wallet)
+        return self.send(
+            [self.ix.withdraw_stake(trainer.wallet.pubkey(), self.pool)], trainer.wallet
+        )
 
     # --- reads -----------------------------------------------------------
     def raw(self, key: Pubkey) -> bytes | None:
@@ -155,13 +187,17 @@ class PoolWorld:
         return decode_account(Pool, self.raw(self.pool))
 
     def participant_state(self, trainer: Trainer) -> Participant:
-        return decode_account(Participant, self.raw(self.ix.participant(self.pool, trainer.wallet.pubkey())))
+        return decode_account(
+            Participant, self.raw(self.ix.participant(self.pool, trainer.wallet.pubkey()))
+        )
 
     def round_state(self, number: int) -> Round:
         return decode_account(Round, self.raw(self.ix.round(self.pool, number)))
 
     def submission_state(self, trainer: Trainer, number: int = 1) -> Submission:
-        return decode_account(Submission, self.raw(self.ix.submission(self.pool, number, trainer.wallet.pubkey())))
+        return decode_account(
+            Submission, self.raw(self.ix.submission(self.pool, number, trainer.wallet.pubkey()))
+        )
 
     def snapshot(self, *keys: Pubkey) -> dict[str, tuple[int, bytes | None]]:
         """Lamports and data of the given accounts (for 'nothing changed' checks)."""
@@ -171,9 +207,16 @@ class PoolWorld:
     def default_keys(self) -> tuple[Pubkey, ...]:
         keys = [self.pool, self.vault, self.organization.pubkey(), self.aggregator.pubkey()]
         for t in self.trainers:
-            keys += [t.wallet.pubkey(), t.payout.pubkey(), self.ix.participant(self.pool, t.wallet.pubkey())]
+            keys += [
+                t.wallet.pubkey(),
+                t.payout.pubkey(),
+                self.ix.participant(self.pool, t.wallet.pubkey()),
+            ]
             for r in (1, 2):
-                keys += [self.ix.submission(self.pool, r, t.wallet.pubkey()), self.ix.round(self.pool, r)]
+                keys += [
+                    self.ix.submission(self.pool, r, t.wallet.pubkey()),
+                    self.ix.round(self.pool, r),
+                ]
         return tuple(keys)
 
 

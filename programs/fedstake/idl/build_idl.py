@@ -41,7 +41,12 @@ INSTRUCTIONS = [
     "close_submission",
     "close_pool",
 ]
-ACCOUNTS = {"Pool": "pool.rs", "Participant": "participant.rs", "Submission": "submission.rs", "Round": "round.rs"}
+ACCOUNTS = {
+    "Pool": "pool.rs",
+    "Participant": "participant.rs",
+    "Submission": "submission.rs",
+    "Round": "round.rs",
+}
 ENUMS = {"PoolStatus": "pool.rs", "ParticipantStatus": "participant.rs", "Verdict": "submission.rs"}
 
 RUST_TYPES: dict[str, object] = {
@@ -211,7 +216,9 @@ def build() -> dict[str, object]:
     events_text = (SRC / "events.rs").read_text()
     events = event_names(events_text)
     for name in events:
-        types.append({"name": name, "type": {"kind": "struct", "fields": parse_struct(events_text, name)}})
+        types.append(
+            {"name": name, "type": {"kind": "struct", "fields": parse_struct(events_text, name)}}
+        )
     return {
         "address": PROGRAM_ID,
         "metadata": {
