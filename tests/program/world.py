@@ -19,6 +19,7 @@ from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions, PoolParams
 
 SOL = 1_000_000_000
+FEE = 5_000  # lamports per signature
 START = 1_700_000_000
 INITIAL_HASH = hashlib.sha256(b"initial model").digest()
 INITIAL_CID = "bafkreiinitialmodelcid"
@@ -227,7 +228,15 @@ def expect_error(world: PoolWorld, name: str, action, *keys: Pubkey) -> Fedstake
     with pytest.raises(FedstakeProgramError) as caught:
         action()
     assert caught.value.name == name, f"expected {name}, got {caught.value}"
-    assert world.snapshot(*keys) == before, "state changed although the transaction failed"
+    after = world.snapshot(*keys)
+    changed = {k for k in before if before[k] != after[k]}
+    # The only allowed change: the fee payer paid one signature fee.
+    fee_payers = {
+        k for k in changed if after[k][1] == before[k][1] and before[k][0] - after[k][0] == FEE
+    }
+    assert changed <= fee_payers and len(fee_payers) <= 1, (
+        "state changed although the transaction failed"
+    )
     return caught.value
 
 
