@@ -29,12 +29,15 @@ if ! kill -0 "$PID" 2>/dev/null \
     exit 0
 fi
 
+# Alive = exists and not a zombie (an exited child may wait a while to be reaped).
+alive() { [[ -e "/proc/$PID" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$PID/status" 2>/dev/null; }
+
 kill -TERM "$PID"
 for _ in $(seq 1 100); do    # up to 10 s for a graceful stop
-    kill -0 "$PID" 2>/dev/null || break
+    alive || break
     sleep 0.1
 done
-if kill -0 "$PID" 2>/dev/null; then
+if alive; then
     echo "[validator] pid $PID did not stop within 10s; killing it" >&2
     kill -KILL "$PID" 2>/dev/null || true
 fi
