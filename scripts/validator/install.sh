@@ -23,8 +23,13 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] \
     || die "$PKG is built for linux x86_64 only (this is $(uname -s)-$(uname -m)); use solana-test-validator instead."
 
-want="$(node -p "require('$HERE/package-lock.json').packages['node_modules/$PKG'].version")"
-have="$(node -p "try { require('$HERE/node_modules/$PKG/package.json').version } catch (e) { '' }")"
+# One node call: "<locked version> <installed version or ->".
+read -r want have < <(node -e '
+    const [dir, pkg] = process.argv.slice(1);
+    const want = require(`${dir}/package-lock.json`).packages[`node_modules/${pkg}`].version;
+    let have = "-";
+    try { have = require(`${dir}/node_modules/${pkg}/package.json`).version; } catch (e) {}
+    console.log(want, have);' "$HERE" "$PKG")
 addon="$HERE/node_modules/$PKG/surfpool-sdk.linux-x64-gnu.node"
 
 if [[ "$have" == "$want" && -s "$addon" ]]; then

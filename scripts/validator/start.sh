@@ -71,26 +71,35 @@ fail() {
 }
 
 # Ready = surfnet.js wrote ready.json (after deploying) and getHealth answers "ok".
-deadline=$(( SECONDS + TIMEOUT ))
-while :; do
-    kill -0 "$PID" 2>/dev/null || fail "validator exited during start-up"
-    (( SECONDS < deadline )) || fail "validator not ready within ${TIMEOUT}s"
-    if [[ -s "$READY" ]]; then
-        RPC_URL="$(node -p "require('$READY').rpc_url")"
-        WS_URL="$(node -p "require('$READY').ws_url")"
-        if timeout 10 node -e '
-            fetch(process.argv[1], {method: "POST", headers: {"content-type": "application/json"},
-                body: JSON.stringify({jsonrpc: "2.0", id: 1, method: "getHealth"}),
-                signal: AbortSignal.timeout(5000)})
-              .then((r) => r.json()).then((j) => process.exit(j.result === "ok" ? 0 : 1))
-              .catch(() => process.exit(1));' "$RPC_URL" </dev/null; then
-            break
-        fi
-    fi
-    sleep 0.2
-done
+# One node process polls both, bounded by --timeout, and prints "rpc ws version".
+set +e
+READY_LINE="$(timeout $(( TIMEOUT + 15 )) node -e '
+    const fs = require("fs");
+    const [readyFile, pid, timeoutS] = process.argv.slice(1);
+    const deadline = Date.now() + Number(timeoutS) * 1000;
+    const alive = () => { try { process.kill(Number(pid), 0); return true; } catch { return false; } };
+    const health = (url) => fetch(url, {method: "POST", headers: {"content-type": "application/json"},
+        body: JSON.stringify({jsonrpc: "2.0", id: 1, method: "getHealth"}), signal: AbortSignal.timeout(5000)})
+        .then((r) => r.json()).then((j) => j.result === "ok").catch(() => false);
+    (async () => {
+      for (;;) {
+        if (!alive()) { console.error("validator exited during start-up"); process.exit(2); }
+        if (Date.now() > deadline) { console.error(`validator not ready within ${timeoutS}s`); process.exit(3); }
+        let info = null;
+        try { info = JSON.parse(fs.readFileSync(readyFile, "utf8")); } catch {}
+        if (info && await health(info.rpc_url)) {
+          console.log(`${info.rpc_url} ${info.ws_url} ${info.surfpool_version}`);
+          process.exit(0);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();' "$READY" "$PID" "$TIMEOUT" </dev/null 2>&1)"
+rc=$?
+set -e
+[[ $rc -eq 0 ]] || fail "$READY_LINE"
+read -r RPC_URL WS_URL VERSION <<<"$READY_LINE"
 
-say "surfpool $(node -p "require('$READY').surfpool_version") running, pid $PID, log $LOG"
+say "surfpool $VERSION running, pid $PID, log $LOG"
 echo "RPC_URL=$RPC_URL"
 echo "WS_URL=$WS_URL"
 echo "PID_FILE=$PIDFILE"

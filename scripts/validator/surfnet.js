@@ -129,6 +129,25 @@ function tcpProxy(listenPort, targetPort) {
   });
 }
 
+// Fail early on a missing file or one that is not an SBF/BPF ELF (e_machine
+// 247 = EM_BPF, 263 = EM_SBPF): Surfpool would store any bytes as a program.
+function checkSbfElf(file) {
+  let head;
+  try {
+    const fd = fs.openSync(file, 'r');
+    head = Buffer.alloc(20);
+    fs.readSync(fd, head, 0, 20, 0);
+    fs.closeSync(fd);
+  } catch (e) {
+    throw new Error(`cannot read program file ${file}: ${e.message}`);
+  }
+  if (head.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not an ELF file`);
+  const machine = head.readUInt16LE(18);
+  if (machine !== 247 && machine !== 263) {
+    throw new Error(`${file} is an ELF for machine ${machine}, not an SBF program (247/263)`);
+  }
+}
+
 function writeAtomic(file, text) {
   const tmp = `${file}.tmp${process.pid}`;
   fs.writeFileSync(tmp, text);
@@ -142,7 +161,7 @@ async function main() {
   fs.rmSync(readyFile, { force: true });
 
   for (const p of opts.programs) {
-    if (!fs.existsSync(p.soPath)) throw new Error(`program file not found: ${p.soPath}`);
+    checkSbfElf(p.soPath);
   }
 
   let addon, version;
@@ -241,6 +260,7 @@ async function main() {
 }
 
 main().catch((e) => {
-  log(`error: ${e && e.stack ? e.stack : e}`);
+  log(`error: ${e && e.message ? e.message : e}`);
+  if (process.env.SURFNET_DEBUG && e && e.stack) log(e.stack);
   process.exit(1);
 });
