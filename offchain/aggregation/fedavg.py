@@ -1,0 +1,26 @@
+"""FedAvg: the sample-weighted mean of the updates.
+
+McMahan, Moore, Ramage, Hampson, Agüera y Arcas, "Communication-Efficient
+Learning of Deep Networks from Decentralized Data", AISTATS 2017.
+
+Not robust on its own (one scaled update moves the mean anywhere the
+pre-filter lets it); it is the quality baseline and the cheapest rule.
+Every pre-filtered update is accepted and scored by its num_samples.
+"""
+
+from __future__ import annotations
+
+from .base import AggregationRule, Decision, RoundContext, sample_coefficients
+from .fixedpoint import weighted_sum
+from .types import RejectReason
+
+
+class FedAvg(AggregationRule):
+    name = "fedavg"
+
+    def decide(self, ctx: RoundContext) -> Decision:
+        everyone = [True] * len(ctx.candidates)
+        coeffs = sample_coefficients(ctx.candidates, everyone)
+        delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
+        weights = [float(c.num_samples) for c in ctx.candidates]
+        return Decision(weights, [RejectReason.OK] * len(weights), delta)

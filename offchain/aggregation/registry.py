@@ -1,0 +1,31 @@
+"""Rule names a pool can choose, and the default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .base import AggregationRule
+from .fedavg import FedAvg
+from .fltrust import FLTrust
+from .median import CoordinateMedian
+from .multikrum import MultiKrum
+from .trimmed_mean import TrimmedMean
+
+RULES: dict[str, Callable[..., AggregationRule]] = {
+    FedAvg.name: FedAvg,
+    CoordinateMedian.name: CoordinateMedian,
+    TrimmedMean.name: TrimmedMean,
+    MultiKrum.name: MultiKrum,
+    FLTrust.name: FLTrust,
+}
+
+DEFAULT_RULE = FLTrust.name
+
+
+def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
+    """Instantiate a rule by name (`ValueError` for an unknown name)."""
+    try:
+        factory = RULES[name]
+    except KeyError as exc:
+        raise ValueError(f"unknown aggregation rule {name!r}; choose from {sorted(RULES)}") from exc
+    return factory(**params)

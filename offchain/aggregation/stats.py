@@ -1,0 +1,65 @@
+"""Per-update statistics: the one pass every rule starts with.
+
+For each update: is every value finite, its largest absolute value (which
+fixes the fixed-point grids of later passes) and its L2 norm (for the norm
+pre-filter). max/min are exact. The norm is computed exactly on a grid:
+each piece of `STATS_CHUNK` coordinates is scaled by a power of two so its
+largest value is below 2^15, rounded to integers, and its sum of squares
+taken in float64 (exact: < 2^52); the pieces are then added in layout order.
+So the norm is a deterministic function of the update and `STATS_CHUNK`,
+which is therefore part of the method and must not change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixedpoint import grid_exponent
+from .layout import Rows
+
+STATS_CHUNK = 1 << 14
+NORM_BITS = 15
+
+
+@dataclass(frozen=True)
+class UpdateStats:
+    finite: bool
+    maxabs: float
+    norm: float
+
+
+def update_stats(row: Rows) -> UpdateStats:
+    """Finiteness, max |value| and L2 norm of one update (see module docstring)."""
+    maxabs = 0.0
+    sumsq = 0.0
+    scratch = np.empty(STATS_CHUNK, dtype=np.float32)
+    for flat in row:
+        for start in range(0, flat.size, STATS_CHUNK):
+            piece = flat[start : start + STATS_CHUNK]
+            high, low = float(piece.max()), float(piece.min())
+            if not (math.isfinite(high) and math.isfinite(low)):
+                return UpdateStats(False, math.inf, math.inf)
+            local = max(high, -low)
+            if local == 0.0:
+                continue
+            maxabs = max(maxabs, local)
+            exponent = grid_exponent(local, NORM_BITS)
+            tmp = scratch[: piece.size]
+            np.multiply(piece, np.float32(math.ldexp(1.0, exponent)), out=tmp)
+            np.rint(tmp, out=tmp)
+            wide = tmp.astype(np.float64)
+            sumsq += math.ldexp(float(np.dot(wide, wide)), -2 * exponent)
+    return UpdateStats(True, maxabs, math.sqrt(sumsq))
+
+
+def all_stats(rows: Sequence[Rows], workers: int = 1) -> list[UpdateStats]:
+    """`update_stats` for every update (threads over updates; order kept)."""
+    if workers > 1 and len(rows) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(update_stats, rows))
+    return [update_stats(row) for row in rows]
