@@ -22,6 +22,7 @@ from .prefilter import PreFilter
 from .registry import DEFAULT_RULE, RULES, make_rule
 from .scoring import split_reward, to_bps
 from .trimmed_mean import TrimmedMean
+from .trusted_mean import TrustedMean
 from .types import (
     BPS_TOTAL,
     AggregationResult,
@@ -47,6 +48,7 @@ __all__ = [
     "RoundContext",
     "Tensors",
     "TrimmedMean",
+    "TrustedMean",
     "UpdateInput",
     "Verdict",
     "make_rule",

@@ -10,6 +10,7 @@ from .fltrust import FLTrust
 from .median import CoordinateMedian
 from .multikrum import MultiKrum
 from .trimmed_mean import TrimmedMean
+from .trusted_mean import TrustedMean
 
 RULES: dict[str, Callable[..., AggregationRule]] = {
     FedAvg.name: FedAvg,
@@ -17,9 +18,10 @@ RULES: dict[str, Callable[..., AggregationRule]] = {
     TrimmedMean.name: TrimmedMean,
     MultiKrum.name: MultiKrum,
     FLTrust.name: FLTrust,
+    TrustedMean.name: TrustedMean,
 }
 
-DEFAULT_RULE = FLTrust.name
+DEFAULT_RULE = TrustedMean.name
 
 
 def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:

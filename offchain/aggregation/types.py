@@ -43,6 +43,7 @@ class RejectReason(IntEnum):
     KRUM = 9  # not among the Multi-Krum selection
     TRUST = 10  # cosine with the pool's reference update at or below the threshold
     OUTLIER = 11  # disagrees with the coordinate-wise robust aggregate
+    UNEXPLAINED = 12  # not in the span of the other updates: looks like random noise
 
     @property
     def code(self) -> str:
