@@ -56,11 +56,11 @@ def _as_array(value: object) -> np.ndarray:
     return np.asarray(value)
 
 
-def encode_tensors(tensors: Mapping[str, object]) -> bytes:
-    """Serialize named tensors (numpy arrays or torch tensors) canonically."""
+def _canonical_parts(tensors: Mapping[str, object]):
+    """Yield the canonical byte pieces in order (headers as bytes, data as arrays)."""
     if len(tensors) > MAX_TENSORS:
         raise MalformedUpdate("too_many_tensors", str(len(tensors)))
-    parts: list[bytes] = [MAGIC, struct.pack("<BI", VERSION, len(tensors))]
+    yield MAGIC + struct.pack("<BI", VERSION, len(tensors))
     for name in sorted(tensors, key=lambda n: n.encode("utf-8")):
         array = _as_array(tensors[name])
         dtype_name = array.dtype.name
@@ -71,14 +71,20 @@ def encode_tensors(tensors: Mapping[str, object]) -> bytes:
             raise MalformedUpdate("name", f"tensor name length {len(name_bytes)}")
         if array.ndim > MAX_NDIM:
             raise MalformedUpdate("shape", f"{name}: {array.ndim} dimensions")
-        parts.append(struct.pack("<H", len(name_bytes)))
-        parts.append(name_bytes)
-        parts.append(struct.pack("<BB", DTYPE_CODES[dtype_name], array.ndim))
-        parts.append(struct.pack(f"<{array.ndim}Q", *array.shape))
-        parts.append(
-            np.ascontiguousarray(array, dtype=CODE_DTYPES[DTYPE_CODES[dtype_name]]).tobytes()
+        yield (
+            struct.pack("<H", len(name_bytes))
+            + name_bytes
+            + struct.pack("<BB", DTYPE_CODES[dtype_name], array.ndim)
+            + struct.pack(f"<{array.ndim}Q", *array.shape)
         )
-    return b"".join(parts)
+        yield np.ascontiguousarray(array, dtype=CODE_DTYPES[DTYPE_CODES[dtype_name]])
+
+
+def encode_tensors(tensors: Mapping[str, object]) -> bytes:
+    """Serialize named tensors (numpy arrays or torch tensors) canonically."""
+    return b"".join(
+        part if isinstance(part, bytes) else part.tobytes() for part in _canonical_parts(tensors)
+    )
 
 
 class _Reader:
@@ -142,8 +148,19 @@ def decode_tensors(data: bytes) -> Tensors:
 
 
 def tensors_hash(tensors: Mapping[str, object]) -> bytes:
-    """SHA-256 of the canonical bytes of `tensors` (the on-chain hash)."""
-    return hashlib.sha256(encode_tensors(tensors)).digest()
+    """SHA-256 of the canonical bytes of `tensors` (the on-chain hash).
+
+    Streams the pieces into the hash (tensor data straight from the arrays'
+    memory) instead of building the whole byte string, so hashing a large
+    model costs one read of it and no extra copy.
+    """
+    digest = hashlib.sha256()
+    for part in _canonical_parts(tensors):
+        if isinstance(part, bytes):
+            digest.update(part)
+        elif part.size:
+            digest.update(memoryview(part.reshape(-1)).cast("B"))
+    return digest.digest()
 
 
 def bytes_hash(data: bytes) -> bytes:
