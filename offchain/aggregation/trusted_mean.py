@@ -23,7 +23,8 @@ gives two tests:
    round share a low-dimensional gradient subspace; an isotropic random
    vector in d dimensions has E[R²] = (k−1)/d for k vectors. Updates with
    R²_i < `kappa`·(k−1)/d are rejected: noise of an honest-looking norm, which
-   no direction test can tell from a converged honest update.
+   no direction test can tell from a converged honest update. (Skipped when
+   that floor exceeds 0.25: a tiny model has too few dimensions for it.)
 
 Accepted updates are averaged weighted by num_samples (exact, see
 fixedpoint) and scored by num_samples, as in FedAvg. Thresholds are
@@ -41,6 +42,8 @@ from .fixedpoint import weighted_sum
 from .geometry import gram
 from .linalg import explained_fractions
 from .types import RejectReason
+
+MAX_FLOOR = 0.25
 
 
 class TrustedMean(AggregationRule):
@@ -70,6 +73,8 @@ class TrustedMean(AggregationRule):
         )
         explained = explained_fractions(products)[:count]
         floor = self.kappa * count / ctx.layout.size  # (k−1)/d with k = count + reference
+        if floor > MAX_FLOOR:  # too few dimensions for the test to mean anything
+            floor = 0.0
         min_cos = -self.sigmas / math.sqrt(ctx.layout.size)
         reasons: list[RejectReason] = []
         for i in range(count):
