@@ -22,7 +22,7 @@ import numpy as np
 from .fixedpoint import grid_exponent
 from .layout import Rows
 
-STATS_CHUNK = 1 << 14
+STATS_CHUNK = 1 << 16
 NORM_BITS = 15
 
 
@@ -53,7 +53,8 @@ def update_stats(row: Rows) -> UpdateStats:
             np.multiply(piece, np.float32(math.ldexp(1.0, exponent)), out=tmp)
             np.rint(tmp, out=tmp)
             wide = tmp.astype(np.float64)
-            sumsq += math.ldexp(float(np.dot(wide, wide)), -2 * exponent)
+            np.multiply(wide, wide, out=wide)  # not np.dot: BLAS threads stall on tiny calls
+            sumsq += math.ldexp(float(wide.sum()), -2 * exponent)
     return UpdateStats(True, maxabs, math.sqrt(sumsq))
 
 
