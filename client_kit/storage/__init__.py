@@ -1,0 +1,1 @@
+"""Content-addressed storage: CIDs computed like `ipfs add`, and backends."""
