@@ -104,7 +104,13 @@ BOXO_VECTORS = [
     (CHUNK + 1, "shake", CHUNK, 174, "bafybeiaqmxw42sjlwqzs5yxypfgefcgxvaixef7rkmc2dpcudk6o6cp6mq"),
     (1_048_583, "shake", CHUNK, 174, "bafybeig4satitn7g6dogjfibmgfz6c3dp72xpszpntmxgwp3hijm5oh6ly"),
     (3 * CHUNK, "zero", CHUNK, 174, "bafybeid46owk5sqnqfthygjki6atev4vaydr46nkmrseb2awrepry3k5hu"),
-    (174 * CHUNK, "shake", CHUNK, 174, "bafybeifp6ummxqko27iibbj3e3c5efqcl6a25a3dnqrdm42sp4abytyqcy"),
+    (
+        174 * CHUNK,
+        "shake",
+        CHUNK,
+        174,
+        "bafybeifp6ummxqko27iibbj3e3c5efqcl6a25a3dnqrdm42sp4abytyqcy",
+    ),
     (
         174 * CHUNK + 1,
         "shake",
@@ -170,8 +176,9 @@ def test_file_cid_matches_bytes_cid_and_reports_progress(tmp_path):
     path = tmp_path / "blob"
     path.write_bytes(shake(1_048_583))
     seen: list[tuple[int, int]] = []
-    assert compute_file_cid(path, progress=lambda done, total: seen.append((done, total))) == (
-        BOXO_VECTORS[2][4]
+    assert (
+        compute_file_cid(path, progress=lambda done, total: seen.append((done, total)))
+        == (BOXO_VECTORS[2][4])
     )
     assert seen[-1] == (1_048_583, 1_048_583)
 
