@@ -35,6 +35,8 @@ lint: setup
 
 bench: setup program
 	$(PY) bench/compute_units.py
+	$(PY) bench/aggregation.py
+	$(PY) bench/robustness.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)
