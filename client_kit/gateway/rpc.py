@@ -1,0 +1,446 @@
+"""Chain gateway over JSON-RPC and websocket pubsub (any cluster: Surfpool,
+solana-test-validator, devnet, mainnet), with solana-py's `AsyncClient`.
+
+* `send` compiles a v0 transaction against a fresh blockhash, sends it with
+  preflight, waits (bounded) for the configured commitment, retries with a new
+  blockhash when the old one expires (bounded count), then reads logs and
+  compute units back with `getTransaction`.
+* Program errors come back as the named `FedstakeProgramError` whether they
+  were caught in preflight simulation or on chain.
+* `subscribe()` starts one background watcher: `programSubscribe` over
+  `SolanaWsClient`, reconnecting with capped exponential backoff. After every
+  (re)connect it backfills with `getProgramAccounts` and publishes every
+  account whose lamports/data differ from the last seen snapshot, and
+  `info=None` for accounts that disappeared, so no change is lost across a
+  disconnect. The first connect therefore reports every existing program
+  account once (the current state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from solana.exceptions import SolanaRpcException
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment, Confirmed
+from solana.rpc.core import _COMMITMENT_TO_SOLDERS, RPCException
+from solana.rpc.models import TxOpts
+from solana.rpc.websocket_api import SolanaWsClient
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.rpc.responses import ProgramNotification
+from solders.signature import Signature
+from solders.sysvar import CLOCK
+from solders.transaction import VersionedTransaction
+
+from client_kit.errors import (
+    ChainError,
+    ClusterUnreachable,
+    ProgramNotDeployed,
+    TransactionFailed,
+    program_error,
+)
+from client_kit.events import events_from_logs
+from client_kit.gateway.base import AccountChange, AccountInfo, ChainGateway, TxResult
+from client_kit.idl import load_idl
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLOCK_UNIX_TIMESTAMP = slice(32, 40)  # slot, epoch_start_timestamp, epoch, leader epoch, unix ts
+_HEX_CODE = re.compile(r"custom program error: 0x([0-9a-fA-F]+)")
+_CUSTOM_CODE = re.compile(r"Custom\((\d+)\)")
+_ALREADY_PROCESSED = ("AlreadyProcessed", "already been processed")
+
+
+class TimeTravelUnsupported(ChainError):
+    """The endpoint has no `surfnet_timeTravel` (only Surfpool offers it)."""
+
+
+@dataclass
+class _Seen:
+    lamports: int
+    data: bytes
+    slot: int
+    from_backfill: bool
+
+
+def custom_error_code(*texts: object) -> int | None:
+    """The custom program error code in an RPC error text or log lines, if any."""
+    for text in texts:
+        lines = text if isinstance(text, list) else [str(text)]
+        for line in lines:
+            m = _CUSTOM_CODE.search(str(line))
+            if m:
+                return int(m.group(1))
+            m = _HEX_CODE.search(str(line))
+            if m:
+                return int(m.group(1), 16)
+    return None
+
+
+class RpcGateway(ChainGateway):
+    """`ChainGateway` over an RPC URL (and its websocket, default: port + 1)."""
+
+    def __init__(
+        self,
+        url: str,
+        ws_url: str | None = None,
+        program_id: Pubkey | None = None,
+        commitment: Commitment = Confirmed,
+        *,
+        request_timeout: float = 10.0,
+        confirm_timeout: float = 30.0,
+        send_attempts: int = 3,
+        poll_interval: float = 0.05,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.ws_url = ws_url or _default_ws_url(url)
+        self.program_id = program_id or load_idl().address
+        self.commitment = commitment
+        self.confirm_timeout = confirm_timeout
+        self.send_attempts = send_attempts
+        self.poll_interval = poll_interval
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.client = AsyncClient(url, commitment=commitment, timeout=request_timeout)
+        self._snapshot: dict[Pubkey, _Seen] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._ws: SolanaWsClient | None = None
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.connects = 0  # websocket (re)connections made by the watcher
+        self.last_ws_error: BaseException | None = None
+
+    # --- plumbing --------------------------------------------------------
+    async def _call(self, what: Awaitable[T]) -> T:
+        try:
+            return await what
+        except SolanaRpcException as exc:
+            cause = exc.__cause__ or exc
+            raise ClusterUnreachable(
+                f"cluster {self.url} unreachable: {type(cause).__name__}: {cause}"
+            ) from exc
+        except (OSError, TimeoutError) as exc:
+            raise ClusterUnreachable(f"cluster {self.url} unreachable: {exc!r}") from exc
+
+    async def raw_request(self, method: str, params: list[Any] | None = None) -> Any:
+        """A JSON-RPC call solana-py has no method for; returns `result`."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
+        session = self.client._provider.session  # the AsyncClient's own HTTP pool
+        try:
+            resp = await session.post(self.url, json=body)
+        except Exception as exc:  # httpx2 transport errors
+            raise ClusterUnreachable(f"cluster {self.url} unreachable: {exc!r}") from exc
+        payload = resp.json()
+        if "error" in payload:
+            raise ChainError(f"{method} failed at {self.url}: {payload['error']}")
+        return payload.get("result")
+
+    async def check_program(self) -> None:
+        """Raises `ProgramNotDeployed` unless an executable account sits at program_id."""
+        info = await self.get_account(self.program_id)
+        if info is None or not info.executable:
+            state = "missing" if info is None else "not executable"
+            raise ProgramNotDeployed(
+                f"program {self.program_id} is {state} on {self.url}: deploy target/deploy/"
+                "fedstake.so there (or pass the right program id)"
+            )
+
+    # --- reads -----------------------------------------------------------
+    async def get_account(self, pubkey: Pubkey) -> AccountInfo | None:
+        resp = await self._call(
+            self.client.get_account_info(pubkey, commitment=self.commitment, encoding="base64")
+        )
+        account = resp.value
+        if account is None:
+            return None
+        return AccountInfo(account.lamports, account.owner, bytes(account.data), account.executable)
+
+    async def get_balance(self, pubkey: Pubkey) -> int:
+        return (await self._call(self.client.get_balance(pubkey, commitment=self.commitment))).value
+
+    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
+        resp = await self._call(
+            self.client.get_program_accounts(
+                self.program_id, commitment=self.commitment, encoding="base64"
+            )
+        )
+        return [
+            (
+                keyed.pubkey,
+                AccountInfo(
+                    keyed.account.lamports,
+                    keyed.account.owner,
+                    bytes(keyed.account.data),
+                    keyed.account.executable,
+                ),
+            )
+            for keyed in resp.value
+        ]
+
+    async def unix_time(self) -> int:
+        info = await self.get_account(CLOCK)
+        if info is None:
+            raise ChainError(f"no clock sysvar at {self.url}")
+        return int.from_bytes(info.data[CLOCK_UNIX_TIMESTAMP], "little", signed=True)
+
+    async def slot(self) -> int:
+        return (await self._call(self.client.get_slot(commitment=self.commitment))).value
+
+    async def time_travel(self, unix_ts: int) -> int:
+        """Moves the cluster clock to `unix_ts` (Surfpool's `surfnet_timeTravel`).
+
+        Returns the clock's unix time afterwards; raises `TimeTravelUnsupported`
+        on endpoints without the method (real validators, devnet).
+        """
+        try:
+            await self.raw_request("surfnet_timeTravel", [{"absoluteTimestamp": unix_ts * 1000}])
+        except ClusterUnreachable:
+            raise
+        except ChainError as exc:
+            raise TimeTravelUnsupported(
+                f"{self.url} cannot move its clock (surfnet_timeTravel: {exc}); only a "
+                "Surfpool local validator supports time travel"
+            ) from exc
+        return await self.unix_time()
+
+    # --- transactions ----------------------------------------------------
+    async def airdrop(self, pubkey: Pubkey, lamports: int) -> None:
+        try:
+            sig = (await self._call(self.client.request_airdrop(pubkey, lamports))).value
+        except RPCException as exc:
+            raise TransactionFailed(f"airdrop failed on {self.url}: {exc}") from exc
+        status = await self._confirm(sig, None)
+        if status is None:
+            raise TransactionFailed(f"airdrop {sig} not confirmed within {self.confirm_timeout}s")
+        if status.err is not None:
+            raise TransactionFailed(f"airdrop failed: {status.err}")
+
+    async def send(
+        self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
+    ) -> TxResult:
+        payer = signers[0]
+        previous_hash = None
+        for _attempt in range(self.send_attempts):
+            latest = await self._fresh_blockhash(previous_hash)
+            message = MessageV0.try_compile(
+                payer.pubkey(), list(instructions), [], latest.blockhash
+            )
+            tx = VersionedTransaction(message, list(signers))
+            try:
+                resp = await self._call(
+                    self.client.send_transaction(
+                        tx, TxOpts(skip_confirmation=True, preflight_commitment=self.commitment)
+                    )
+                )
+            except RPCException as exc:
+                failure = _preflight_failure(exc)
+                if failure is None:  # identical transaction already landed with this hash
+                    previous_hash = latest.blockhash
+                    continue
+                raise failure from exc
+            sig = resp.value
+            status = await self._confirm(sig, latest.last_valid_block_height)
+            if status is None:  # blockhash expired before the transaction landed
+                previous_hash = latest.blockhash
+                log.info("transaction %s expired; resending with a new blockhash", sig)
+                continue
+            logs, units = await self._logs(sig)
+            if status.err is not None:
+                code = custom_error_code(str(status.err), logs)
+                if code is not None:
+                    raise program_error(code, logs)
+                raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
+            return TxResult(str(sig), logs, units, events_from_logs(logs))
+        raise TransactionFailed(
+            f"transaction not confirmed after {self.send_attempts} attempts "
+            f"(blockhash expired each time) on {self.url}"
+        )
+
+    async def _fresh_blockhash(self, previous: Any) -> Any:
+        """The latest blockhash, waiting (bounded) until it differs from `previous`."""
+        deadline = time.monotonic() + self.confirm_timeout
+        while True:
+            latest = (await self._call(self.client.get_latest_blockhash(self.commitment))).value
+            if latest.blockhash != previous:
+                return latest
+            if time.monotonic() > deadline:
+                raise TransactionFailed(
+                    f"no new blockhash from {self.url} in {self.confirm_timeout}s"
+                )
+            await asyncio.sleep(self.poll_interval)
+
+    async def _confirm(self, sig: Signature, last_valid_block_height: int | None) -> Any:
+        """The signature's status once it reaches the commitment; None if the
+        blockhash expired first; raises `TransactionFailed` after confirm_timeout."""
+        deadline = time.monotonic() + self.confirm_timeout
+        while True:
+            resp = await self._call(self.client.get_signature_statuses([sig]))
+            status = resp.value[0]
+            if status is not None and (status.err is not None or _reached(status, self.commitment)):
+                return status
+            if status is None and last_valid_block_height is not None:
+                height = (await self._call(self.client.get_block_height(self.commitment))).value
+                if height > last_valid_block_height:
+                    return None
+            if time.monotonic() > deadline:
+                raise TransactionFailed(
+                    f"transaction {sig} not confirmed within {self.confirm_timeout}s on {self.url}"
+                )
+            await asyncio.sleep(self.poll_interval)
+
+    async def _logs(self, sig: Signature) -> tuple[list[str], int]:
+        deadline = time.monotonic() + self.confirm_timeout
+        while True:
+            resp = await self._call(
+                self.client.get_transaction(
+                    sig, commitment=self.commitment, max_supported_transaction_version=0
+                )
+            )
+            if resp.value is not None:
+                meta = resp.value.transaction.meta
+                if meta is None:
+                    return [], 0
+                units = meta.compute_units_consumed
+                return list(meta.log_messages or []), int(units) if units is not None else 0
+            if time.monotonic() > deadline:
+                raise TransactionFailed(f"transaction {sig} confirmed but not retrievable")
+            await asyncio.sleep(self.poll_interval)
+
+    # --- subscriptions ---------------------------------------------------
+    def subscribe(self) -> asyncio.Queue[AccountChange]:
+        queue = super().subscribe()
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(
+                self._watch(), name=f"fedstake-watch {self.ws_url}"
+            )
+        return queue
+
+    async def wait_watching(self, timeout: float = 10.0) -> None:
+        """Until the websocket subscription is live and the backfill is published."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def drop_connection(self) -> None:
+        """Closes the current websocket (the watcher reconnects and backfills)."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _watch(self) -> None:
+        backoff = self.backoff_initial
+        while not self._closed:
+            ws = SolanaWsClient(self.ws_url, request_timeout=10.0, open_timeout=5.0)
+            try:
+                await ws.connect()
+                self._ws = ws
+                await ws.program_subscribe(
+                    program_id=self.program_id, commitment=self.commitment, encoding="base64"
+                )
+                self.connects += 1
+                await self._backfill()
+                self._ready.set()
+                backoff = self.backoff_initial
+                while True:
+                    note = await ws.recv()
+                    if isinstance(note, ProgramNotification):
+                        self._on_notification(note)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: reconnect after a pause
+                self.last_ws_error = exc
+                log.info("websocket %s lost (%r); reconnecting in %.2fs", self.ws_url, exc, backoff)
+            finally:
+                self._ready.clear()
+                self._ws = None
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            if self._closed:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.backoff_max)
+
+    async def _backfill(self) -> None:
+        slot = await self.slot()  # taken first: the accounts read below are at least this new
+        current = dict(await self.program_accounts())
+        for key in list(self._snapshot):
+            if key not in current:
+                del self._snapshot[key]
+                self._publish(AccountChange(key, None, slot))
+        for key, info in current.items():
+            seen = self._snapshot.get(key)
+            if seen is None or (seen.lamports, seen.data) != (info.lamports, info.data):
+                self._publish(AccountChange(key, info, slot))
+            self._snapshot[key] = _Seen(info.lamports, info.data, slot, True)
+
+    def _on_notification(self, note: ProgramNotification) -> None:
+        slot = note.result.context.slot
+        key = note.result.value.pubkey
+        account = note.result.value.account
+        seen = self._snapshot.get(key)
+        if seen is not None and (slot <= seen.slot if seen.from_backfill else slot < seen.slot):
+            return  # older than what the backfill already reported
+        if account.lamports == 0 or account.owner != self.program_id:
+            if seen is not None:
+                del self._snapshot[key]
+                self._publish(AccountChange(key, None, slot))
+            return
+        info = AccountInfo(account.lamports, account.owner, bytes(account.data), account.executable)
+        self._snapshot[key] = _Seen(info.lamports, info.data, slot, False)
+        if seen is not None and (seen.lamports, seen.data) == (info.lamports, info.data):
+            return
+        self._publish(AccountChange(key, info, slot))
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watcher
+        await self.client.close()
+
+
+def _reached(status: Any, commitment: Commitment) -> bool:
+    level = status.confirmation_status
+    return level is not None and int(level) >= int(_COMMITMENT_TO_SOLDERS[commitment])
+
+
+def _preflight_failure(exc: RPCException) -> TransactionFailed | None:
+    """The error a rejected `sendTransaction` stands for; None for 'already processed'."""
+    err = exc.args[0] if exc.args else exc
+    data = getattr(err, "data", None)
+    logs = list(getattr(data, "logs", None) or [])
+    sim_err = getattr(data, "err", None)
+    text = str(getattr(err, "message", err))
+    if any(marker in f"{sim_err} {text}" for marker in _ALREADY_PROCESSED):
+        return None
+    code = custom_error_code(str(sim_err), text, logs)
+    if code is not None:
+        return program_error(code, logs)
+    return TransactionFailed(f"transaction rejected in preflight: {text}", logs)
+
+
+def _default_ws_url(url: str) -> str:
+    """ws(s) URL next to an http(s) one: the Solana CLI's rule (port + 1)."""
+    try:
+        from client_kit.config import websocket_url
+    except ImportError:  # config not present: same rule, inline
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.port is not None:
+            netloc = f"{parts.hostname}:{parts.port + 1}"
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+    return websocket_url(url)
