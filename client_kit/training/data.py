@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from client_kit.training.spec import ModelSpec
+from client_kit.training.spec import LayerSpec, ModelSpec
 
 DIGITS_INPUT_SHAPE = (64,)
 DIGITS_CLASSES = 10
@@ -154,6 +154,19 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
     digits = load_digits()
     return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
+
+
+def digits_mlp_spec(hidden: int = 32) -> ModelSpec:
+    """A small perceptron for the 64-pixel digits: dense(hidden) → relu → dense(10)."""
+    return ModelSpec(
+        input_shape=DIGITS_INPUT_SHAPE,
+        num_classes=DIGITS_CLASSES,
+        layers=(
+            LayerSpec("dense", {"units": hidden, "bias": True}),
+            LayerSpec("relu", {}),
+            LayerSpec("dense", {"units": DIGITS_CLASSES, "bias": True}),
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,261 @@
+"""Local training: one participant's round, from the global weights to an update.
+
+The update is a delta, `trained weights − global weights`, because the
+aggregator adds the aggregated deltas to the round's base model. Training is
+deterministic given `seed`: the same task, weights, data and seed give a
+byte-identical update (so its on-chain hash can be reproduced). To get there
+the run uses a private RNG state (the caller's global torch RNG is restored
+afterwards) and one CPU thread (thread count changes floating-point
+summation order); the small models of a task package train fast on one core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from client_kit.canonical import Tensors, encode_tensors, tensors_hash
+from client_kit.training.data import Dataset, validate_dataset
+from client_kit.training.privacy import PrivacyReport, privatize_update
+from client_kit.training.spec import ModelSpec, build_model, check_weights, load_weights
+from client_kit.training.task import TaskPackage
+
+EpochProgress = Callable[[int, int, float], None]
+"""`progress(epoch_done, epochs, mean_loss_of_that_epoch)`."""
+
+_EVAL_BATCH = 1024
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced NaN or infinite weights or loss (usually: learning rate too high)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    update: Tensors = field(repr=False)  # trained − global, float32
+    num_samples: int
+    train_loss: float  # on the local data, after training
+    train_accuracy: float
+    initial_loss: float  # on the local data, with the global weights
+    initial_accuracy: float
+    epochs: int
+    steps: int
+    privacy: PrivacyReport | None = None
+
+    def update_bytes(self) -> bytes:
+        """Canonical bytes of the update (what is stored under its CID)."""
+        return encode_tensors(self.update)
+
+    def update_hash(self) -> bytes:
+        """SHA-256 of the canonical update bytes (what `submit_update` records)."""
+        return tensors_hash(self.update)
+
+
+@contextlib.contextmanager
+def deterministic(seed: int) -> Iterator[None]:
+    """Seed torch privately and use one thread; restore the caller's RNG and threads after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+
+def _loss_and_accuracy(model, x, y) -> tuple[float, float]:
+    import torch
+    from torch.nn import functional
+
+    model.eval()
+    total_loss = 0.0
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(y), _EVAL_BATCH):
+            logits = model(x[start : start + _EVAL_BATCH])
+            labels = y[start : start + _EVAL_BATCH]
+            total_loss += float(functional.cross_entropy(logits, labels, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == labels).sum())
+    return total_loss / len(y), correct / len(y)
+
+
+class Optimizer:
+    """SGD (momentum, weight decay) and Adam, with torch.optim's update rules.
+
+    Written out instead of using `torch.optim` because creating the first
+    torch optimizer imports `torch._dynamo`, about six seconds of start-up
+    for every CLI run, to drive two formulas. `tests/.../test_training.py`
+    checks these steps against torch.optim.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        parameters,
+        *,
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        import torch
+
+        self.kind = kind
+        self.params = [p for p in parameters if p.requires_grad]
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.betas, self.eps = betas, eps
+        self.steps = 0
+        self._first = [torch.zeros_like(p) for p in self.params]  # momentum buffer / Adam m
+        self._second = [torch.zeros_like(p) for p in self.params] if kind == "adam" else []
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        import torch
+
+        self.steps += 1
+        with torch.no_grad():
+            for i, p in enumerate(self.params):
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if self.weight_decay:
+                    grad = grad.add(p, alpha=self.weight_decay)
+                if self.kind == "adam":
+                    self._adam(i, p, grad)
+                else:
+                    if self.momentum:
+                        buf = self._first[i]
+                        if self.steps == 1:
+                            buf.copy_(grad)
+                        else:
+                            buf.mul_(self.momentum).add_(grad)
+                        grad = buf
+                    p.add_(grad, alpha=-self.lr)
+
+    def _adam(self, i: int, p, grad) -> None:
+        beta1, beta2 = self.betas
+        m, v = self._first[i], self._second[i]
+        m.lerp_(grad, 1 - beta1)
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        correction1 = 1 - beta1**self.steps
+        correction2 = 1 - beta2**self.steps
+        denom = (v.sqrt() / math.sqrt(correction2)).add_(self.eps)
+        p.addcdiv_(m, denom, value=-self.lr / correction1)
+
+
+def _optimizer(task: TaskPackage, parameters) -> Optimizer:
+    cfg = task.training
+    return Optimizer(
+        cfg.optimizer,
+        parameters,
+        lr=cfg.lr,
+        momentum=cfg.momentum if cfg.optimizer == "sgd" else 0.0,
+        weight_decay=cfg.weight_decay,
+    )
+
+
+def train_local(
+    task: TaskPackage,
+    global_weights: Mapping[str, np.ndarray],
+    data: Dataset,
+    *,
+    seed: int,
+    progress: EpochProgress | None = None,
+) -> TrainResult:
+    """Train the task's model from `global_weights` on `data`; return the update (a delta).
+
+    When the task sets `clip_norm` (and optionally `noise_multiplier`), the
+    update is clipped and noised before it is returned; noise is drawn from
+    a stream derived from `seed`, so the result stays reproducible.
+    """
+    import torch
+    from torch.nn import functional
+
+    spec = task.model
+    cfg = task.training
+    check_weights(spec, global_weights, "global weights")
+    data = validate_dataset(data.x, data.y, spec)
+    with deterministic(seed):
+        model = build_model(spec, seed)
+        load_weights(model, spec, global_weights)
+        x = torch.from_numpy(data.x)
+        y = torch.from_numpy(data.y)
+        initial_loss, initial_accuracy = _loss_and_accuracy(model, x, y)
+        optimizer = _optimizer(task, model.parameters())
+        shuffle = torch.Generator().manual_seed(seed)
+        steps = 0
+        for epoch in range(cfg.epochs):
+            model.train()
+            order = torch.randperm(len(y), generator=shuffle)
+            epoch_loss = 0.0
+            for start in range(0, len(y), cfg.batch_size):
+                batch = order[start : start + cfg.batch_size]
+                optimizer.zero_grad()
+                loss = functional.cross_entropy(model(x[batch]), y[batch])
+                loss.backward()
+                optimizer.step()
+                epoch_loss += float(loss.detach()) * len(batch)
+                steps += 1
+            if progress is not None:
+                progress(epoch + 1, cfg.epochs, epoch_loss / len(y))
+        train_loss, train_accuracy = _loss_and_accuracy(model, x, y)
+        trained = {name: t.detach().numpy() for name, t in model.state_dict().items()}
+    update = {
+        name: (trained[name].astype(np.float32) - np.asarray(global_weights[name], np.float32))
+        for name in spec.parameter_shapes()
+    }
+    if not all(np.isfinite(t).all() for t in update.values()) or not math.isfinite(train_loss):
+        raise TrainingDiverged("training diverged (NaN or infinity); lower the learning rate")
+    report = None
+    if cfg.clip_norm is not None:
+        noise_seed = np.random.SeedSequence([seed, 0x5EED]).generate_state(2)
+        update, report = privatize_update(
+            update,
+            clip_norm=cfg.clip_norm,
+            noise_multiplier=cfg.noise_multiplier or 0.0,
+            seed=int(noise_seed[0]) << 32 | int(noise_seed[1]),
+        )
+    return TrainResult(
+        update=update,
+        num_samples=len(data),
+        train_loss=train_loss,
+        train_accuracy=train_accuracy,
+        initial_loss=initial_loss,
+        initial_accuracy=initial_accuracy,
+        epochs=cfg.epochs,
+        steps=steps,
+        privacy=report,
+    )
+
+
+def apply_update(weights: Mapping[str, np.ndarray], update: Mapping[str, np.ndarray]) -> Tensors:
+    """`weights + update`, float32 (how a participant previews its own contribution)."""
+    return {
+        name: (np.asarray(weights[name], np.float32) + np.asarray(update[name], np.float32))
+        for name in weights
+    }
+
+
+def evaluate(
+    spec: ModelSpec, weights: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray
+) -> float:
+    """Accuracy of the model with `weights` on (x, y)."""
+    import torch
+
+    data = validate_dataset(x, y, spec)
+    with deterministic(0):
+        model = build_model(spec, 0)
+        load_weights(model, spec, weights)
+        _, accuracy = _loss_and_accuracy(model, torch.from_numpy(data.x), torch.from_numpy(data.y))
+    return accuracy
