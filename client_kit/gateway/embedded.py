@@ -6,9 +6,13 @@ changes are published after every successful transaction.
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from solders.account import Account
 from solders.clock import Clock
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -82,6 +86,7 @@ class EmbeddedGateway(ChainGateway):
             raise _failure(result)
         slot = self.svm.get_clock().slot
         for key in message.account_keys:
+            self._touched.add(key)
             self._publish_if_ours(key, slot)
         logs = list(result.logs())
         return TxResult(
@@ -103,6 +108,48 @@ class EmbeddedGateway(ChainGateway):
             self._publish(AccountChange(key, None, slot))
 
     @property
+    def _touched(self) -> set[Pubkey]:
+        if not hasattr(self, "_touched_keys"):
+            self._touched_keys: set[Pubkey] = set()
+        return self._touched_keys
+
+    # --- persistence (so successive CLI calls see one chain) -------------
+    def save_state(self, path: Path) -> None:
+        """Writes every account a transaction or airdrop touched, and the clock."""
+        accounts = {}
+        for key in sorted(self._touched, key=str):
+            account = self.svm.get_account(key)
+            if account is None or account.executable or key == self.program_id:
+                continue
+            accounts[str(key)] = {
+                "lamports": account.lamports,
+                "owner": str(account.owner),
+                "data": base64.b64encode(bytes(account.data)).decode(),
+            }
+        clock = self.svm.get_clock()
+        state = {"version": 1, "unix_timestamp": clock.unix_timestamp, "accounts": accounts}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, path)
+
+    def load_state(self, path: Path) -> None:
+        """Restores accounts and clock written by `save_state` (missing file: no-op)."""
+        if not path.is_file():
+            return
+        try:
+            state = json.loads(path.read_text())
+            for key, entry in state["accounts"].items():
+                pubkey = Pubkey.from_string(key)
+                data = base64.b64decode(entry["data"])
+                owner = Pubkey.from_string(entry["owner"])
+                self.svm.set_account(pubkey, Account(entry["lamports"], data, owner, False, 0))
+                self._touched.add(pubkey)
+            self.set_time(int(state["unix_timestamp"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise TransactionFailed(f"embedded state file {path} is corrupt: {exc}") from exc
+
+    @property
     def _known(self) -> set[Pubkey]:
         if not hasattr(self, "_known_keys"):
             self._known_keys: set[Pubkey] = set()
@@ -121,6 +168,7 @@ class EmbeddedGateway(ChainGateway):
         ]
 
     async def airdrop(self, pubkey: Pubkey, lamports: int) -> None:
+        self._touched.add(pubkey)
         result = self.svm.airdrop(pubkey, lamports)
         if isinstance(result, FailedTransactionMetadata):
             raise TransactionFailed(f"airdrop failed: {result.err}")

@@ -1,0 +1,1 @@
+"""The `fedstake` command line (typer + rich)."""
