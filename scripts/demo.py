@@ -1,117 +1,224 @@
-"""`make demo`: one federated pool life on the embedded SVM, told as a story.
+"""`make demo`: a full federated run on the embedded SVM, told as a story.
 
-An organization opens and funds a pool, three participants stake and submit
-update hashes, the aggregator accepts two and rejects (and slashes) a poisoned
-one, finalizes the round with the new global model hash, and a relayer claims
-rewards by revealing each hashed payout wallet.
+An organization publishes a task (digits MLP) and opens and funds a pool; six
+participants stake, each trains on its own non-IID shard of scikit-learn's
+digits, stores its update (real CIDs) and records its SHA-256 on chain. One
+participant sends a sign-flipped, scaled update and one sends the global
+model back unchanged (a free-rider). The aggregator fetches every update,
+checks it against its on-chain hash, runs the pool's robust rule, judges
+each submission on chain (rejections are slashed), stores the new global
+model and records its hash. After three rounds a relayer claims every reward
+by revealing the committed payout wallets, and everybody withdraws.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
+from solders.keypair import Keypair
 
-from client_kit.accounts import Pool, decode_account
-from scripts.scripted_pool import SOL, ScriptedPool
+from client_kit.accounts import Participant, Pool, decode_account
+from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
+from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.instructions import FedstakeInstructions, PoolParams
+from client_kit.keys import generate_salt, payout_commitment
+from client_kit.storage.local import LocalStore
+from client_kit.training.data import digits_mlp_spec, digits_shards
+from client_kit.training.task import TaskPackage, TrainingConfig
+from client_kit.training.train import evaluate, train_local
+from offchain.aggregation import DEFAULT_RULE, make_rule
+from offchain.aggregator import judge_round
 
-console = Console()
+SOL = 1_000_000_000
+ROUNDS = 3
+console = Console(width=max(110, Console().width))
+
+
+@dataclass
+class Trainer:
+    name: str
+    behaviour: str  # honest, attacker, free-rider
+    wallet: Keypair = field(default_factory=Keypair)
+    payout: Keypair = field(default_factory=Keypair)
+    salt: bytes = field(default_factory=generate_salt)
+    verdicts: list[str] = field(default_factory=list)
 
 
 def sol(lamports: int) -> str:
-    return f"{lamports / SOL:,.4f} SOL"
+    return f"{lamports / SOL:.4f}"
 
 
-def main() -> int:
-    log: list[tuple[str, int]] = []
+def make_update(trainer: Trainer, task, weights, shard, seed: int):
+    """What each participant sends: honest training, or one of two cheats."""
+    if trainer.behaviour == "free-rider":
+        return {k: np.zeros_like(v) for k, v in weights.items()}, len(shard)
+    result = train_local(task, weights, shard, seed=seed)
+    if trainer.behaviour == "attacker":
+        return {k: -5.0 * v for k, v in result.update.items()}, result.num_samples
+    return result.update, result.num_samples
 
-    def on_tx(label: str, result) -> None:
-        log.append((label, result.compute_units))
+
+async def run() -> int:
+    chain = EmbeddedGateway()
+    ix = FedstakeInstructions(chain.program_id)
+    store = LocalStore(Path(tempfile.mkdtemp(prefix="fedstake-demo-store-")))
+    organization, aggregator = Keypair(), Keypair()
+    for key in (organization.pubkey(), aggregator.pubkey()):
+        await chain.airdrop(key, 20 * SOL)
+
+    console.rule("[bold]fedstake demo: federated learning with stakes, on the compiled program")
+    federation = digits_shards(7, alpha=0.5, seed=7)
+    root, shards = federation.shards[0], federation.shards[1:]
+    task = TaskPackage.create(
+        "digits",
+        "8×8 handwritten digits, MLP",
+        digits_mlp_spec(),
+        TrainingConfig(epochs=5, batch_size=16, lr=0.05, optimizer="sgd", momentum=0.9),
+        seed=1,
+    )
+    task_cid = store.put(task.to_bytes())
+    model_cid = store.put(task.initial_weights)
+    reward = SOL
+    params = PoolParams(
+        pool_id=1,
+        aggregator=aggregator.pubkey(),
+        task_cid=task_cid,
+        initial_model_hash=task.initial_weights_hash,
+        initial_model_cid=model_cid,
+        max_rounds=ROUNDS,
+        round_duration=600,
+        join_deadline=await chain.unix_time() + 3600,
+        min_stake=SOL // 10,
+        max_participants=10,
+        reward_per_round=reward,
+        slash_bps=5_000,
+    )
+    pool = ix.pool(organization.pubkey(), 1)
+    await chain.send([ix.create_pool(organization.pubkey(), params)], [organization])
+    await chain.send([ix.fund_pool(organization.pubkey(), pool, reward * ROUNDS)], [organization])
+    console.print(
+        f"The organization stores the task package ([cyan]{task_cid}[/cyan]), opens pool "
+        f"{pool} and funds {ROUNDS} rounds × 1 SOL of rewards."
+    )
+
+    behaviours = ["honest"] * 4 + ["attacker", "free-rider"]
+    names = ["ana", "ben", "chloe", "dev", "mallory", "fred"]
+    trainers = [Trainer(n, b) for n, b in zip(names, behaviours, strict=True)]
+    for t in trainers:
+        await chain.airdrop(t.wallet.pubkey(), 2 * SOL)
+        commitment = payout_commitment(t.payout.pubkey(), t.salt)
+        await chain.send([ix.join_pool(t.wallet.pubkey(), pool, SOL // 2, commitment)], [t.wallet])
+    console.print(
+        "Six participants stake 0.5 SOL each and commit to hidden payout wallets "
+        "(sha256(wallet ‖ salt)); each holds a private non-IID shard of digits."
+    )
+    await chain.send([ix.start_training(organization.pubkey(), pool)], [organization])
+
+    rule = make_rule(DEFAULT_RULE)
+    weights = task.initial_tensors()
+    accuracy = [evaluate(task.model, weights, federation.test.x, federation.test.y)]
+    console.print(f"Initial model: test accuracy {accuracy[0]:.1%}.")
+    for number in range(1, ROUNDS + 1):
+        console.rule(f"round {number}")
+        state = decode_account(Pool, (await chain.get_account(pool)).data)
+        for i, t in enumerate(trainers):
+            info = await chain.get_account(ix.participant(pool, t.wallet.pubkey()))
+            if decode_account(Participant, info.data).status != "Active":
+                t.verdicts.append("-")
+                continue
+            update, samples = make_update(t, task, weights, shards[i], seed=100 * number + i)
+            data = encode_tensors(update)
+            cid = store.put(data)
+            await chain.send(
+                [
+                    ix.submit_update(
+                        t.wallet.pubkey(),
+                        pool,
+                        number,
+                        update_hash=tensors_hash(update),
+                        update_cid=cid,
+                        num_samples=samples,
+                        base_model_hash=state.global_model_hash,
+                    )
+                ],
+                [t.wallet],
+            )
+        console.print("Participants train locally and record their update hashes on chain.")
+        reference = train_local(task, weights, root, seed=number).update
+        chain.advance(601)
+        outcome = await judge_round(
+            chain, store, aggregator, pool, rule=rule, base=weights, reference=reference
+        )
+        by_wallet = {j.wallet: j for j in outcome.judged}
+        for t in trainers:
+            j = by_wallet.get(t.wallet.pubkey())
+            if j is not None:
+                t.verdicts.append(f"{j.score_bps / 100:.0f}%" if j.accepted else f"✗ {j.reason}")
+                mark = (
+                    "[green]accepted[/green]"
+                    if j.accepted
+                    else f"[red]rejected ({j.reason}), slashed[/red]"
+                )
+                console.print(
+                    f"  {t.name:8s} {mark}"
+                    + (f", {j.score_bps / 100:.1f}% of the reward" if j.accepted else "")
+                )
+        weights = decode_tensors(store.get(outcome.global_cid))
+        assert tensors_hash(weights) == outcome.global_hash
+        accuracy.append(evaluate(task.model, weights, federation.test.x, federation.test.y))
         console.print(
-            f"  [dim]{label}: {result.compute_units:,} CU, events: "
-            f"{', '.join(e.name for e in result.events) or '-'}[/dim]"
+            f"Global model {outcome.global_hash.hex()[:16]}… recorded on chain "
+            f"([cyan]{outcome.global_cid}[/cyan]); test accuracy {accuracy[-1]:.1%}."
         )
 
-    run = ScriptedPool(on_tx=on_tx)
-    console.rule("[bold]fedstake demo — embedded SVM running the compiled fedstake.so")
-    console.print(
-        f"Organization {run.organization.pubkey()} opens pool {run.pool} "
-        "and funds 1 SOL of rewards."
-    )
-    run.create_and_fund()
-    console.print("Three participants stake 0.5 SOL each and commit to hidden payout wallets.")
-    alice, bob, mallory = (run.join(n, honest=n != "mallory") for n in ("alice", "bob", "mallory"))
-    run.start()
-    pool = decode_account(Pool, bytes(run.chain.svm.get_account(run.pool).data))
-    console.print(
-        f"Training starts: round {pool.round}, deadline t+{pool.round_duration}s, "
-        f"base model {pool.global_model_hash.hex()[:16]}…"
-    )
-    for m in (alice, bob, mallory):
-        update = hashlib.sha256(f"update of {m.name}".encode()).digest()
-        run.submit(m, 1, pool.global_model_hash, update, f"bafkrei{m.name}update")
-        console.print(f"{m.name} submits update hash {update.hex()[:16]}…")
-    console.print(
-        "The aggregator checks every update against its on-chain hash and its robustness rule:"
-    )
-    run.judge(alice, 1, True, 6_000, 0)
-    run.judge(bob, 1, True, 4_000, 0)
-    run.judge(mallory, 1, False, 0, 3)
-    console.print(
-        "  alice accepted (60% of the round), bob accepted (40%), mallory rejected and slashed 50%."
-    )
-    global_hash = hashlib.sha256(b"aggregated global model, round 1").digest()
-    run.finalize(1, global_hash, "bafkreiglobalround1")
-    console.print(
-        f"Round 1 finalized; new global model {global_hash.hex()[:16]}… recorded on chain."
-    )
-    relayer = run.aggregator
-    for m in (alice, bob):
-        run.claim(m, relayer)
-        console.print(
-            f"A relayer reveals {m.name}'s payout wallet + salt; "
-            "the program checks the commitment and pays."
+    console.rule("payouts")
+    relayer = aggregator
+    for t in trainers:
+        participant = decode_account(
+            Participant, (await chain.get_account(ix.participant(pool, t.wallet.pubkey()))).data
         )
-    for m in (alice, bob, mallory):
-        run.withdraw(m)
+        if participant.reward_unpaid:
+            await chain.send(
+                [ix.claim_reward(pool, t.wallet.pubkey(), t.payout.pubkey(), t.salt)], [relayer]
+            )
+    console.print(
+        "A relayer reveals each payout wallet and salt; the program checks the commitment "
+        "and pays that wallet, which was never linked to the trainer before."
+    )
+    stakes = {}
+    for t in trainers:
+        before = await chain.get_balance(t.wallet.pubkey())
+        await chain.send([ix.withdraw_stake(t.wallet.pubkey(), pool)], [t.wallet])
+        stakes[t.name] = await chain.get_balance(t.wallet.pubkey()) - before
 
-    table = Table(title="Outcome")
-    for column in (
-        "participant",
-        "verdict",
-        "stake returned",
-        "reward paid to payout wallet",
-        "wallet balance",
-    ):
-        table.add_column(column)
-    for m in (alice, bob, mallory):
-        paid = run.balance(m.payout.pubkey())
-        table.add_row(
-            m.name,
-            "accepted" if m.honest else "rejected (slashed)",
-            sol(SOL // 2 if m.honest else SOL // 4),
-            sol(paid),
-            sol(run.balance(m.wallet.pubkey())),
-        )
+    table = Table(title=f"Outcome after {ROUNDS} rounds (rule: {DEFAULT_RULE})")
+    table.add_column("participant")
+    table.add_column("behaviour")
+    for number in range(1, ROUNDS + 1):
+        table.add_column(f"round {number}")
+    table.add_column("reward (SOL)", justify="right")
+    table.add_column("stake + rent back (SOL)", justify="right")
+    for t in trainers:
+        paid = await chain.get_balance(t.payout.pubkey())
+        table.add_row(t.name, t.behaviour, *t.verdicts, sol(paid), sol(stakes[t.name]))
     console.print(table)
-    pool = decode_account(Pool, bytes(run.chain.svm.get_account(run.pool).data))
+    console.print("Test accuracy by round: " + " → ".join(f"{a:.1%}" for a in accuracy))
+    final = decode_account(Pool, (await chain.get_account(pool)).data)
     console.print(
-        f"Pool status {pool.status}; vault keeps {sol(run.balance(run.vault))} "
-        f"(rent + {sol(pool.total_slashed)} slashed, returned to the organization on close_pool)."
+        f"Pool {final.status}: {sol(final.total_paid)} SOL paid, {sol(final.total_slashed)} SOL "
+        f"slashed and kept in the vault for the organization."
     )
-    cu = Table(title="Compute units")
-    cu.add_column("instruction")
-    cu.add_column("CU", justify="right")
-    for label, units in log:
-        cu.add_row(label, f"{units:,}")
-    console.print(cu)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(asyncio.run(run()))
