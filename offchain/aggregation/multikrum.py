@@ -7,9 +7,10 @@ Each candidate's Krum score is the sum of squared distances to its
 n − f − 2 nearest other candidates; the m lowest scores (ties to the smaller
 key) are accepted and averaged weighted by num_samples, as Flower does; the
 rest are rejected with reason `krum`. f defaults to ⌊β·n⌋ with β = 0.2 and
-m to n − f. Distances come from the exact Gram matrix (see geometry), and
-each score is summed with `math.fsum` over the sorted distances, so the
-selection is reproducible.
+m to n − f. Distances come from the exact Gram matrix of the updates
+rounded to 8 bits each (`coarse_gram`, float32 BLAS with every partial sum
+exact; see geometry), and each score is summed with `math.fsum` over the
+sorted distances, so the selection is reproducible.
 
 Note: Multi-Krum always rejects n − m candidates, attack or not; with
 slashing on rejection this punishes honest outliers in clean rounds.
@@ -23,7 +24,7 @@ import numpy as np
 
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients
 from .fixedpoint import weighted_sum
-from .geometry import gram, pairwise_sq_distances
+from .geometry import coarse_gram, pairwise_sq_distances
 from .types import RejectReason
 
 
@@ -57,7 +58,8 @@ class MultiKrum(AggregationRule):
     def decide(self, ctx: RoundContext) -> Decision:
         count = len(ctx.candidates)
         byzantine, keep = self.sizes(count)
-        distances = pairwise_sq_distances(gram(ctx.layout, ctx.rows, ctx.maxabs))
+        products = coarse_gram(ctx.layout, ctx.rows, ctx.maxabs, ctx.workers)
+        distances = pairwise_sq_distances(products)
         scores = krum_scores(distances, byzantine)
         ranking = sorted(range(count), key=lambda i: (scores[i], i))
         chosen = [False] * count

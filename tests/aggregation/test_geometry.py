@@ -1,0 +1,70 @@
+"""Exact geometry: the Gram matrices equal an integer oracle for any thread split."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from offchain.aggregation.fixedpoint import grid_exponent
+from offchain.aggregation.geometry import COARSE_BITS, coarse_gram, gram
+from offchain.aggregation.layout import Layout
+
+
+def rounded(row: list[np.ndarray], maxabs: float, bits: int) -> tuple[np.ndarray, int]:
+    exponent = grid_exponent(maxabs, bits)
+    flat = np.concatenate(row).astype(np.float64)
+    return np.rint(flat * math.ldexp(1.0, exponent)), exponent
+
+
+def oracle(rows: list[list[np.ndarray]], maxabs: list[float], bits: int) -> np.ndarray:
+    pairs = [rounded(r, m, bits) for r, m in zip(rows, maxabs, strict=True)]
+    ints = np.array([q for q, _ in pairs], dtype=object)  # Python ints: no rounding at all
+    exps = [e for _, e in pairs]
+    out = np.empty((len(rows), len(rows)))
+    for i in range(len(rows)):
+        for j in range(len(rows)):
+            exact = sum(int(a) * int(b) for a, b in zip(ints[i], ints[j], strict=True))
+            out[i, j] = math.ldexp(float(exact), -exps[i] - exps[j])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_coarse_gram_is_exact_gram_of_8bit_rows_for_any_worker_count(seed: int) -> None:
+    # Given rows over three tensors (one piece not a multiple of 1024), very different scales
+    rng = np.random.default_rng(seed)
+    layout = Layout.of({"a": np.zeros(3000, np.float32), "b": np.zeros(17, np.float32)})
+    rows = [
+        [
+            (rng.standard_normal(s) * 10.0 ** rng.integers(-4, 3)).astype(np.float32)
+            for s in layout.sizes
+        ]
+        for _ in range(5)
+    ]
+    maxabs = [max(float(np.abs(t).max()) for t in row) for row in rows]
+    # When the coarse Gram matrix is computed with 1 and 2 workers
+    one = coarse_gram(layout, rows, maxabs, 1)
+    two = coarse_gram(layout, rows, maxabs, 2)
+    # Then both equal the exact integer Gram matrix of the 8-bit-rounded rows, bit for bit
+    assert np.array_equal(one, two)
+    assert np.array_equal(one, oracle(rows, maxabs, COARSE_BITS))
+
+
+def test_coarse_gram_exact_at_the_largest_partial_sums() -> None:
+    # Given rows whose rounded values are all ±128 (products 2^14, 1024 per group: sums 2^24)
+    layout = Layout.of({"w": np.zeros(4096, np.float32)})
+    top = np.full(4096, 127.75, np.float32)  # maxabs < 2^7, so no scaling; rint → 128
+    rows = [[top], [-top], [top.copy()]]
+    result = coarse_gram(layout, rows, [127.75] * 3)
+    assert result[0, 0] == 4096 * 128**2
+    assert result[0, 1] == -(4096 * 128**2)
+    assert np.array_equal(result, oracle(rows, [127.75] * 3, COARSE_BITS))
+
+
+def test_fine_gram_matches_oracle() -> None:
+    rng = np.random.default_rng(5)
+    layout = Layout.of({"w": np.zeros(500, np.float32)})
+    rows = [[rng.standard_normal(500).astype(np.float32)] for _ in range(3)]
+    maxabs = [float(np.abs(r[0]).max()) for r in rows]
+    assert np.array_equal(gram(layout, rows, maxabs), oracle(rows, maxabs, 15))
