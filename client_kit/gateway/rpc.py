@@ -105,6 +105,7 @@ class RpcGateway(ChainGateway):
         poll_interval: float = 0.05,
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
+        resync_interval: float = 30.0,
     ) -> None:
         super().__init__()
         self.url = url
@@ -116,6 +117,7 @@ class RpcGateway(ChainGateway):
         self.poll_interval = poll_interval
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.resync_interval = resync_interval
         self.client = AsyncClient(url, commitment=commitment, timeout=request_timeout)
         self._snapshot: dict[Pubkey, _Seen] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -265,6 +267,7 @@ class RpcGateway(ChainGateway):
                 if code is not None:
                     raise program_error(code, logs)
                 raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
+            await self._report_closed(message.account_keys, status.slot)
             return TxResult(str(sig), logs, units, events_from_logs(logs))
         raise TransactionFailed(
             f"transaction not confirmed after {self.send_attempts} attempts "
@@ -354,7 +357,11 @@ class RpcGateway(ChainGateway):
                 self._ready.set()
                 backoff = self.backoff_initial
                 while True:
-                    note = await ws.recv()
+                    try:
+                        note = await asyncio.wait_for(ws.recv(), self.resync_interval)
+                    except TimeoutError:  # quiet for a while: catch closes made elsewhere
+                        await self._backfill()
+                        continue
                     if isinstance(note, ProgramNotification):
                         self._on_notification(note)
             except asyncio.CancelledError:
@@ -371,6 +378,23 @@ class RpcGateway(ChainGateway):
                 return
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.backoff_max)
+
+    async def _report_closed(self, keys: Sequence[Pubkey], slot: int) -> None:
+        """programSubscribe says nothing when an account is closed (it is no longer
+        the program's): after our own transactions, check the known accounts it
+        touched and publish `info=None` for those that are gone."""
+        if self._watcher is None:
+            return
+        known = [key for key in keys if key in self._snapshot]
+        if not known:
+            return
+        resp = await self._call(
+            self.client.get_multiple_accounts(known, commitment=self.commitment)
+        )
+        for key, account in zip(known, resp.value, strict=True):
+            gone = account is None or account.lamports == 0 or account.owner != self.program_id
+            if gone and self._snapshot.pop(key, None) is not None:
+                self._publish(AccountChange(key, None, slot))
 
     async def _backfill(self) -> None:
         slot = await self.slot()  # taken first: the accounts read below are at least this new
