@@ -24,7 +24,7 @@ from client_kit.accounts import (
     as_dict,
     decode_account,
 )
-from client_kit.canonical import MalformedUpdate, decode_tensors
+from client_kit.canonical import MalformedUpdate, decode_tensors, encode_tensors, tensors_hash
 from client_kit.cli.output import emit
 from client_kit.cli.session import (
     CliError,
@@ -356,6 +356,78 @@ def join(
         }
 
     emit(s.run(go()), s.as_json, "joined")
+
+
+@app.command("train")
+@cli_command
+def train(
+    ctx: typer.Context,
+    pool: PoolArg,
+    data: Annotated[Path, typer.Option(help="Your local data: .npz (x, y) or .csv.")],
+    out: Annotated[Path, typer.Option(help="Where to write the update (canonical bytes).")],
+    seed: Annotated[int, typer.Option(help="Seed for shuffling and init.")] = 0,
+) -> None:
+    """Fetch the task and current global model, check its hash, train locally.
+
+    Your data never leaves this machine; only the update file is written. Send
+    it with `fedstake submit POOL --update OUT --samples N`.
+    """
+    from client_kit.training import data as training_data
+    from client_kit.training import spec as training_spec
+    from client_kit.training import task as training_task
+    from client_kit.training import train as training
+
+    training_errors = (
+        training_data.InvalidDataset,
+        training_task.InvalidTaskPackage,
+        training_spec.InvalidModelSpec,
+        training_spec.IncompatibleWeights,
+        training.TrainingDiverged,
+    )
+    try:
+        _train(_session(ctx), pool, data, out, seed)
+    except training_errors as exc:
+        raise CliError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _train(s: Session, pool: str, data: Path, out: Path, seed: int) -> None:
+    from rich.progress import Progress
+
+    from client_kit.training.data import load_dataset
+    from client_kit.training.task import TaskPackage
+    from client_kit.training.train import train_local
+
+    key = parse_pubkey(pool, "pool")
+    state = s.run(s.load_pool(key))
+    store = s.store()
+    task = TaskPackage.from_bytes(store.get(state.task_cid_str))
+    model_bytes = store.get(state.global_model_cid_str)
+    if hashlib.sha256(model_bytes).digest() != state.global_model_hash:
+        raise CliError("the stored global model does not match the hash recorded on chain")
+    weights = decode_tensors(model_bytes)
+    dataset = load_dataset(data, task.model)
+    epochs = task.training.epochs
+    with Progress(transient=True, disable=s.as_json) as bar:
+        job = bar.add_task(f"training round {state.round}", total=epochs)
+
+        def on_epoch(done: int, total: int, loss: float) -> None:
+            bar.update(job, completed=done, description=f"epoch {done}/{total} loss {loss:.4f}")
+
+        result = train_local(task, weights, dataset, seed=seed, progress=on_epoch)
+    out.write_bytes(encode_tensors(result.update))
+    emit(
+        {
+            "pool": pool,
+            "round": state.round,
+            "update": str(out),
+            "update_hash": tensors_hash(result.update).hex(),
+            "samples": result.num_samples,
+            "train_loss": round(result.train_loss, 4),
+            "train_accuracy": round(result.train_accuracy, 4),
+        },
+        s.as_json,
+        "trained",
+    )
 
 
 @app.command("submit")

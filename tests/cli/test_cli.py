@@ -228,3 +228,62 @@ def test_submit_after_deadline_and_claim_with_wrong_salt(setup, tmp_path: Path) 
         ),
     )
     assert participant.reward_paid == 0
+
+
+def test_train_then_submit_with_a_real_task(tmp_path: Path) -> None:
+    from client_kit.training.data import digits_mlp_spec, digits_shards
+    from client_kit.training.task import TaskPackage, TrainingConfig
+
+    cli = Cli(tmp_path / "home")
+    org = write_keypair(tmp_path / "org.json", Keypair())
+    alice = write_keypair(tmp_path / "alice.json", Keypair())
+    for key in (org, alice):
+        cli.ok(key, "airdrop", "5")
+    task = TaskPackage.create(
+        "digits", "test", digits_mlp_spec(hidden=8), TrainingConfig(epochs=1), seed=3
+    )
+    (tmp_path / "task.bin").write_bytes(task.to_bytes())
+    (tmp_path / "init.bin").write_bytes(task.initial_weights)
+    federation = digits_shards(2, alpha=0.5, seed=1, out_dir=tmp_path / "shards")
+    pool = cli.ok(
+        org,
+        "pool",
+        "create",
+        "--task",
+        str(tmp_path / "task.bin"),
+        "--initial-model",
+        str(tmp_path / "init.bin"),
+        "--max-rounds",
+        "1",
+    )["pool"]
+    cli.ok(org, "pool", "fund", pool, "1")
+    cli.ok(alice, "join", pool, "--stake", "0.5")
+    cli.ok(org, "pool", "start", pool)
+
+    trained = cli.ok(
+        alice, "train", pool, "--data", str(federation.paths[0]), "--out", str(tmp_path / "u.bin")
+    )
+    assert trained["samples"] == len(federation.shards[0])
+    sent = cli.ok(
+        alice,
+        "submit",
+        pool,
+        "--update",
+        str(tmp_path / "u.bin"),
+        "--samples",
+        str(trained["samples"]),
+    )
+    assert sent["update_hash"] == trained["update_hash"]
+
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((5, 3), np.float32), y=np.zeros(5, np.int64))
+    cli.fails(
+        alice,
+        "train",
+        pool,
+        "--data",
+        str(wrong),
+        "--out",
+        str(tmp_path / "w.bin"),
+        match="InvalidDataset",
+    )
