@@ -15,11 +15,12 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from client_kit.canonical import Tensors, encode_tensors, tensors_hash
-from client_kit.training.data import Dataset, validate_dataset
+from client_kit.training.data import Dataset, load_dataset, validate_dataset
 from client_kit.training.privacy import PrivacyReport, privatize_update
 from client_kit.training.spec import ModelSpec, build_model, check_weights, load_weights
 from client_kit.training.task import TaskPackage
@@ -44,6 +45,7 @@ class TrainResult:
     initial_accuracy: float
     epochs: int
     steps: int
+    base_model_hash: bytes  # tensors_hash(global weights): the base `submit_update` cites
     privacy: PrivacyReport | None = None
 
     def update_bytes(self) -> bytes:
@@ -168,12 +170,15 @@ def _optimizer(task: TaskPackage, parameters) -> Optimizer:
 def train_local(
     task: TaskPackage,
     global_weights: Mapping[str, np.ndarray],
-    data: Dataset,
+    data: Dataset | str | Path,
     *,
     seed: int,
     progress: EpochProgress | None = None,
 ) -> TrainResult:
     """Train the task's model from `global_weights` on `data`; return the update (a delta).
+
+    `data` is a `Dataset` or a path to a `.npz`/`.csv` file; either way it is
+    validated against the task's model spec first (`InvalidDataset`).
 
     When the task sets `clip_norm` (and optionally `noise_multiplier`), the
     update is clipped and noised before it is returned; noise is drawn from
@@ -185,7 +190,10 @@ def train_local(
     spec = task.model
     cfg = task.training
     check_weights(spec, global_weights, "global weights")
-    data = validate_dataset(data.x, data.y, spec)
+    if isinstance(data, str | Path):
+        data = load_dataset(data, spec)
+    else:
+        data = validate_dataset(data.x, data.y, spec)
     with deterministic(seed):
         model = build_model(spec, seed)
         load_weights(model, spec, global_weights)
@@ -235,6 +243,7 @@ def train_local(
         initial_accuracy=initial_accuracy,
         epochs=cfg.epochs,
         steps=steps,
+        base_model_hash=tensors_hash(global_weights),
         privacy=report,
     )
 

@@ -55,6 +55,16 @@ def test_update_is_a_delta_from_the_global_weights(federation):
     assert all(result.update[k].dtype == np.float32 for k in weights)
     assert update_norm(result.update) > 0
     assert decode_tensors(result.update_bytes()).keys() == weights.keys()
+    assert result.base_model_hash == tensors_hash(weights)
+
+
+def test_data_can_be_a_file_path(federation, tmp_path):
+    task = make_task(epochs=1)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=federation.shards[1].x, y=federation.shards[1].y)
+    from_file = train_local(task, task.initial_tensors(), path, seed=5)
+    in_memory = train_local(task, task.initial_tensors(), federation.shards[1], seed=5)
+    assert from_file.update_hash() == in_memory.update_hash()
 
 
 def test_same_seed_gives_a_byte_identical_update(federation):
