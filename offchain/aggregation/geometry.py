@@ -73,8 +73,9 @@ def gram(layout: Layout, rows: Sequence[Rows], maxabs: Sequence[float]) -> np.nd
     """Matrix of dot products <rows[i], rows[j]> (float64, deterministic)."""
     exponents = [grid_exponent(m, GRAM_BITS) for m in maxabs]
     exact = np.zeros((len(rows), len(rows)), dtype=np.int64)
-    for block in _quantized_pieces(layout, rows, exponents):
-        exact += (block @ block.T).astype(np.int64)
+    with threadpool_limits(1, user_api="blas"):  # see coarse_gram
+        for block in _quantized_pieces(layout, rows, exponents):
+            exact += (block @ block.T).astype(np.int64)
     return _rescale(exact, exponents, exponents)
 
 
@@ -91,9 +92,10 @@ def dots_with(
     count = len(rows)
     dots = np.zeros(count, dtype=np.int64)
     squares = np.zeros(count + 1, dtype=np.int64)
-    for block in _quantized_pieces(layout, [*rows, target], [*exponents, target_exponent]):
-        dots += (block[:count] @ block[count]).astype(np.int64)
-        squares += np.einsum("ij,ij->i", block, block).astype(np.int64)
+    with threadpool_limits(1, user_api="blas"):  # see coarse_gram
+        for block in _quantized_pieces(layout, [*rows, target], [*exponents, target_exponent]):
+            dots += (block[:count] @ block[count]).astype(np.int64)
+            squares += np.einsum("ij,ij->i", block, block).astype(np.int64)
     all_exponents = [*exponents, target_exponent]
     dot_values = _rescale(dots[:, None], exponents, [target_exponent])[:, 0]
     square_values = _rescale(squares[:, None], all_exponents, [0])[:, 0]
