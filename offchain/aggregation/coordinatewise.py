@@ -65,7 +65,9 @@ def agreement(ctx: RoundContext, delta: list[np.ndarray], min_cos: float) -> Dec
     if target_maxabs == 0.0:  # degenerate aggregate: nobody can be judged against it
         weights = [float(c.num_samples) for c in ctx.candidates]
         return Decision(weights, [RejectReason.OK] * len(weights), delta)
-    dots, squares, target_sq = dots_with(ctx.layout, ctx.rows, ctx.maxabs, target, target_maxabs)
+    dots, squares, target_sq = dots_with(
+        ctx.layout, ctx.rows, ctx.maxabs, target, target_maxabs, ctx.workers
+    )
     weights: list[float] = []
     reasons: list[RejectReason] = []
     cosines: list[float] = []

@@ -31,7 +31,7 @@ def trust_cosines(ctx: RoundContext) -> tuple[list[float], list[float], float]:
     """(cos(u_i, ref), |u_i|, |ref|) for every candidate."""
     assert ctx.reference is not None and ctx.reference_stats is not None
     dots, squares, ref_sq = dots_with(
-        ctx.layout, ctx.rows, ctx.maxabs, ctx.reference, ctx.reference_stats.maxabs
+        ctx.layout, ctx.rows, ctx.maxabs, ctx.reference, ctx.reference_stats.maxabs, ctx.workers
     )
     norms = [math.sqrt(s) for s in squares.tolist()]
     ref_norm = math.sqrt(ref_sq)

@@ -29,7 +29,7 @@ their real differences, not by the ~2^-8 relative rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,19 +49,43 @@ def _piece_width(count: int) -> int:
     return min(width, 1 << 22)  # 2^30 per product × 2^22 terms < 2^53: exact
 
 
-def _quantized_pieces(layout: Layout, rows: Sequence[Rows], exponents: Sequence[int]):
-    """Yield float64 blocks (len(rows), width) of integer-valued coordinates."""
+def _quantized_sums(
+    layout: Layout,
+    rows: Sequence[Rows],
+    exponents: Sequence[int],
+    reduce: Callable[[np.ndarray], np.ndarray],
+    workers: int,
+) -> np.ndarray:
+    """Σ over coordinate pieces of `reduce(block)`, block = float64 (len(rows), width)
+    of integer-valued coordinates; `reduce` must return integer-valued float64
+    below 2^53, so the int64 total is the same for any split over `workers`."""
     count = len(rows)
     width = _piece_width(count)
-    block = np.empty((count, width), dtype=np.float32)
-    scales = np.array([math.ldexp(1.0, e) for e in exponents], dtype=np.float32)[:, None]
-    for tensor, start, stop in layout.segments(width):
-        view = block[:, : stop - start]
-        for i, row in enumerate(rows):
-            view[i] = row[tensor][start:stop]
-        np.multiply(view, scales, out=view)
-        np.rint(view, out=view)
-        yield view.astype(np.float64)
+    scales = [np.float32(math.ldexp(1.0, e)) for e in exponents]
+
+    def run(pieces: list[tuple[int, int, int]]) -> np.ndarray | None:
+        total = None
+        block = np.empty((count, width), dtype=np.float32)
+        for tensor, start, stop in pieces:
+            view = block[:, : stop - start]
+            for i, row in enumerate(rows):
+                np.multiply(row[tensor][start:stop], scales[i], out=view[i])
+            np.rint(view, out=view)
+            part = reduce(view.astype(np.float64)).astype(np.int64)
+            total = part if total is None else total + part
+        return total
+
+    pieces = list(layout.segments(width))
+    with threadpool_limits(1, user_api="blas"):  # see coarse_gram
+        if workers > 1 and len(pieces) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(run, split_evenly(pieces, workers)))
+        else:
+            parts = [run(pieces)]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return reduce(np.zeros((count, 0))).astype(np.int64)
+    return sum(parts[1:], parts[0])  # int64: exact in any order
 
 
 def _rescale(exact: np.ndarray, left: Sequence[int], right: Sequence[int]) -> np.ndarray:
@@ -69,13 +93,12 @@ def _rescale(exact: np.ndarray, left: Sequence[int], right: Sequence[int]) -> np
     return np.ldexp(exact.astype(np.float64), scale.astype(np.int32))
 
 
-def gram(layout: Layout, rows: Sequence[Rows], maxabs: Sequence[float]) -> np.ndarray:
+def gram(
+    layout: Layout, rows: Sequence[Rows], maxabs: Sequence[float], workers: int = 1
+) -> np.ndarray:
     """Matrix of dot products <rows[i], rows[j]> (float64, deterministic)."""
     exponents = [grid_exponent(m, GRAM_BITS) for m in maxabs]
-    exact = np.zeros((len(rows), len(rows)), dtype=np.int64)
-    with threadpool_limits(1, user_api="blas"):  # see coarse_gram
-        for block in _quantized_pieces(layout, rows, exponents):
-            exact += (block @ block.T).astype(np.int64)
+    exact = _quantized_sums(layout, rows, exponents, lambda b: b @ b.T, workers)
     return _rescale(exact, exponents, exponents)
 
 
@@ -85,18 +108,22 @@ def dots_with(
     maxabs: Sequence[float],
     target: Rows,
     target_maxabs: float,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(<rows[i], target>, |rows[i]|², |target|²), all on the same exact grids."""
     exponents = [grid_exponent(m, GRAM_BITS) for m in maxabs]
     target_exponent = grid_exponent(target_maxabs, GRAM_BITS)
     count = len(rows)
-    dots = np.zeros(count, dtype=np.int64)
-    squares = np.zeros(count + 1, dtype=np.int64)
-    with threadpool_limits(1, user_api="blas"):  # see coarse_gram
-        for block in _quantized_pieces(layout, [*rows, target], [*exponents, target_exponent]):
-            dots += (block[:count] @ block[count]).astype(np.int64)
-            squares += np.einsum("ij,ij->i", block, block).astype(np.int64)
     all_exponents = [*exponents, target_exponent]
+
+    def reduce(block: np.ndarray) -> np.ndarray:
+        out = np.empty(2 * count + 1)
+        out[:count] = block[:count] @ block[count]
+        out[count:] = np.einsum("ij,ij->i", block, block)
+        return out
+
+    exact = _quantized_sums(layout, [*rows, target], all_exponents, reduce, workers)
+    dots, squares = exact[:count], exact[count:]
     dot_values = _rescale(dots[:, None], exponents, [target_exponent])[:, 0]
     square_values = _rescale(squares[:, None], all_exponents, [0])[:, 0]
     square_values = np.ldexp(square_values, -np.asarray(all_exponents, dtype=np.int32))

@@ -59,7 +59,10 @@ class TrustedMean(AggregationRule):
         assert ctx.reference is not None and ctx.reference_stats is not None
         count = len(ctx.candidates)
         products = gram(
-            ctx.layout, [*ctx.rows, ctx.reference], [*ctx.maxabs, ctx.reference_stats.maxabs]
+            ctx.layout,
+            [*ctx.rows, ctx.reference],
+            [*ctx.maxabs, ctx.reference_stats.maxabs],
+            ctx.workers,
         )
         squares = np.diag(products)
         norms = np.sqrt(squares)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from offchain.aggregation.fixedpoint import grid_exponent
-from offchain.aggregation.geometry import COARSE_BITS, coarse_gram, gram
+from offchain.aggregation.geometry import COARSE_BITS, coarse_gram, dots_with, gram
 from offchain.aggregation.layout import Layout
 
 
@@ -68,3 +68,21 @@ def test_fine_gram_matches_oracle() -> None:
     rows = [[rng.standard_normal(500).astype(np.float32)] for _ in range(3)]
     maxabs = [float(np.abs(r[0]).max()) for r in rows]
     assert np.array_equal(gram(layout, rows, maxabs), oracle(rows, maxabs, 15))
+
+
+def test_fine_geometry_is_the_same_for_any_worker_count() -> None:
+    # Given rows spanning many pieces (width 2^18 for 4 rows) over two tensors
+    rng = np.random.default_rng(6)
+    layout = Layout.of({"a": np.zeros(600_000, np.float32), "b": np.zeros(33, np.float32)})
+    rows = [[rng.standard_normal(s).astype(np.float32) for s in layout.sizes] for _ in range(3)]
+    target = [rng.standard_normal(s).astype(np.float32) for s in layout.sizes]
+    maxabs = [max(float(np.abs(t).max()) for t in row) for row in rows]
+    target_max = max(float(np.abs(t).max()) for t in target)
+    # When computed with 1 and 2 workers, Then every value is bit-identical
+    assert np.array_equal(gram(layout, rows, maxabs, 1), gram(layout, rows, maxabs, 2))
+    one = dots_with(layout, rows, maxabs, target, target_max, 1)
+    two = dots_with(layout, rows, maxabs, target, target_max, 2)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    assert one[2] == two[2]
+    # And the squares agree with the diagonal of the Gram matrix on the same grids
+    assert np.array_equal(one[1], np.diag(gram(layout, rows, maxabs)))
