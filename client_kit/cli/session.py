@@ -20,6 +20,7 @@ from client_kit.config import Settings
 from client_kit.errors import ChainError
 from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.gateway.factory import open_gateway
 from client_kit.instructions import FedstakeInstructions
 from client_kit.keys import load_keypair
 from client_kit.storage.local import LocalStore
@@ -57,11 +58,7 @@ class Session:
                 chain.load_state(self.state_path)
                 self._gateway = chain
             else:
-                try:
-                    from client_kit.gateway.rpc import RpcGateway
-                except ImportError as exc:
-                    raise CliError("the rpc backend is not available in this build") from exc
-                self._gateway = RpcGateway(self.settings.rpc_url, ws_url=self.settings.ws_url)
+                self._gateway = open_gateway(self.settings.rpc_url, ws_url=self.settings.ws_url)
         return self._gateway
 
     def ix(self) -> FedstakeInstructions:
