@@ -33,5 +33,5 @@ class CoordinateMedian(AggregationRule):
         self.min_cos = min_cos
 
     def decide(self, ctx: RoundContext) -> Decision:
-        delta = reduce_sorted(ctx, median_of_sorted)
-        return agreement(ctx, delta, self.min_cos)
+        delta, measured = reduce_sorted(ctx, median_of_sorted)
+        return agreement(ctx, delta, measured, self.min_cos)

@@ -52,7 +52,7 @@ class TrimmedMean(AggregationRule):
             total = np.add.reduce(middle, axis=1, dtype=np.float64)
             return np.ldexp(total, -grid) / kept
 
-        delta = reduce_sorted(ctx, reducer)
-        decision = agreement(ctx, delta, self.min_cos)
+        delta, measured = reduce_sorted(ctx, reducer)
+        decision = agreement(ctx, delta, measured, self.min_cos)
         decision.details["trimmed_per_side"] = cut
         return decision

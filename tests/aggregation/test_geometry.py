@@ -86,3 +86,35 @@ def test_fine_geometry_is_the_same_for_any_worker_count() -> None:
     assert one[2] == two[2]
     # And the squares agree with the diagonal of the Gram matrix on the same grids
     assert np.array_equal(one[1], np.diag(gram(layout, rows, maxabs)))
+
+
+@pytest.mark.parametrize("rule", ["median", "trimmed_mean"])
+def test_coordinatewise_cosines_match_float64_and_any_worker_count(rule: str) -> None:
+    # Given 9 updates spread over two tensors and several pieces
+    from offchain.aggregation import UpdateInput, make_rule
+
+    rng = np.random.default_rng(8)
+    base = {"a": np.zeros(5000, np.float32), "b": np.zeros(7, np.float32)}
+    shared = {n: rng.standard_normal(v.size).astype(np.float32) for n, v in base.items()}
+    updates = [
+        UpdateInput(
+            f"k{i}",
+            {
+                n: (s * (1 if i else -1) + rng.standard_normal(s.size)).astype(np.float32)
+                for n, s in shared.items()
+            },
+            5,
+        )
+        for i in range(9)
+    ]
+    # When aggregated with 1 and 2 workers
+    one = make_rule(rule, workers=1).aggregate(base, updates)
+    two = make_rule(rule, workers=2).aggregate(base, updates)
+    # Then the cosines are bit-identical, close to float64 ones, and the flipped one is an outlier
+    assert one.details["cosines"] == two.details["cosines"]
+    target = np.concatenate([one.global_model[n] for n in sorted(base)]).astype(np.float64)
+    for update, cos in zip(updates, one.details["cosines"], strict=True):
+        flat = np.concatenate([update.tensors[n] for n in sorted(base)]).astype(np.float64)
+        expected = flat @ target / np.linalg.norm(flat) / np.linalg.norm(target)
+        assert abs(cos - expected) < 1e-3
+    assert one.verdicts[0].reason == "outlier"
