@@ -117,6 +117,20 @@ def _read_model_file(path: Path) -> tuple[bytes, bytes]:
     return data, hashlib.sha256(data).digest()
 
 
+def _transfer(s: Session, label: str, action: Callable[..., Any], *args: Any) -> Any:
+    """Runs a store upload/download with a progress bar (hidden with --json)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    columns = (TextColumn(label), BarColumn(), DownloadColumn())
+    with Progress(*columns, transient=True, disable=s.as_json) as bar:
+        job = bar.add_task(label, total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total if total >= 0 else None)
+
+        return action(*args, progress=on_progress)
+
+
 # --- organizations --------------------------------------------------------
 
 
@@ -140,9 +154,9 @@ def pool_create(
     s = _session(ctx)
     organization = s.keypair()
     store = s.store()
-    task_cid = store.put(task.read_bytes())
+    task_cid = _transfer(s, "storing task package", store.put, task.read_bytes())
     model_bytes, model_hash = _read_model_file(initial_model)
-    model_cid = store.put(model_bytes)
+    model_cid = _transfer(s, "storing initial model", store.put, model_bytes)
     agg = parse_pubkey(aggregator, "aggregator") if aggregator else organization.pubkey()
 
     async def go() -> dict[str, Any]:
@@ -400,8 +414,8 @@ def _train(s: Session, pool: str, data: Path, out: Path, seed: int) -> None:
     key = parse_pubkey(pool, "pool")
     state = s.run(s.load_pool(key))
     store = s.store()
-    task = TaskPackage.from_bytes(store.get(state.task_cid_str))
-    model_bytes = store.get(state.global_model_cid_str)
+    task = TaskPackage.from_bytes(_transfer(s, "fetching task", store.get, state.task_cid_str))
+    model_bytes = _transfer(s, "fetching global model", store.get, state.global_model_cid_str)
     if hashlib.sha256(model_bytes).digest() != state.global_model_hash:
         raise CliError("the stored global model does not match the hash recorded on chain")
     weights = decode_tensors(model_bytes)
@@ -448,7 +462,7 @@ def submit(
         state = await s.load_pool(key)
         if state.status != "Training":
             raise CliError(f"pool is {state.status}, not Training")
-        cid = s.store().put(data)
+        cid = _transfer(s, "storing update", s.store().put, data)
         ix = s.ix().submit_update(
             wallet.pubkey(),
             key,

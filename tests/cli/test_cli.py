@@ -183,6 +183,25 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad_url.returncode == 1 and bad_url.stderr.startswith("error: ")
+    unreachable = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "client_kit.cli.main",
+            "--url",
+            "http://127.0.0.1:1",
+            "pool",
+            "list",
+        ],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.strip() == (
+        "error: cluster http://127.0.0.1:1 unreachable: ConnectError: All connection attempts failed"
+    )
 
 
 def test_submit_after_deadline_and_claim_with_wrong_salt(setup, tmp_path: Path) -> None:
