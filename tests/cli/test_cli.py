@@ -199,9 +199,8 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
         timeout=60,
     )
     assert unreachable.returncode == 1
-    assert unreachable.stderr.strip() == (
-        "error: cluster http://127.0.0.1:1 unreachable: ConnectError: All connection attempts failed"
-    )
+    assert unreachable.stderr.strip().startswith("error: cluster http://127.0.0.1:1 unreachable")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
 
 
 def test_submit_after_deadline_and_claim_with_wrong_salt(setup, tmp_path: Path) -> None:
