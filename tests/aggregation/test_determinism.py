@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from offchain.aggregation import RULES, UpdateInput, make_rule
 
@@ -38,8 +39,9 @@ def fingerprint(rule: str, threads: int, workers: int, reverse: bool) -> tuple:
         updates = updates[::-1]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    try:
-        result = make_rule(rule, workers=workers).aggregate(base, updates, reference=reference)
+    try:  # numpy's BLAS too (geometry pins it to one thread per worker itself)
+        with threadpool_limits(threads, user_api="blas"):
+            result = make_rule(rule, workers=workers).aggregate(base, updates, reference=reference)
     finally:
         torch.set_num_threads(previous)
     return result.model_hash(), [
