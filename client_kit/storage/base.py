@@ -39,6 +39,7 @@ __all__ = [
     "StorageError",
     "StoreConfigError",
     "StoreUnavailable",
+    "same_cid",
     "verify_content",
 ]
 
@@ -48,6 +49,14 @@ def verify_content(cid: str | Cid, data: bytes, where: str = "") -> None:
     matches, actual = content_matches(cid, data)
     if not matches:
         raise ContentMismatch(str(cid), actual, where)
+
+
+def same_cid(a: str, b: str) -> bool:
+    """Whether two CID strings name the same block (nodes may answer in another multibase)."""
+    try:
+        return parse_cid(a) == parse_cid(b)
+    except InvalidCid:
+        return False
 
 
 class ContentStore(abc.ABC):

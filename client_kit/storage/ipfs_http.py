@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from client_kit.storage.base import ContentStore, ProgressCallback, verify_content
+from client_kit.storage.base import ContentStore, ProgressCallback, same_cid, verify_content
 from client_kit.storage.cid import DEFAULT_CHUNK_SIZE, compute_cid
 from client_kit.storage.errors import (
     ContentMismatch,
@@ -102,7 +102,7 @@ class IpfsHttpStore(ContentStore):
             raise StoreUnavailable(f"IPFS add answered something that is not JSON: {exc}") from exc
         if not returned:
             raise StoreUnavailable("IPFS add returned no CID")
-        if returned != expected:
+        if not same_cid(returned, expected):
             where = f"node at {self.api_url} imported with other settings"
             raise ContentMismatch(expected, returned, where)
         if progress is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from client_kit.storage.base import ContentStore, ProgressCallback, verify_content
+from client_kit.storage.base import ContentStore, ProgressCallback, same_cid, verify_content
 from client_kit.storage.cid import compute_cid
 from client_kit.storage.errors import (
     ContentMismatch,
@@ -98,7 +98,7 @@ class PinataStore(ContentStore):
         returned = response.get("IpfsHash") if isinstance(response, dict) else None
         if not returned:
             raise self._refused(response if isinstance(response, dict) else {}, "pin")
-        if returned != expected:
+        if not same_cid(str(returned), expected):
             raise ContentMismatch(expected, str(returned), "Pinata imported with other settings")
         if progress is not None:
             progress(len(data), len(data))

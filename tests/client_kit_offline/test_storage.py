@@ -23,6 +23,7 @@ from client_kit.storage import (
     StoreUnavailable,
     compute_cid,
     open_store,
+    parse_cid,
 )
 from client_kit.storage.ipfs_http import IpfsHttpStore
 from client_kit.storage.pinata import PinataStore
@@ -211,3 +212,13 @@ def test_pinata_gateway_unreachable_is_store_unavailable():
     store = PinataStore("key", "secret", gateway=f"http://127.0.0.1:{free_loopback_port()}")
     with pytest.raises(StoreUnavailable):
         store.get(HELLO_CID)
+
+
+def test_same_cid_ignores_the_multibase():
+    from client_kit.storage.base import same_cid
+
+    base58 = "zb2rhj7crUKTQYRGCRATFaQ6YFLTde2YzdqbbhAASkL9uRDXn"  # hello world, CIDv1 raw
+    assert parse_cid(base58) == parse_cid(compute_cid(b"hello world"))
+    assert same_cid(base58, compute_cid(b"hello world"))
+    assert not same_cid(base58, HELLO_CID)
+    assert not same_cid("garbage", HELLO_CID)
