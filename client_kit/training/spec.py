@@ -293,7 +293,28 @@ def build_model(spec: ModelSpec, seed: int = 0) -> torch.nn.Module:
     import torch
     from torch import nn
 
-    modules: list[nn.Module] = []
+    with torch.random.fork_rng(devices=[]):  # torch's own init draws from the global RNG
+        modules = _modules(spec)
+    # an outer Sequential holding one child named "layers": parameter names become
+    # `layers.<i>.weight`, with no model class of our own to import or pickle
+    model = nn.Sequential(OrderedDict(layers=nn.Sequential(*modules)))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in modules:
+            weight = getattr(module, "weight", None)
+            if weight is None:
+                continue
+            bound = 1.0 / math.sqrt(weight[0].numel())  # fan_in
+            weight.uniform_(-bound, bound, generator=generator)
+            if module.bias is not None:
+                module.bias.uniform_(-bound, bound, generator=generator)
+    return model
+
+
+def _modules(spec: ModelSpec) -> list[torch.nn.Module]:
+    from torch import nn
+
+    modules: list[torch.nn.Module] = []
     shape = spec.input_shape
     for layer in spec.layers:
         p = layer.params
@@ -319,20 +340,7 @@ def build_model(spec: ModelSpec, seed: int = 0) -> torch.nn.Module:
         else:
             modules.append(nn.Flatten())
         shape = _layer_output(len(modules) - 1, layer, shape, {})
-    # an outer Sequential holding one child named "layers": parameter names become
-    # `layers.<i>.weight`, with no model class of our own to import or pickle
-    model = nn.Sequential(OrderedDict(layers=nn.Sequential(*modules)))
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.get_submodule("layers"):
-            weight = getattr(module, "weight", None)
-            if weight is None:
-                continue
-            bound = 1.0 / math.sqrt(weight[0].numel())  # fan_in
-            weight.uniform_(-bound, bound, generator=generator)
-            if module.bias is not None:
-                module.bias.uniform_(-bound, bound, generator=generator)
-    return model
+    return modules
 
 
 def model_weights(model: torch.nn.Module) -> Tensors:

@@ -64,6 +64,16 @@ def test_build_is_deterministic_in_the_seed():
     assert not np.array_equal(first["layers.0.weight"], other["layers.0.weight"])
 
 
+def test_build_leaves_the_global_torch_rng_alone():
+    import torch
+
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    build_model(ModelSpec.from_dict(CONV), seed=0)
+    assert torch.equal(torch.rand(2), expected)
+
+
 def test_built_model_maps_a_batch_to_class_scores():
     import torch
 
