@@ -37,7 +37,7 @@ class InvalidDataset(ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
 class Dataset:
     """Features `x` (float32, shape [n, *input_shape]) and labels `y` (int64, shape [n])."""
 
@@ -169,7 +169,7 @@ def digits_mlp_spec(hidden: int = 32) -> ModelSpec:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
 class DigitsFederation:
     shards: list[Dataset]
     test: Dataset

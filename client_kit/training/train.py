@@ -35,7 +35,7 @@ class TrainingDiverged(FloatingPointError):
     """Training produced NaN or infinite weights or loss (usually: learning rate too high)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
 class TrainResult:
     update: Tensors = field(repr=False)  # trained − global, float32
     num_samples: int
