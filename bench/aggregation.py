@@ -160,9 +160,11 @@ def main() -> None:
     OUT.write_text(
         "# Aggregation speed benchmark (bench/aggregation.py)\n\n"
         "Ours: full rule (`aggregate`: pre-filter pass, geometry, exact fixed-point sums), "
-        f"workers={WORKERS}. Flower: `flwr.server.strategy.aggregate` functions "
-        "(flwr 1.41) on the same arrays, same process. Best of repeats; the "
-        "machine is shared (2 cores), compare the ratios.\n\n"
+        f"workers={WORKERS} (our own threads; numpy's BLAS pinned to one thread per "
+        "worker inside the geometry). Flower: `flwr.server.strategy.aggregate` functions "
+        "(flwr 1.41, single-threaded numpy) on the same arrays, same process. Best of "
+        "repeats (Flower's median and Krum: one run); the machine is shared (2 cores), "
+        "compare the ratios.\n\n"
         + "\n".join(sections)
         + f"\nRuntime: {runtime:.0f} s.\n"
     )
