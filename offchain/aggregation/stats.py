@@ -2,7 +2,7 @@
 
 For each update: is every value finite, its largest absolute value (which
 fixes the fixed-point grids of later passes) and its L2 norm (for the norm
-pre-filter). max/min are exact. The norm is computed exactly on a grid:
+pre-filter). max |value| is exact. The norm is computed exactly on a grid:
 each piece of `STATS_CHUNK` coordinates is scaled by a power of two so its
 largest value is below 2^15, rounded to integers, and its sum of squares
 taken in float64 (exact: < 2^52); the pieces are then added in layout order.
@@ -38,22 +38,24 @@ def update_stats(row: Rows) -> UpdateStats:
     maxabs = 0.0
     sumsq = 0.0
     scratch = np.empty(STATS_CHUNK, dtype=np.float32)
+    squares = np.empty(STATS_CHUNK, dtype=np.float64)
     for flat in row:
         for start in range(0, flat.size, STATS_CHUNK):
             piece = flat[start : start + STATS_CHUNK]
-            high, low = float(piece.max()), float(piece.min())
-            if not (math.isfinite(high) and math.isfinite(low)):
+            tmp, wide = scratch[: piece.size], squares[: piece.size]
+            # |x| is enough: rint is symmetric, so rint(|x|·2^e)² = rint(x·2^e)²
+            np.abs(piece, out=tmp)
+            local = float(tmp.max())  # NaN and ±Inf propagate
+            if not math.isfinite(local):
                 return UpdateStats(False, math.inf, math.inf)
-            local = max(high, -low)
             if local == 0.0:
                 continue
             maxabs = max(maxabs, local)
             exponent = grid_exponent(local, NORM_BITS)
-            tmp = scratch[: piece.size]
-            np.multiply(piece, np.float32(math.ldexp(1.0, exponent)), out=tmp)
+            np.multiply(tmp, np.float32(math.ldexp(1.0, exponent)), out=tmp)
             np.rint(tmp, out=tmp)
-            wide = tmp.astype(np.float64)
-            np.multiply(wide, wide, out=wide)  # not np.dot: BLAS threads stall on tiny calls
+            np.square(tmp, out=wide, dtype=np.float64)  # integers < 2^30: exact
+            # not np.dot: BLAS threads stall on tiny calls
             sumsq += math.ldexp(float(wide.sum()), -2 * exponent)
     return UpdateStats(True, maxabs, math.sqrt(sumsq))
 

@@ -118,3 +118,23 @@ def test_coordinatewise_cosines_match_float64_and_any_worker_count(rule: str) ->
         expected = flat @ target / np.linalg.norm(flat) / np.linalg.norm(target)
         assert abs(cos - expected) < 1e-3
     assert one.verdicts[0].reason == "outlier"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_update_stats_norm_is_the_exact_chunked_integer_norm(bad: float) -> None:
+    from offchain.aggregation.stats import NORM_BITS, STATS_CHUNK, update_stats
+
+    rng = np.random.default_rng(9)
+    row = [rng.standard_normal(STATS_CHUNK + 4000).astype(np.float32), np.zeros(10, np.float32)]
+    row[0][:100] *= -30.0
+    expected = 0
+    for start in range(0, row[0].size, STATS_CHUNK):
+        piece = row[0][start : start + STATS_CHUNK]
+        exponent = grid_exponent(float(np.abs(piece).max()), NORM_BITS)
+        ints = np.rint(piece * np.float32(math.ldexp(1.0, exponent))).astype(np.int64)
+        expected += math.ldexp(float(int((ints * ints).sum())), -2 * exponent)
+    stats = update_stats(row)
+    assert stats.finite and stats.maxabs == float(np.abs(row[0]).max())
+    assert stats.norm == math.sqrt(expected)
+    row[0][STATS_CHUNK + 5] = bad
+    assert not update_stats(row).finite
