@@ -13,7 +13,7 @@ and raises `ContentMismatch` rather than hand back other bytes.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from client_kit.storage.cid import Cid, content_matches, parse_cid
 from client_kit.storage.errors import (
@@ -86,6 +86,33 @@ class ContentStore(abc.ABC):
     @abc.abstractmethod
     def has(self, cid: str) -> bool:
         """Whether the store can serve `cid` without fetching it from elsewhere."""
+
+    @classmethod
+    def _collect(
+        cls,
+        cid: str,
+        blocks: Iterable[bytes],
+        total: int,
+        *,
+        max_bytes: int | None,
+        progress: ProgressCallback | None,
+        where: str,
+    ) -> bytes:
+        """Reads `blocks` (total -1 if unknown) within `max_bytes`, reports
+        progress, and returns the bytes only if they match `cid`."""
+        if total >= 0:
+            cls._check_size(cid, total, max_bytes)
+        chunks: list[bytes] = []
+        done = 0
+        for block in blocks:
+            chunks.append(block)
+            done += len(block)
+            cls._check_size(cid, done, max_bytes)
+            if progress is not None:
+                progress(done, total)
+        data = b"".join(chunks)
+        verify_content(cid, data, where=where)
+        return data
 
     @staticmethod
     def _parse(cid: str) -> Cid:

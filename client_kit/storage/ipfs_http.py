@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from client_kit.storage.base import ContentStore, ProgressCallback, same_cid, verify_content
+from client_kit.storage.base import ContentStore, ProgressCallback, same_cid
 from client_kit.storage.cid import DEFAULT_CHUNK_SIZE, compute_cid
 from client_kit.storage.errors import (
     ContentMismatch,
@@ -117,7 +117,6 @@ class IpfsHttpStore(ContentStore):
         max_bytes: int | None = None,
     ) -> bytes:
         self._parse(cid)
-        chunks: list[bytes] = []
         try:
             with (
                 self._client() as client,
@@ -129,21 +128,16 @@ class IpfsHttpStore(ContentStore):
                         raise ContentNotFound(cid, f"IPFS node at {self.api_url}")
                     raise StoreUnavailable(f"IPFS cat failed: {message}")
                 header = response.headers.get("X-Content-Length", "")
-                total = int(header) if header.isdigit() else -1
-                if total >= 0:
-                    self._check_size(cid, total, max_bytes)
-                done = 0
-                for block in response.iter_bytes():
-                    chunks.append(block)
-                    done += len(block)
-                    self._check_size(cid, done, max_bytes)
-                    if progress is not None:
-                        progress(done, total)
+                return self._collect(
+                    cid,
+                    response.iter_bytes(),
+                    int(header) if header.isdigit() else -1,
+                    max_bytes=max_bytes,
+                    progress=progress,
+                    where=f"IPFS node at {self.api_url}",
+                )
         except httpx.HTTPError as exc:
             raise self._unavailable(exc) from exc
-        data = b"".join(chunks)
-        verify_content(cid, data, where=f"IPFS node at {self.api_url}")
-        return data
 
     def has(self, cid: str) -> bool:
         self._parse(cid)

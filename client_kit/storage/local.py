@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from client_kit.storage.base import ContentStore, ProgressCallback, verify_content
+from client_kit.storage.base import ContentStore, ProgressCallback
 from client_kit.storage.cid import UnixfsFileBuilder
 from client_kit.storage.errors import ContentNotFound, StorageError
 
@@ -79,18 +79,14 @@ class LocalStore(ContentStore):
         except OSError as exc:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
         with handle:
-            total = os.fstat(handle.fileno()).st_size
-            self._check_size(cid, total, max_bytes)
-            chunks = []
-            done = 0
-            while block := handle.read(_IO_BLOCK):
-                chunks.append(block)
-                done += len(block)
-                if progress is not None:
-                    progress(done, total)
-        data = b"".join(chunks)
-        verify_content(cid, data, where=str(path))
-        return data
+            return self._collect(
+                cid,
+                iter(lambda: handle.read(_IO_BLOCK), b""),
+                os.fstat(handle.fileno()).st_size,
+                max_bytes=max_bytes,
+                progress=progress,
+                where=str(path),
+            )
 
     def has(self, cid: str) -> bool:
         return self.path_for(cid).is_file()

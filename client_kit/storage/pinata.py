@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from client_kit.storage.base import ContentStore, ProgressCallback, same_cid, verify_content
+from client_kit.storage.base import ContentStore, ProgressCallback, same_cid
 from client_kit.storage.cid import compute_cid
 from client_kit.storage.errors import (
     ContentMismatch,
@@ -113,7 +113,6 @@ class PinataStore(ContentStore):
     ) -> bytes:
         self._parse(cid)
         url = f"{self.gateway}/ipfs/{cid}"
-        chunks: list[bytes] = []
         try:
             with (
                 httpx.Client(timeout=self.timeout, follow_redirects=True) as client,
@@ -124,21 +123,16 @@ class PinataStore(ContentStore):
                 if response.status_code != 200:
                     raise StoreUnavailable(f"gateway {self.gateway}: HTTP {response.status_code}")
                 header = response.headers.get("Content-Length", "")
-                total = int(header) if header.isdigit() else -1
-                if total >= 0:
-                    self._check_size(cid, total, max_bytes)
-                done = 0
-                for block in response.iter_bytes():
-                    chunks.append(block)
-                    done += len(block)
-                    self._check_size(cid, done, max_bytes)
-                    if progress is not None:
-                        progress(done, total)
+                return self._collect(
+                    cid,
+                    response.iter_bytes(),
+                    int(header) if header.isdigit() else -1,
+                    max_bytes=max_bytes,
+                    progress=progress,
+                    where=self.gateway,
+                )
         except httpx.HTTPError as exc:
             raise StoreUnavailable(f"gateway {self.gateway} unreachable: {exc}") from exc
-        data = b"".join(chunks)
-        verify_content(cid, data, where=self.gateway)
-        return data
 
     def has(self, cid: str) -> bool:
         self._parse(cid)
