@@ -1,105 +1,98 @@
 """Compute units per instruction, account sizes and rent, from LiteSVM.
 
-Runs one scripted pool life (and a cancelled pool for `cancel_pool`) against
-the compiled program and prints a Markdown table. Target: every instruction
-≤ 15,000 CU.
+Runs the shared scripted pool life (`client_kit.scenario`) on the embedded SVM:
+three trainers join and submit, two are accepted and one rejected, the round
+is finalized, rewards claimed, submissions closed, stakes withdrawn and the
+pool closed; a second pool is cancelled. Prints Markdown tables. Target:
+every instruction ≤ 15,000 CU. Run: `make bench` or `.venv/bin/python
+bench/compute_units.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from client_kit.accounts import ACCOUNT_TYPES
+from client_kit.gateway.base import TxResult
+from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.idl import load_idl
-from scripts.scripted_pool import SOL, ScriptedPool
+from client_kit.scenario import SOL, AsyncPool
 
 TARGET_CU = 15_000
 
 
-def measure() -> dict[str, list[int]]:
+async def measure(chain: EmbeddedGateway) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """CU samples per instruction, and the data size of each account type."""
     samples: dict[str, list[int]] = defaultdict(list)
-    run = ScriptedPool(on_tx=lambda label, result: samples[label].append(result.compute_units))
-    run.create_and_fund()
-    members = [run.join(f"p{i}", honest=i != 2) for i in range(3)]
-    run.start()
-    base = run.chain.svm.get_account(run.pool).data[
-        8 + 32 + 32 + 8 + 64 : 8 + 32 + 32 + 8 + 64 + 32
-    ]
-    for m in members:
-        run.submit(m, 1, bytes(base), hashlib.sha256(m.name.encode()).digest(), "bafkreiupdate")
-    run.judge(members[0], 1, True, 6_000, 0)
-    run.judge(members[1], 1, True, 4_000, 0)
-    run.judge(members[2], 1, False, 0, 3)
-    run.finalize(1, hashlib.sha256(b"global").digest(), "bafkreiglobal")
-    for m in members[:2]:
-        run.claim(m, run.organization)
-    for m in members:
-        run.close_submission(m, 1)
-        run.withdraw(m)
-    run.close_pool()
-    cancelled = ScriptedPool(
-        on_tx=lambda label, result: samples[label].append(result.compute_units)
-    )
-    cancelled.create_and_fund()
-    cancelled.send(
+
+    def record(name: str, result: TxResult) -> None:
+        samples[name].append(result.compute_units)
+
+    run = AsyncPool(chain)
+    await run.setup()
+    record("create_pool", await run.create())
+    record("fund_pool", await run.fund(SOL))
+    trainers = [await run.new_trainer() for _ in range(3)]
+    for trainer in trainers:
+        record("join_pool", await run.join(trainer))
+    record("start_training", await run.start())
+    for trainer in trainers:
+        record("submit_update", await run.submit(trainer))
+    record("judge_submission", await run.judge(trainers[0], True, 6_000))
+    record("judge_submission", await run.judge(trainers[1], True, 4_000))
+    record("judge_submission", await run.judge(trainers[2], False, 0))
+    sizes = {
+        "Pool": len(await run.raw(run.pool)),
+        "Participant": len(await run.raw(run.participant(trainers[0]))),
+        "Submission": len(
+            await run.raw(run.ix.submission(run.pool, 1, trainers[0].wallet.pubkey()))
+        ),
+        "Round": len(await run.raw(run.ix.round(run.pool, 1))),
+    }
+    record("finalize_round", await run.finalize(b"\x07" * 32))
+    for trainer in trainers[:2]:
+        record("claim_reward", await run.claim(trainer, run.organization))
+    for trainer in trainers:
+        close = run.ix.close_submission(trainer.wallet.pubkey(), run.pool, 1)
+        record("close_submission", await run.send(close, trainer.wallet))
+        record("withdraw_stake", await run.withdraw(trainer))
+    org = run.organization
+    record("close_pool", await run.send(run.ix.close_pool(org.pubkey(), run.pool), org))
+
+    cancelled = AsyncPool(chain)
+    await cancelled.setup()
+    await cancelled.create()
+    corg = cancelled.organization
+    record(
         "cancel_pool",
-        cancelled.ix.cancel_pool(cancelled.organization.pubkey(), cancelled.pool),
-        cancelled.organization,
+        await cancelled.send(cancelled.ix.cancel_pool(corg.pubkey(), cancelled.pool), corg),
     )
-    return samples
+    return samples, sizes
 
 
 def main() -> int:
-    samples = measure()
-    idl = load_idl()
+    chain = EmbeddedGateway()
+    samples, sizes = asyncio.run(measure(chain))
     print("| instruction | calls | CU min | CU max | within 15,000 |")
     print("| --- | ---: | ---: | ---: | :---: |")
     worst = 0
-    for ix in idl.raw["instructions"]:
-        values = samples.get(ix["name"], [])
-        if not values:
-            print(f"| {ix['name']} | 0 | – | – | – |")
-            continue
+    for ix in load_idl().raw["instructions"]:
+        values = samples[ix["name"]]
         worst = max(worst, max(values))
         ok = "yes" if max(values) <= TARGET_CU else "**no**"
         print(f"| {ix['name']} | {len(values)} | {min(values):,} | {max(values):,} | {ok} |")
-    run = ScriptedPool()
     print()
     print("| account | bytes | rent-exempt lamports |")
     print("| --- | ---: | ---: |")
-    sizes = {"Pool": 0, "Participant": 0, "Submission": 0, "Round": 0}
-    for name in ACCOUNT_TYPES:
-        fields = idl.type_def(name)["fields"]
-        size = 8 + len(idl.encode_fields(fields, _zero_values(idl, fields)))
-        sizes[name] = size
-        print(f"| {name} | {size} | {run.chain.svm.minimum_balance_for_rent_exemption(size):,} |")
-    print(f"| vault (no data) | 0 | {run.chain.svm.minimum_balance_for_rent_exemption(0):,} |")
-    print(f"\nworst instruction: {worst:,} CU (target ≤ {TARGET_CU:,}); 1 SOL = {SOL:,} lamports")
+    for name, size in {**sizes, "vault (no data)": 0}.items():
+        rent = chain.svm.minimum_balance_for_rent_exemption(size)
+        print(f"| {name} | {size} | {rent:,} |")
+    print(f"\nworst instruction: {worst:,} CU (target ≤ {TARGET_CU:,})")
     return 0 if worst <= TARGET_CU else 1
-
-
-def _zero_values(idl, fields):
-    from solders.pubkey import Pubkey
-
-    values = {}
-    for f in fields:
-        t = f["type"]
-        if t == "pubkey":
-            values[f["name"]] = Pubkey.default()
-        elif isinstance(t, dict) and "array" in t:
-            values[f["name"]] = b""
-        elif isinstance(t, dict) and "defined" in t:
-            values[f["name"]] = 0
-        elif t == "bool":
-            values[f["name"]] = False
-        else:
-            values[f["name"]] = 0
-    return values
 
 
 if __name__ == "__main__":

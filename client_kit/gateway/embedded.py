@@ -43,6 +43,10 @@ class EmbeddedGateway(ChainGateway):
             raise ProgramNotDeployed(f"{so_path} not found: run `make program`")
         self.program_id = program_id or load_idl().address
         self.svm = LiteSVM()
+        # program accounts seen alive (to report closes) and every key a
+        # transaction or airdrop touched (what `save_state` persists)
+        self._known: set[Pubkey] = set()
+        self._touched: set[Pubkey] = set()
         self.svm.add_program(self.program_id, so_path.read_bytes())
         self.set_time(start_time)
 
@@ -107,12 +111,6 @@ class EmbeddedGateway(ChainGateway):
             self._known.discard(key)
             self._publish(AccountChange(key, None, slot))
 
-    @property
-    def _touched(self) -> set[Pubkey]:
-        if not hasattr(self, "_touched_keys"):
-            self._touched_keys: set[Pubkey] = set()
-        return self._touched_keys
-
     # --- persistence (so successive CLI calls see one chain) -------------
     def save_state(self, path: Path) -> None:
         """Writes every account a transaction or airdrop touched, and the clock."""
@@ -148,12 +146,6 @@ class EmbeddedGateway(ChainGateway):
             self.set_time(int(state["unix_timestamp"]))
         except (KeyError, ValueError, TypeError) as exc:
             raise TransactionFailed(f"embedded state file {path} is corrupt: {exc}") from exc
-
-    @property
-    def _known(self) -> set[Pubkey]:
-        if not hasattr(self, "_known_keys"):
-            self._known_keys: set[Pubkey] = set()
-        return self._known_keys
 
     # --- reads -----------------------------------------------------------
     async def get_account(self, pubkey: Pubkey) -> AccountInfo | None:

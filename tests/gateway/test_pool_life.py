@@ -9,8 +9,8 @@ from solders.keypair import Keypair
 
 from client_kit.errors import FedstakeProgramError
 from client_kit.gateway.base import ChainGateway
+from client_kit.scenario import INITIAL_HASH, SOL, AsyncPool, update_hash
 from tests.gateway.conftest import advance_to
-from tests.gateway.pool_driver import INITIAL_HASH, SOL, AsyncPool, update_hash
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -20,8 +20,8 @@ from client_kit.errors import ClusterUnreachable, ProgramNotDeployed
 from client_kit.gateway import connect_gateway
 from client_kit.gateway.base import AccountChange
 from client_kit.gateway.rpc import RpcGateway, TimeTravelUnsupported
+from client_kit.scenario import SOL, AsyncPool
 from tests.gateway.conftest import PROGRAM_ID, Surfnet
-from tests.gateway.pool_driver import SOL, AsyncPool
 
 pytestmark = pytest.mark.timeout(60)
 MEASURED: dict[str, list[float]] = {}

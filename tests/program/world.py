@@ -17,6 +17,7 @@ from client_kit.accounts import Participant, Pool, Round, Submission, decode_acc
 from client_kit.errors import FedstakeProgramError
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions, PoolParams
+from client_kit.keys import generate_salt, payout_commitment
 
 SOL = 1_000_000_000
 FEE = 5_000  # lamports per signature
@@ -24,10 +25,6 @@ START = 1_700_000_000
 INITIAL_HASH = hashlib.sha256(b"initial model").digest()
 INITIAL_CID = "bafkreiinitialmodelcid"
 TASK_CID = "bafkreitaskpackagecid"
-
-
-def commitment(payout: Pubkey, salt: bytes) -> bytes:
-    return hashlib.sha256(bytes(payout) + salt).digest()
 
 
 @dataclass
@@ -87,7 +84,7 @@ class PoolWorld:
         )
 
     def new_trainer(self) -> Trainer:
-        trainer = Trainer(Keypair(), Keypair(), hashlib.sha256(Keypair().secret()).digest())
+        trainer = Trainer(Keypair(), Keypair(), generate_salt())
         self.chain.svm.airdrop(trainer.wallet.pubkey(), 5 * SOL)
         self.trainers.append(trainer)
         return trainer
@@ -99,7 +96,7 @@ class PoolWorld:
                     trainer.wallet.pubkey(),
                     self.pool,
                     stake,
-                    commitment(trainer.payout.pubkey(), trainer.salt),
+                    payout_commitment(trainer.payout.pubkey(), trainer.salt),
                 )
             ],
             trainer.wallet,

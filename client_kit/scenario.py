@@ -1,4 +1,9 @@
-"""A pool driven only through the async `ChainGateway` interface."""
+"""A pool driven step by step through the async `ChainGateway` interface.
+
+One scripted pool life shared by the gateway tests (embedded and rpc) and the
+compute-unit benchmark: every step builds its instruction with
+`FedstakeInstructions` and returns the `TxResult`.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,11 @@ from solders.pubkey import Pubkey
 from client_kit.accounts import Participant, Pool, Round, Submission, decode_account
 from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.instructions import FedstakeInstructions, PoolParams
+from client_kit.keys import generate_salt, payout_commitment
 
 SOL = 1_000_000_000
 INITIAL_HASH = hashlib.sha256(b"initial model").digest()
 _pool_ids = itertools.count(1)
-
-
-def commitment(payout: Pubkey, salt: bytes) -> bytes:
-    return hashlib.sha256(bytes(payout) + salt).digest()
 
 
 def update_hash(trainer: Trainer) -> bytes:
@@ -90,7 +92,7 @@ class AsyncPool:
         )
 
     async def new_trainer(self) -> Trainer:
-        trainer = Trainer(Keypair(), Keypair(), hashlib.sha256(bytes(Keypair().secret())).digest())
+        trainer = Trainer(Keypair(), Keypair(), generate_salt())
         await self.chain.airdrop(trainer.wallet.pubkey(), 2 * SOL)
         self.trainers.append(trainer)
         return trainer
@@ -101,7 +103,7 @@ class AsyncPool:
                 trainer.wallet.pubkey(),
                 self.pool,
                 stake,
-                commitment(trainer.payout.pubkey(), trainer.salt),
+                payout_commitment(trainer.payout.pubkey(), trainer.salt),
             ),
             trainer.wallet,
         )
