@@ -56,8 +56,12 @@ class ScriptedClient:
         logs = ["Program log: hi"]
         if self._fate(sig).startswith("fail:"):
             logs.append("Program x failed: custom program error: 0x1792")
-        meta = SimpleNamespace(log_messages=logs, compute_units_consumed=1234)
-        return SimpleNamespace(value=SimpleNamespace(transaction=SimpleNamespace(meta=meta)))
+        err = "InstructionError" if self._fate(sig).startswith("fail:") else None
+        meta = SimpleNamespace(
+            log_messages=logs, compute_units_consumed=1234, err=err, loaded_addresses=None
+        )
+        tx = SimpleNamespace(meta=meta, transaction=None)
+        return SimpleNamespace(value=SimpleNamespace(slot=7, transaction=tx))
 
     async def close(self) -> None:
         pass
