@@ -172,7 +172,9 @@ class AccountUpdate:
 
     `info` is the raw account (None once closed); `account` is the typed
     account `client_kit.accounts` decodes it to (None for data that is no
-    fedstake account type, e.g. a vault, and for closed accounts).
+    fedstake account type, e.g. a vault, and for closed accounts); `pool` is
+    the pool it belongs to (a Pool account: itself; a vault: its pool), when
+    known.
     """
 
     KIND: ClassVar[str] = "account"
@@ -181,6 +183,7 @@ class AccountUpdate:
     slot: int
     info: AccountInfo | None
     account: Any | None = None
+    pool: Pubkey | None = None
 
     @property
     def closed(self) -> bool:
@@ -191,19 +194,12 @@ class AccountUpdate:
         """The account type's name (`Pool`, `Participant`, …), if decoded."""
         return getattr(self.account, "NAME", None)
 
-    @property
-    def pool(self) -> Pubkey | None:
-        """The pool this account belongs to (a Pool account: itself)."""
-        if self.name == "Pool":
-            return self.pubkey
-        value = getattr(self.account, "pool", None)
-        return value if isinstance(value, Pubkey) else None
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.KIND,
             "cursor": str(self.cursor),
             "pubkey": str(self.pubkey),
+            "pool": None if self.pool is None else str(self.pool),
             "slot": self.slot,
             "type": self.name,
             "closed": self.closed,
