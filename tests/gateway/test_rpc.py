@@ -39,6 +39,11 @@ async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway) -> 
     # Given a dozen funding transactions sent at once (several land in one slot)
     sent = await asyncio.gather(*[world.fund(1_000 + i) for i in range(12)])
     ours = {result.signature for result in sent}
+    # Surfpool also lists the slot it is still building, in an order that changes
+    # until the slot is sealed: wait until the node has moved past every one
+    last_slot = max([(await rpc_chain.fetch_transaction(sig)).slot for sig in ours])  # type: ignore[union-attr]
+    while await rpc_chain.slot() <= last_slot:
+        await asyncio.sleep(0.05)
     # When the program's signatures are listed newest first, in pages of 5
     listed: list[SignatureRecord] = []
     before = None

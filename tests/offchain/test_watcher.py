@@ -203,6 +203,19 @@ async def test_events_from_every_sender_reach_the_bus_once_in_chain_order(
         assert {e.signature for e in events} == {r.signature for r in sent}
         if followed.backend == "embedded":  # one transaction at a time: send order
             assert [e.signature for e in events] == [r.signature for r in sent]
+        else:  # the block's order, slot by slot
+            assert isinstance(followed.chain, RpcGateway)
+            for slot in sorted({e.slot for e in events}):
+                block = await followed.chain.raw_request(
+                    "getBlock",
+                    [slot, {"transactionDetails": "signatures", "rewards": False,
+                            "maxSupportedTransactionVersion": 0, "commitment": "confirmed"}],
+                )  # fmt: skip
+                in_slot = [e.signature for e in events if e.slot == slot]
+                assert in_slot == [sig for sig in block["signatures"] if sig in set(in_slot)]
+                assert [e.cursor.tx for e in events if e.slot == slot] == sorted(
+                    e.cursor.tx for e in events if e.slot == slot
+                )
         # And a consumer that disconnects mid-way resumes with no gap and no duplicate
         resumed = followed.bus.subscribe(after=events[0].cursor)
         again = await read_until(resumed, lambda xs: len(funded(xs)) >= 23)
