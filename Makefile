@@ -43,6 +43,7 @@ bench: setup program
 	$(PY) bench/compute_units.py
 	$(PY) bench/aggregation.py
 	$(PY) bench/robustness.py
+	$(PY) bench/watcher.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

@@ -75,6 +75,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from solders.pubkey import Pubkey
 
@@ -90,6 +91,7 @@ from client_kit.filters import Filters, pool_filters
 from client_kit.gateway.base import AccountInfo, ChainGateway, LandedTransaction
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.rpc import AccountNotice, ProgramStream, RpcGateway, SignatureRecord
+from client_kit.idl import load_idl
 from client_kit.pda import vault_address
 from offchain.bus import (
     MAX_COMPONENT,
@@ -525,7 +527,7 @@ class Watcher:
     def _apply_all(self, accounts: Iterable[tuple[Pubkey, AccountInfo | None]], slot: int) -> None:
         """`_apply_account` for each, Pool accounts first (so their vaults are known)."""
         pending = list(accounts)
-        pending.sort(key=lambda pair: pair[1] is None or account_kind(pair[1].data) != "Pool")
+        pending.sort(key=lambda pair: pair[1] is None or _kinds().get(pair[1].data[:8]) is not Pool)
         for key, info in pending:
             self._apply_account(key, info, slot)
 
@@ -573,15 +575,21 @@ class Watcher:
             self._group = cursor.next()
 
 
+@cache
+def _kinds() -> dict[bytes, type]:
+    """Account discriminator → typed account class (from the IDL)."""
+    return {load_idl().account_discriminator(name): cls for name, cls in ACCOUNT_TYPES.items()}
+
+
 def _typed(data: bytes) -> object | None:
     """The fedstake account `data` holds, decoded; None if it is none of them."""
-    kind = account_kind(data)
+    kind = _kinds().get(bytes(data[:8]))
     if kind is None:
         return None
     try:
-        return decode_account(ACCOUNT_TYPES[kind], data)
+        return decode_account(kind, data)
     except AccountDecodeError as exc:
-        log.debug("watcher: undecodable %s account: %s", kind, exc)
+        log.debug("watcher: undecodable %s account: %s", kind.NAME, exc)
         return None
 
 

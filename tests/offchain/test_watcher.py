@@ -111,6 +111,24 @@ async def sealed(chain: ChainGateway, result: TxResult) -> None:
             await asyncio.sleep(0.05)
 
 
+def closed_with(key: Pubkey, event: str) -> Callable[[list[Item]], bool]:
+    """Done once `key` is reported closed and an `event` event has arrived."""
+
+    def done(items: list[Item]) -> bool:
+        update = latest(items, key)
+        return update is not None and update.closed and event in names(items)
+
+    return done
+
+
+async def created_pool(chain: ChainGateway) -> AsyncPool:
+    """A funded organization's new pool."""
+    world = AsyncPool(chain)
+    await world.setup()
+    await world.create()
+    return world
+
+
 def strictly_increasing(items: list[Item]) -> bool:
     return all(a.cursor < b.cursor for a, b in itertools.pairwise(items))
 
@@ -157,12 +175,7 @@ async def test_watcher_follows_pool_and_participant_state(followed: Followed) ->
         )
         await world.withdraw(trainer)
         more = await read_until(
-            subscription,
-            lambda xs: (
-                (u := latest(xs, world.participant(trainer))) is not None
-                and u.closed
-                and "StakeWithdrawn" in names(xs)
-            ),
+            subscription, closed_with(world.participant(trainer), "StakeWithdrawn")
         )
         # Then both events, in order, and the closed account is reported as such
         assert names(more) == ["PoolCancelled", "StakeWithdrawn"]
@@ -250,9 +263,7 @@ async def test_a_pool_scoped_watcher_publishes_only_that_pool(followed: Followed
 async def test_a_restarted_watcher_declares_what_it_missed_as_a_gap() -> None:
     chain = EmbeddedGateway()
     bus = EventBus()
-    world = AsyncPool(chain)
-    await world.setup()
-    await world.create()
+    world = await created_pool(chain)
     watcher = Watcher(chain, bus)
     subscription = bus.subscribe()
     async with running(watcher):
@@ -305,9 +316,7 @@ async def keep_funding(world: AsyncPool, amounts: itertools.count, sent: list[in
 @pytest.mark.validator
 async def test_no_event_is_lost_or_duplicated_across_a_dropped_websocket(proxied) -> None:  # type: ignore[no-untyped-def]
     chain, watched, proxy = proxied
-    world = AsyncPool(chain)
-    await world.setup()
-    await world.create()
+    world = await created_pool(chain)
     bus = EventBus()
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0)
     async with running(watcher):
@@ -341,9 +350,7 @@ async def test_no_event_is_lost_or_duplicated_across_a_dropped_websocket(proxied
 @pytest.mark.validator
 async def test_no_state_change_is_lost_across_a_disconnect(proxied) -> None:  # type: ignore[no-untyped-def]
     chain, watched, proxy = proxied
-    world = AsyncPool(chain)
-    await world.setup()
-    await world.create()
+    world = await created_pool(chain)
     await world.fund(SOL)
     trainer = await world.new_trainer()
     await sealed(chain, await world.join(trainer))
@@ -365,12 +372,7 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied) -> None:  # 
         await proxy.start()
         # Then the reconnect reports both: the cancelled pool, the closed participant
         items = await read_until(
-            subscription,
-            lambda xs: (
-                (u := latest(xs, world.participant(trainer))) is not None
-                and u.closed
-                and "StakeWithdrawn" in names(xs)
-            ),
+            subscription, closed_with(world.participant(trainer), "StakeWithdrawn")
         )
         assert latest(items, world.pool).account.status == "Cancelled"
         assert names(items) == ["PoolCancelled", "StakeWithdrawn"]
@@ -378,12 +380,7 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied) -> None:  # 
         await world.send(
             world.ix.close_pool(world.organization.pubkey(), world.pool), world.organization
         )
-        items = await read_until(
-            subscription,
-            lambda xs: (
-                (u := latest(xs, world.pool)) is not None and u.closed and "PoolClosed" in names(xs)
-            ),
-        )
+        items = await read_until(subscription, closed_with(world.pool, "PoolClosed"))
         assert names(items) == ["PoolClosed"]
         assert watcher.stats.connects >= 2
 
@@ -391,9 +388,7 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied) -> None:  # 
 @pytest.mark.validator
 async def test_an_outage_longer_than_max_backfill_is_declared_a_gap(proxied) -> None:  # type: ignore[no-untyped-def]
     chain, watched, proxy = proxied
-    world = AsyncPool(chain)
-    await world.setup()
-    await world.create()
+    world = await created_pool(chain)
     bus = EventBus()
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0, max_backfill=4, page_size=2)
     async with running(watcher):
@@ -421,9 +416,7 @@ async def test_a_frozen_validator_is_noticed_and_caught_up_after(tmp_path) -> No
     watched = RpcGateway(rpc_url, ws_url, program_id=PROGRAM_ID, request_timeout=2.0)
     frozen = False
     try:
-        world = AsyncPool(chain)
-        await world.setup()
-        await world.create()
+        world = await created_pool(chain)
         bus = EventBus()
         # a first reconnect attempt 3 s after the stall is noticed, so what lands
         # right after the validator resumes lands while the watcher is away
