@@ -4,18 +4,26 @@ Runs the shared scripted pool life (`client_kit.scenario`) on the embedded SVM:
 three trainers join and submit, two are accepted and one rejected, the round
 is finalized, rewards claimed, submissions closed, stakes withdrawn and the
 pool closed; a second pool is cancelled. Prints Markdown tables. Target:
-every instruction ≤ 15,000 CU. Run: `make bench` or `.venv/bin/python
-bench/compute_units.py`.
+every instruction ≤ 15,000 CU. Keys are seeded, so the PDA bump searches (and
+the figures) repeat from run to run. Run: `make bench` or `.venv/bin/python
+bench/compute_units.py [--baseline OTHER.so]`; the baseline runs the same pool
+life on another build in the same process and adds its CU max and the ratio.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import hashlib
+import itertools
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from solders.keypair import Keypair
 
 from client_kit.gateway.base import TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
@@ -25,6 +33,12 @@ from client_kit.scenario import SOL, AsyncPool
 TARGET_CU = 15_000
 
 
+def seeded_keys(seed: bytes) -> Callable[[], Keypair]:
+    """Keypairs from sha256(seed ‖ n): the same keys, PDAs and bump searches every run."""
+    counter = itertools.count()
+    return lambda: Keypair.from_seed(hashlib.sha256(seed + bytes([next(counter)])).digest())
+
+
 async def measure(chain: EmbeddedGateway) -> tuple[dict[str, list[int]], dict[str, int]]:
     """CU samples per instruction, and the data size of each account type."""
     samples: dict[str, list[int]] = defaultdict(list)
@@ -32,7 +46,8 @@ async def measure(chain: EmbeddedGateway) -> tuple[dict[str, list[int]], dict[st
     def record(name: str, result: TxResult) -> None:
         samples[name].append(result.compute_units)
 
-    run = AsyncPool(chain)
+    keys = seeded_keys(b"fedstake-cu-bench")
+    run = AsyncPool(chain, keys(), keys(), pool_id=1, new_keypair=keys)
     await run.setup()
     record("create_pool", await run.create())
     record("fund_pool", await run.fund(SOL))
@@ -63,7 +78,7 @@ async def measure(chain: EmbeddedGateway) -> tuple[dict[str, list[int]], dict[st
     org = run.organization
     record("close_pool", await run.send(run.ix.close_pool(org.pubkey(), run.pool), org))
 
-    cancelled = AsyncPool(chain)
+    cancelled = AsyncPool(chain, keys(), keys(), pool_id=2, new_keypair=keys)
     await cancelled.setup()
     await cancelled.create()
     corg = cancelled.organization
@@ -74,17 +89,30 @@ async def measure(chain: EmbeddedGateway) -> tuple[dict[str, list[int]], dict[st
     return samples, sizes
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another build of the program (.so) to run the same pool life on, for a ratio",
+    )
+    args = parser.parse_args(argv)
     chain = EmbeddedGateway()
     samples, sizes = asyncio.run(measure(chain))
-    print("| instruction | calls | CU min | CU max | within 15,000 |")
-    print("| --- | ---: | ---: | ---: | :---: |")
+    base = asyncio.run(measure(EmbeddedGateway(args.baseline)))[0] if args.baseline else None
+    extra = " | baseline CU max | ratio" if base else ""
+    print(f"| instruction | calls | CU min | CU max | within 15,000{extra} |")
+    print("| --- | ---: | ---: | ---: | :---:" + (" | ---: | ---: |" if base else " |"))
     worst = 0
     for ix in load_idl().raw["instructions"]:
         values = samples[ix["name"]]
         worst = max(worst, max(values))
         ok = "yes" if max(values) <= TARGET_CU else "**no**"
-        print(f"| {ix['name']} | {len(values)} | {min(values):,} | {max(values):,} | {ok} |")
+        row = f"| {ix['name']} | {len(values)} | {min(values):,} | {max(values):,} | {ok}"
+        if base:
+            before = max(base[ix["name"]])
+            row += f" | {before:,} | {max(values) / before:.3f}"
+        print(row + " |")
     print()
     print("| account | bytes | rent-exempt lamports |")
     print("| --- | ---: | ---: |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from solders.keypair import Keypair
@@ -42,6 +43,8 @@ class AsyncPool:
     aggregator: Keypair = field(default_factory=Keypair)
     pool_id: int = field(default_factory=lambda: next(_pool_ids))
     trainers: list[Trainer] = field(default_factory=list)
+    # where trainers' keys come from (seeded in the CU bench, so PDA bumps repeat)
+    new_keypair: Callable[[], Keypair] = Keypair
 
     def __post_init__(self) -> None:
         self.ix = FedstakeInstructions(self.chain.program_id)
@@ -92,7 +95,7 @@ class AsyncPool:
         )
 
     async def new_trainer(self) -> Trainer:
-        trainer = Trainer(Keypair(), Keypair(), generate_salt())
+        trainer = Trainer(self.new_keypair(), self.new_keypair(), generate_salt())
         await self.chain.airdrop(trainer.wallet.pubkey(), 2 * SOL)
         self.trainers.append(trainer)
         return trainer

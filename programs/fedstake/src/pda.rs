@@ -65,10 +65,8 @@ pub fn expect_canonical(
     seeds: &[&[u8]],
     program_id: &Address,
 ) -> Result<u8, ProgramError> {
-    let (address, bump) = find(seeds, program_id).ok_or(FedstakeError::InvalidPda)?;
-    if address == *key {
-        Ok(bump)
-    } else {
-        Err(FedstakeError::InvalidPda.into())
+    match find(seeds, program_id) {
+        Some((address, bump)) if address == *key => Ok(bump),
+        _ => Err(FedstakeError::InvalidPda.into()),
     }
 }
