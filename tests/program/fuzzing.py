@@ -429,33 +429,38 @@ def _duplicate(call: Call, zoo: Zoo, rng: random.Random) -> Call | None:
     return Call(call.data, metas)
 
 
+def _replace_one(
+    call: Call,
+    rng: random.Random,
+    change: Callable[[AccountMeta], AccountMeta],
+    options: list[int] | None = None,
+) -> Call | None:
+    """`call` with one account meta (any, or one of `options`) replaced by `change(meta)`."""
+    choices = list(range(len(call.metas))) if options is None else options
+    if not choices:
+        return None
+    metas = list(call.metas)
+    i = rng.choice(choices)
+    metas[i] = change(metas[i])
+    return Call(call.data, metas)
+
+
 def _flip_signer(call: Call, zoo: Zoo, rng: random.Random) -> Call | None:
     # Only keys we hold can be made signers: an unsigned "signer" is no transaction.
     options = [i for i, m in enumerate(call.metas) if m.is_signer or m.pubkey in zoo.keys.ring]
-    if not options:
-        return None
-    metas = list(call.metas)
-    i = rng.choice(options)
-    metas[i] = AccountMeta(metas[i].pubkey, not metas[i].is_signer, metas[i].is_writable)
-    return Call(call.data, metas)
+    return _replace_one(
+        call, rng, lambda m: AccountMeta(m.pubkey, not m.is_signer, m.is_writable), options
+    )
 
 
 def _flip_writable(call: Call, _zoo: Zoo, rng: random.Random) -> Call | None:
-    if not call.metas:
-        return None
-    metas = list(call.metas)
-    i = rng.randrange(len(metas))
-    metas[i] = AccountMeta(metas[i].pubkey, metas[i].is_signer, not metas[i].is_writable)
-    return Call(call.data, metas)
+    return _replace_one(call, rng, lambda m: AccountMeta(m.pubkey, m.is_signer, not m.is_writable))
 
 
 def _substitute(call: Call, zoo: Zoo, rng: random.Random) -> Call | None:
-    if not call.metas:
-        return None
-    metas = list(call.metas)
-    i = rng.randrange(len(metas))
-    metas[i] = _meta(zoo, rng.choice(zoo.candidates()), metas[i].is_signer, metas[i].is_writable)
-    return Call(call.data, metas)
+    return _replace_one(
+        call, rng, lambda m: _meta(zoo, rng.choice(zoo.candidates()), m.is_signer, m.is_writable)
+    )
 
 
 def _append(call: Call, zoo: Zoo, rng: random.Random) -> Call:
