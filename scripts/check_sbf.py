@@ -29,8 +29,9 @@ and `src/interpreter.rs`, `CALL_IMM`), which is what this module checks against:
 * an R_BPF_64_32 `.rel.dyn` entry on a call names a dynamic symbol: a defined
   function (bpf-to-bpf call) or else a syscall, keyed by murmur3 of its name;
 * R_BPF_64_RELATIVE and R_BPF_64_64 rebase the address in an `lddw`;
-  R_BPF_64_RELATIVE outside `.text` rebases a 64-bit word of data; any other
-  type fails the load (UnknownRelocation).
+  R_BPF_64_RELATIVE outside `.text` rewrites a 64-bit word of data (from the
+  address in its upper half, an old toolchain's encoding); any other type
+  fails the load (UnknownRelocation).
 
 Rules (each finding names the file offset of the offending bytes in the `.so`):
 
@@ -50,7 +51,12 @@ Rules (each finding names the file offset of the offending bytes in the `.so`):
 * `layout-mismatch` — the `.so`'s `.text` is not the pre-link object's code laid
   end to end (then the rules above that need the object cannot be trusted).
 
-The last five need the pre-link object (`--object`); the build script keeps it.
+`call-not-function-entry`, `call-misresolved` and the last three need the
+pre-link object (`--object`); the build script keeps it.
+
+pyelftools reads the ELF structures; the instructions themselves are decoded
+here (8 bytes with `struct`), since no registry package knows SBPF v0's call
+and relocation rules (capstone's BPF mode decodes eBPF, not these).
 
 Usage: `python scripts/check_sbf.py target/deploy/fedstake.so --object PRELINK.o`;
 exit status 0 when clean, 1 with one line per finding otherwise.
@@ -69,7 +75,7 @@ from pathlib import Path
 import mmh3
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
+from elftools.elf.relocation import Relocation, RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
 # Sections sbpf-linker 0.1.9 writes (`.s` is its section-name string table).
@@ -156,9 +162,9 @@ def _insns(code: bytes) -> Iterator[tuple[int, int, int]]:
         offset += 2 * INSN_SIZE if opcode == OP_LDDW else INSN_SIZE
 
 
-def _relocations(elf: ELFFile, section_index: int) -> dict[int, object]:
+def _relocations(elf: ELFFile, section_index: int) -> dict[int, Relocation]:
     """Relocations that apply to section `section_index`, by offset in it."""
-    out: dict[int, object] = {}
+    out: dict[int, Relocation] = {}
     for section in elf.iter_sections():
         if isinstance(section, RelocationSection) and section["sh_info"] == section_index:
             for rel in section.iter_relocations():
@@ -180,7 +186,7 @@ class _SharedObject:
         self.slots = len(self.code) // INSN_SIZE
         self.dynsym = self.elf.get_section_by_name(".dynsym")
         self.symbols = list(self.dynsym.iter_symbols()) if self.dynsym else []
-        self.rel_dyn = {}
+        self.rel_dyn: dict[int, Relocation] = {}
         for section in self.elf.iter_sections():
             if isinstance(section, RelocationSection):
                 for rel in section.iter_relocations():
@@ -441,8 +447,7 @@ def _check_data_relocations(so: _SharedObject, obj: _PrelinkObject, report: Repo
             continue
         target = obj.sections[target_index]
         for rel in section.iter_relocations():
-            symbol = obj.symbols[rel["r_info_sym"]]
-            points_to = symbol.name or obj.sections[symbol["st_shndx"]].name
+            points_to = _pointee(obj, rel, target.data())
             if rodata_base is not None and target_index in bases:
                 address = rodata_base + bases[target_index] + rel["r_offset"]
                 if address in so.rel_dyn:
@@ -460,6 +465,23 @@ def _check_data_relocations(so: _SharedObject, obj: _PrelinkObject, report: Repo
                     "the pointer keeps its unrelocated value",
                 )
             )
+
+
+def _pointee(obj: _PrelinkObject, rel: Relocation, data: bytes) -> str:
+    """What a data relocation points to: a symbol, or section+addend, and the
+    string there if it is a string section (a panic `Location`'s file name says
+    which code the pointer belongs to)."""
+    symbol = obj.symbols[rel["r_info_sym"]]
+    if symbol.name:
+        return symbol.name
+    section = obj.sections[symbol["st_shndx"]]
+    offset = rel["r_offset"]
+    (addend,) = struct.unpack_from("<q", data, offset) if offset + 8 <= len(data) else (0,)
+    text = f"{section.name}+{addend:#x}"
+    if section["sh_flags"] & SH_FLAGS.SHF_STRINGS:
+        raw = section.data()[addend:].split(b"\x00", 1)[0]
+        text += f" {raw.decode('utf-8', 'replace')!r}"
+    return text
 
 
 def check(so_path: Path, object_path: Path | None = None) -> Report:
