@@ -597,19 +597,19 @@ def run(seed: int = SEED, cases: int = CASES_PER_INSTRUCTION) -> list[Outcome]:
     return outcomes
 
 
-def histogram(outcomes: list[Outcome]) -> str:
+def histogram(outcomes: list[Outcome], seed: int = SEED) -> str:
     """Markdown: outcome kinds (count, share), and cases per instruction."""
     kinds = Counter(o.kind for o in outcomes)
+    per_ix = Counter(o.instruction for o in outcomes)
     lines = [
-        f"Program fuzzing: {len(outcomes)} cases, seed {SEED}, "
-        f"{CASES_PER_INSTRUCTION} per instruction (tests/program/test_fuzz.py)",
+        f"Program fuzzing: {len(outcomes)} cases ({max(per_ix.values())} per instruction), "
+        f"seed {seed}; written by tests/program/test_fuzz.py",
         "",
         "| outcome | cases | share |",
         "| --- | ---: | ---: |",
     ]
     for kind, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"| {kind} | {count} | {100 * count / len(outcomes):.1f}% |")
-    per_ix = Counter(o.instruction for o in outcomes)
     ok = Counter(o.instruction for o in outcomes if o.kind == "ok")
     lines += ["", "| instruction | cases | succeeded |", "| --- | ---: | ---: |"]
     for name, count in per_ix.items():

@@ -11,6 +11,10 @@ import os
 import random
 from pathlib import Path
 
+import pytest
+from solders.keypair import Keypair
+
+from client_kit.errors import TransactionFailed
 from client_kit.gateway.embedded import DEFAULT_SO_PATH
 from client_kit.idl import REPO_ROOT, load_idl
 from tests.program import fuzzing, sbf_edit
@@ -66,3 +70,17 @@ def test_instructions_without_a_valid_call_are_still_fuzzed() -> None:
             kind, logs = fuzzing.send(zoo, fuzzing.Call(bytes(call.data), list(call.accounts)))
             # Then the outcome is judged like any other
             assert fuzzing.Outcome(spec["name"], "generic", kind).allowed, (kind, logs[-4:])
+
+
+def test_a_runtime_refusal_is_classified_and_allowed() -> None:
+    # Given a valid call paid by a fee payer that does not exist
+    zoo = fuzzing.build_zoo(random.Random(fuzzing.SEED))
+    valid = fuzzing.valid_calls(zoo)["fund_pool"]()
+    organization = zoo.worlds["open"].organization
+    # When it is sent
+    with pytest.raises(TransactionFailed) as failure:
+        zoo.chain.send_sync([valid], [Keypair(), organization])
+    kind = fuzzing.classify(failure.value)
+    # Then the runtime's refusal is named and counted as allowed
+    assert kind == "AccountNotFound"
+    assert fuzzing.Outcome("fund_pool", "valid", kind).allowed
