@@ -56,9 +56,9 @@ def test_every_named_error_derives_from_the_root() -> None:
     for name in _modules(client_kit) + _modules(offchain):
         module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == name and issubclass(cls, BaseException):
-                if not issubclass(cls, FedstakeError):
-                    strays.append(f"{name}.{cls.__name__}")
+            ours = cls.__module__ == name and issubclass(cls, BaseException)
+            if ours and not issubclass(cls, FedstakeError):
+                strays.append(f"{name}.{cls.__name__}")
     assert strays == []
 
 
