@@ -50,6 +50,8 @@ class ProgramEvent:
 
 @dataclass(frozen=True)
 class PoolCreated(ProgramEvent):
+    """An organization created `pool` (amounts in lamports)."""
+
     NAME: ClassVar[str] = "PoolCreated"
     pool: Pubkey
     organization: Pubkey
@@ -61,6 +63,8 @@ class PoolCreated(ProgramEvent):
 
 @dataclass(frozen=True)
 class PoolFunded(ProgramEvent):
+    """`funder` moved `amount` lamports into the pool's vault."""
+
     NAME: ClassVar[str] = "PoolFunded"
     pool: Pubkey
     funder: Pubkey
@@ -70,6 +74,8 @@ class PoolFunded(ProgramEvent):
 
 @dataclass(frozen=True)
 class ParticipantJoined(ProgramEvent):
+    """`wallet` staked `stake` lamports and joined."""
+
     NAME: ClassVar[str] = "ParticipantJoined"
     pool: Pubkey
     wallet: Pubkey
@@ -79,6 +85,8 @@ class ParticipantJoined(ProgramEvent):
 
 @dataclass(frozen=True)
 class TrainingStarted(ProgramEvent):
+    """Joining closed; round `round` is open until `deadline`."""
+
     NAME: ClassVar[str] = "TrainingStarted"
     pool: Pubkey
     round: int
@@ -87,6 +95,8 @@ class TrainingStarted(ProgramEvent):
 
 @dataclass(frozen=True)
 class UpdateSubmitted(ProgramEvent):
+    """`wallet` recorded the hash of its update for `round`."""
+
     NAME: ClassVar[str] = "UpdateSubmitted"
     pool: Pubkey
     wallet: Pubkey
@@ -97,6 +107,8 @@ class UpdateSubmitted(ProgramEvent):
 
 @dataclass(frozen=True)
 class SubmissionJudged(ProgramEvent):
+    """The aggregator judged `wallet`'s submission for `round`."""
+
     NAME: ClassVar[str] = "SubmissionJudged"
     pool: Pubkey
     wallet: Pubkey
@@ -110,6 +122,8 @@ class SubmissionJudged(ProgramEvent):
 
 @dataclass(frozen=True)
 class RoundFinalized(ProgramEvent):
+    """Round `round` closed with a new global model hash."""
+
     NAME: ClassVar[str] = "RoundFinalized"
     pool: Pubkey
     round: int
@@ -122,6 +136,8 @@ class RoundFinalized(ProgramEvent):
 
 @dataclass(frozen=True)
 class RewardClaimed(ProgramEvent):
+    """`amount` lamports went to the committed payout wallet."""
+
     NAME: ClassVar[str] = "RewardClaimed"
     pool: Pubkey
     wallet: Pubkey
@@ -131,6 +147,8 @@ class RewardClaimed(ProgramEvent):
 
 @dataclass(frozen=True)
 class StakeWithdrawn(ProgramEvent):
+    """`wallet` took back `amount` lamports of stake and rent."""
+
     NAME: ClassVar[str] = "StakeWithdrawn"
     pool: Pubkey
     wallet: Pubkey
@@ -139,6 +157,8 @@ class StakeWithdrawn(ProgramEvent):
 
 @dataclass(frozen=True)
 class PoolCancelled(ProgramEvent):
+    """The organization cancelled the pool; `refunded` lamports returned."""
+
     NAME: ClassVar[str] = "PoolCancelled"
     pool: Pubkey
     refunded: int  # lamports
@@ -146,6 +166,8 @@ class PoolCancelled(ProgramEvent):
 
 @dataclass(frozen=True)
 class SubmissionClosed(ProgramEvent):
+    """A judged submission's account was closed (rent back to `wallet`)."""
+
     NAME: ClassVar[str] = "SubmissionClosed"
     pool: Pubkey
     wallet: Pubkey
@@ -154,6 +176,8 @@ class SubmissionClosed(ProgramEvent):
 
 @dataclass(frozen=True)
 class PoolClosed(ProgramEvent):
+    """The pool was closed; `returned` lamports went to the organization."""
+
     NAME: ClassVar[str] = "PoolClosed"
     pool: Pubkey
     returned: int  # lamports
