@@ -58,11 +58,11 @@ def sol(lamports: int) -> str:
     return f"{lamports / SOL:.4f}"
 
 
-def make_update(trainer: Trainer, task, weights, shard, seed: int):
+async def make_update(trainer: Trainer, inputs: participant.RoundInputs, shard, seed: int):
     """What each participant sends: honest training, or one of two cheats."""
     if trainer.behaviour == "free-rider":
-        return {k: np.zeros_like(v) for k, v in weights.items()}, len(shard)
-    result = train_local(task, weights, shard, seed=seed)
+        return {k: np.zeros_like(v) for k, v in inputs.global_model.items()}, len(shard)
+    result = await participant.train_round(inputs, shard, seed=seed)
     if trainer.behaviour == "attacker":
         return {k: -5.0 * v for k, v in result.update.items()}, result.num_samples
     return result.update, result.num_samples
@@ -125,9 +125,7 @@ async def run() -> int:
             if standing.status is not ParticipantStatus.ACTIVE:
                 t.verdicts.append("-")
                 continue
-            update, samples = make_update(
-                t, task, inputs.global_model, shards[i], seed=100 * number + i
-            )
+            update, samples = await make_update(t, inputs, shards[i], seed=100 * number + i)
             await participant.submit_update(
                 chain, store, t.wallet, pool, participant.prepare_update(update), samples
             )
