@@ -109,8 +109,7 @@ def test_update_and_model_bytes_are_hashed_in_one_place() -> None:
     wrong = [
         str(path.relative_to(ROOT))
         for path in _sources("client_kit", "offchain", "scripts", "bench")
-        if "hashlib.sha256" in path.read_text()
-        and path.relative_to(ROOT).as_posix() not in allowed
+        if "hashlib.sha256" in path.read_text() and path.relative_to(ROOT).as_posix() not in allowed
     ]
     assert wrong == []
 
