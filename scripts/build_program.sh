@@ -107,9 +107,20 @@ write_idl() {
     say "wrote target/idl/fedstake.json"
 }
 
+# The installed package loads both through importlib.resources (client_kit.program);
+# target/ keeps the build outputs users and the Anchor tooling expect.
+package_artifacts() {
+    local dest="$ROOT/client_kit/program"
+    cp "$OUT_SO" "$dest/fedstake.so.tmp" && mv "$dest/fedstake.so.tmp" "$dest/fedstake.so"
+    cp "$ROOT/target/idl/fedstake.json" "$dest/fedstake.json.tmp"
+    mv "$dest/fedstake.json.tmp" "$dest/fedstake.json"
+    say "copied fedstake.so and fedstake.json into client_kit/program/ (package data)"
+}
+
 ensure_debian_rust
 ensure_llvm_dir
 ensure_linker
 build
 check_and_install
 write_idl
+package_artifacts
