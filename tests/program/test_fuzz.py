@@ -15,8 +15,8 @@ import pytest
 from solders.keypair import Keypair
 
 from client_kit.errors import TransactionFailed
-from client_kit.gateway.embedded import DEFAULT_SO_PATH
 from client_kit.idl import REPO_ROOT, load_idl
+from client_kit.program import program_bytes
 from tests.program import fuzzing, sbf_edit
 
 REPORT = Path(os.environ.get("FEDSTAKE_FUZZ_REPORT", REPO_ROOT / "target/fuzz/program_fuzz.md"))
@@ -44,7 +44,7 @@ def test_every_failure_is_a_named_error_or_a_runtime_refusal() -> None:
 def test_the_fuzzer_notices_a_crash() -> None:
     # Given the program with every pc-relative call left unresolved (`call -1`)
     zoo = fuzzing.build_zoo(random.Random(fuzzing.SEED))
-    program = DEFAULT_SO_PATH.read_bytes()
+    program = program_bytes()
     for call in sbf_edit.relative_calls(program):
         program = sbf_edit.retarget(program, call, None)
     zoo.chain.svm.add_program(zoo.ix.program_id, program)
