@@ -18,7 +18,8 @@ test: setup program ipfs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
-program:
+# setup first: the post-link check (scripts/check_sbf.py) runs in the venv.
+program: setup
 	bash scripts/build_program.sh
 
 # A real IPFS node (kubo, built from the Go module proxy, cached in .tools/)

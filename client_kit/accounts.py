@@ -1,24 +1,35 @@
 """Typed views of the program's accounts, decoded through the IDL.
 
 Field names and order follow the IDL (a test checks they match exactly).
+Enum fields decode to the enums of `client_kit.enums`, the judgment reason to
+`Reason`. `account_filters` turns field values into the memcmp filters a
+`program_accounts` query takes, with offsets read from the IDL, so listing a
+pool's submissions of one round asks the chain for exactly those accounts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
 from solders.pubkey import Pubkey
 
+from client_kit.enums import ParticipantStatus, PoolStatus, Reason, UnknownVariant, Verdict
+from client_kit.errors import FedstakeError
+from client_kit.gateway.filters import AccountFilter, DataSize, Memcmp
 from client_kit.idl import Idl, IdlCodecError, field_to_cid, load_idl
 
 
-class AccountDecodeError(ValueError):
+class AccountDecodeError(FedstakeError, ValueError):
     """Account data that is not the expected fedstake account type."""
 
 
 @dataclass(frozen=True)
 class Pool:
+    """`Pool` — seeds `["pool", organization, pool_id u64 LE]`. Amounts in lamports,
+    times in unix seconds, `slash_bps` in basis points of the stake."""
+
     NAME: ClassVar[str] = "Pool"
     organization: Pubkey
     aggregator: Pubkey
@@ -44,7 +55,7 @@ class Pool:
     total_staked: int
     total_slashed: int
     slash_bps: int
-    status: str
+    status: PoolStatus
     bump: int
     vault_bump: int
     created_at: int
@@ -59,17 +70,20 @@ class Pool:
 
     @property
     def reward_balance(self) -> int:
+        """Lamports available for rewards: funded + slashed − refunded − paid."""
         return self.total_funded + self.total_slashed - self.total_refunded - self.total_paid
 
 
 @dataclass(frozen=True)
 class Participant:
+    """`Participant` — seeds `["participant", pool, wallet]`; amounts in lamports."""
+
     NAME: ClassVar[str] = "Participant"
     pool: Pubkey
     wallet: Pubkey
     stake: int
     payout_commitment: bytes
-    status: str
+    status: ParticipantStatus
     accepted_count: int
     rejected_count: int
     reward_accrued: int
@@ -84,6 +98,8 @@ class Participant:
 
 @dataclass(frozen=True)
 class Submission:
+    """`Submission` — seeds `["submission", pool, round u32 LE, wallet]`."""
+
     NAME: ClassVar[str] = "Submission"
     pool: Pubkey
     wallet: Pubkey
@@ -92,9 +108,9 @@ class Submission:
     update_cid: bytes
     num_samples: int
     base_model_hash: bytes
-    verdict: str
+    verdict: Verdict
     score: int
-    reason: int
+    reason: Reason
     reward: int
     slashed: int
     submitted_at: int
@@ -108,6 +124,8 @@ class Submission:
 
 @dataclass(frozen=True)
 class Round:
+    """`Round` — seeds `["round", pool, round u32 LE]`; one link of the model provenance chain."""
+
     NAME: ClassVar[str] = "Round"
     pool: Pubkey
     round: int
@@ -138,18 +156,20 @@ T = TypeVar("T", Pool, Participant, Submission, Round)
 
 
 def decode_account(cls: type[T], data: bytes, idl: Idl | None = None) -> T:
-    """Decodes `data` as `cls`, checking discriminator and exact length."""
+    """Decodes `data` as `cls`, checking discriminator and exact length.
+
+    Raises `AccountDecodeError` for anything else (wrong type, truncated data,
+    bad bool or enum byte, trailing bytes).
+    """
     idl = idl or load_idl()
     disc = idl.account_discriminator(cls.NAME)
     if bytes(data[:8]) != disc:
         raise AccountDecodeError(f"not a {cls.NAME} account (discriminator mismatch)")
     try:
-        values, end = idl.decode_fields(idl.type_def(cls.NAME)["fields"], bytes(data), 8)
-    except IdlCodecError as exc:
+        values = idl.decode_struct(cls.NAME, bytes(data), 8, typed=True)
+        return cls(**values)
+    except (IdlCodecError, UnknownVariant) as exc:
         raise AccountDecodeError(f"{cls.NAME}: {exc}") from exc
-    if end != len(data):
-        raise AccountDecodeError(f"{cls.NAME}: {len(data) - end} unexpected trailing bytes")
-    return cls(**values)
 
 
 def account_kind(data: bytes, idl: Idl | None = None) -> str | None:
@@ -161,8 +181,48 @@ def account_kind(data: bytes, idl: Idl | None = None) -> str | None:
     return None
 
 
+def account_size(cls: type, idl: Idl | None = None) -> int:
+    """Data length in bytes of a `cls` account (discriminator included)."""
+    idl = idl or load_idl()
+    return 8 + sum(slot.size for slot in idl.layout(cls.NAME).values())
+
+
+def account_filters(cls: type, idl: Idl | None = None, **equal: Any) -> list[AccountFilter]:
+    """Filters matching `cls` accounts whose fields equal `equal` (e.g.
+    `pool=key, round=3`): the discriminator, the exact data size, and one
+    memcmp per field at its IDL offset. Raises `IdlCodecError` for an unknown
+    field or a value that does not fit it."""
+    idl = idl or load_idl()
+    layout = idl.layout(cls.NAME)
+    types = {f["name"]: f["type"] for f in idl.type_def(cls.NAME)["fields"]}
+    out: list[AccountFilter] = [
+        Memcmp(0, idl.account_discriminator(cls.NAME)),
+        DataSize(account_size(cls, idl)),
+    ]
+    for name, value in equal.items():
+        if name not in layout:
+            raise IdlCodecError(f"{cls.NAME} has no field {name!r}")
+        out.append(Memcmp(layout[name].offset, idl.encode(types[name], value)))
+    return out
+
+
+def pool_filters(
+    pool: Pubkey, organization: Pubkey, pool_id: int, idl: Idl | None = None
+) -> list[list[AccountFilter]]:
+    """Filter lists that together select one pool's accounts (an account
+    matching any one list belongs to the pool): the Pool account by its seeds
+    (`organization`, `pool_id`), and each account type with a `pool` field by
+    that field. The vault (`["vault", pool]`) holds no data and matches none."""
+    idl = idl or load_idl()
+    lists = [account_filters(Pool, idl, organization=organization, pool_id=pool_id)]
+    for cls in ACCOUNT_TYPES.values():
+        if cls is not Pool and "pool" in idl.layout(cls.NAME):
+            lists.append(account_filters(cls, idl, pool=pool))
+    return lists
+
+
 def as_dict(account: Any) -> dict[str, Any]:
-    """JSON-friendly dict: pubkeys as base58, bytes as hex (CIDs as text)."""
+    """JSON-friendly dict: pubkeys as base58, bytes as hex (CIDs as text), enums by name."""
     out: dict[str, Any] = {}
     for f in fields(account):
         value = getattr(account, f.name)
@@ -170,5 +230,9 @@ def as_dict(account: Any) -> dict[str, Any]:
             value = str(value)
         elif isinstance(value, bytes):
             value = field_to_cid(value) if f.name.endswith("_cid") else value.hex()
+        elif isinstance(value, Reason):
+            value = value.code
+        elif isinstance(value, Enum):
+            value = value.value
         out[f.name] = value
     return out

@@ -69,20 +69,20 @@ import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields, is_dataclass
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import as_dict
+from client_kit.errors import FedstakeError
 from client_kit.gateway.base import AccountInfo
 
 MAX_COMPONENT = 2**64 - 1  # slots and indexes are u64 on chain
 _CURSOR_TEXT = re.compile(r"([0-9]{1,20}):([0-9]{1,20}):([0-9]{1,20})")
 
 
-class BusError(Exception):
+class BusError(FedstakeError):
     """Root of the bus's errors."""
 
 
@@ -130,7 +130,7 @@ class Cursor(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ChainEvent:
-    """A program event (`event` as `client_kit.events` decodes it) at its chain position."""
+    """A program event (the typed `client_kit.events` dataclass) at its chain position."""
 
     KIND: ClassVar[str] = "event"
     cursor: Cursor
@@ -152,17 +152,14 @@ class ChainEvent:
         return value if isinstance(value, Pubkey) else None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: pubkeys base58, bytes hex, enums by name."""
-        values = getattr(self.event, "fields", None)
-        if not isinstance(values, dict):
-            values = _jsonable(self.event)
+        """JSON-ready (`client_kit.accounts.as_dict` conventions for the fields)."""
         return {
             "kind": self.KIND,
             "cursor": str(self.cursor),
             "name": self.name,
             "slot": self.slot,
             "signature": self.signature,
-            "fields": _jsonable(values),
+            "fields": as_dict(self.event),
         }
 
 
@@ -204,7 +201,7 @@ class AccountUpdate:
             "type": self.name,
             "closed": self.closed,
             "lamports": self.info.lamports if self.info else 0,
-            "account": _jsonable(as_dict(self.account)) if self.account is not None else None,
+            "account": as_dict(self.account) if self.account is not None else None,
         }
 
 
@@ -233,27 +230,8 @@ Select = Callable[[BusItem], bool]
 
 
 def event_field(event: Any, name: str) -> Any:
-    """A field of a decoded event: `event.fields[name]` or `event.<name>`."""
-    values = getattr(event, "fields", None)
-    if isinstance(values, dict):
-        return values.get(name)
+    """A field of a decoded event, or None if it has no such field."""
     return getattr(event, name, None)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Pubkey):
-        return str(value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    if isinstance(value, Enum):
-        return value.name
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class EventBus:

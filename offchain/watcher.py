@@ -73,7 +73,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -85,14 +85,16 @@ from client_kit.accounts import (
     Pool,
     account_kind,
     decode_account,
+    pool_filters,
 )
-from client_kit.events import events_from_logs
-from client_kit.filters import Filters, pool_filters
+from client_kit.actions.reads import instructions
+from client_kit.errors import FedstakeError
+from client_kit.events import EventDecodeError, ProgramEvent, events_from_logs
 from client_kit.gateway.base import AccountInfo, ChainGateway, LandedTransaction
 from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.gateway.filters import AccountFilter
 from client_kit.gateway.rpc import AccountNotice, ProgramStream, RpcGateway, SignatureRecord
 from client_kit.idl import load_idl
-from client_kit.pda import vault_address
 from offchain.bus import (
     MAX_COMPONENT,
     AccountUpdate,
@@ -105,7 +107,7 @@ from offchain.bus import (
 log = logging.getLogger(__name__)
 
 
-class WatcherError(Exception):
+class WatcherError(FedstakeError):
     """Root of the watcher's own errors."""
 
 
@@ -134,9 +136,11 @@ class WatcherStats:
 class _Scope:
     """Which events and accounts the watcher publishes: all, or some pools'."""
 
-    def __init__(self, program_id: Pubkey, pools: Iterable[Pubkey] | None) -> None:
+    def __init__(
+        self, vault_of: Callable[[Pubkey], Pubkey], pools: Iterable[Pubkey] | None
+    ) -> None:
         self.pools = None if pools is None else frozenset(pools)
-        self.vaults = frozenset(vault_address(program_id, pool)[0] for pool in (self.pools or ()))
+        self.vaults = frozenset(vault_of(pool) for pool in (self.pools or ()))
 
     def event(self, event: object) -> bool:
         return self.pools is None or event_field(event, "pool") in self.pools
@@ -185,7 +189,8 @@ class Watcher:
             raise TypeError(f"cannot watch a {type(gateway).__name__}")
         self.gateway = gateway
         self.bus = bus
-        self.scope = _Scope(gateway.program_id, pools)
+        self._ix = instructions(gateway)
+        self.scope = _Scope(self._ix.vault, pools)
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.keepalive = keepalive
@@ -201,13 +206,13 @@ class Watcher:
         self._owners: dict[Pubkey, Pubkey] = {}  # published account -> its pool
         self._pools_seen: set[Pubkey] = set()
         self._vault_pool: dict[Pubkey, Pubkey] = {
-            vault_address(gateway.program_id, pool)[0]: pool for pool in pools or ()
+            self._ix.vault(pool): pool for pool in self.scope.pools or ()
         }
         self._started = False
         self._last_signature: str | None = None
         self._tip: tuple[int, int] | None = None  # (slot, rank) of the last sequenced tx
         self._group = Cursor(0, 0, 0)  # where account updates go: after the tip's events
-        self._filters: list[Filters | None] | None = None
+        self._filters: list[list[AccountFilter]] | None = None
         self._stream: ProgramStream | None = None
         self._ready = asyncio.Event()
 
@@ -243,7 +248,7 @@ class Watcher:
         last = gateway.last_transaction
         if last is not None and last.index is not None and last.signature != self._last_signature:
             # transactions landed while nobody listened: start after them
-            self._begin_after(last.slot, last.index, len(events_from_logs(list(last.logs))))
+            self._begin_after(last.slot, last.index, len(self._events_of(last)))
         self._started = True
         # Listen before listing: what lands meanwhile is held back, and only its
         # events are published (the listing already holds its account changes).
@@ -320,10 +325,10 @@ class Watcher:
         self.stats.errors = [*self.stats.errors[-9:], text]
         log.info("watcher: %s; reconnecting in %.2fs", text, backoff)
 
-    async def _account_filters(self, gateway: RpcGateway) -> list[Filters | None]:
+    async def _account_filters(self, gateway: RpcGateway) -> list[list[AccountFilter]]:
         if self.scope.pools is None:
-            return [None]
-        lists: list[Filters | None] = []
+            return [[]]  # the whole program
+        lists: list[list[AccountFilter]] = []
         for pool, state in (await self._pool_states(gateway)).items():
             lists += pool_filters(pool, state.organization, state.pool_id)
         return lists
@@ -377,7 +382,7 @@ class Watcher:
         tip = sealed[0]
         rank = await self._rank_of_newest(gateway, sealed)
         landed = None if tip.failed else await self._fetch(gateway, tip.signature)
-        count = 0 if landed is None else len(events_from_logs(list(landed.logs)))
+        count = 0 if landed is None else len(self._events_of(landed))
         self._last_signature = tip.signature
         self._begin_after(tip.slot, rank, count)
 
@@ -481,7 +486,7 @@ class Watcher:
         what was last published."""
         slot = await gateway.slot()  # first: what is listed below is at least this new
         current: dict[Pubkey, AccountInfo] = {}
-        for filters in self._filters or [None]:
+        for filters in self._filters or [[]]:
             for key, info in await gateway.program_accounts(filters):
                 current[key] = info
         if self.scope.vaults:
@@ -507,7 +512,7 @@ class Watcher:
 
     def _sequence(self, landed: LandedTransaction, slot: int, rank: int) -> None:
         """Publishes a transaction's events at (slot, rank, i) and makes it the tip."""
-        events = [] if landed.failed else events_from_logs(list(landed.logs))
+        events = [] if landed.failed else self._events_of(landed)
         for i, event in enumerate(events):
             if self.scope.event(event):
                 item = ChainEvent(Cursor(slot, rank, i), event, landed.signature)
@@ -517,6 +522,15 @@ class Watcher:
         self._group = Cursor(slot, rank, len(events))
         self._last_signature = landed.signature
         self.stats.transactions += 1
+
+    def _events_of(self, landed: LandedTransaction) -> list[ProgramEvent]:
+        """The fedstake events in a transaction's logs; none (logged) if they do
+        not decode, so one corrupt transaction cannot stall the watcher."""
+        try:
+            return events_from_logs(list(landed.logs), self.gateway.program_id)
+        except EventDecodeError as exc:
+            log.error("watcher: events of %s do not decode: %s", landed.signature, exc)
+            return []
 
     def _resync_snapshot(self, current: dict[Pubkey, AccountInfo], slot: int) -> None:
         gone: list[tuple[Pubkey, AccountInfo | None]] = [
@@ -555,7 +569,7 @@ class Watcher:
         if isinstance(typed, Pool):
             if key not in self._pools_seen:
                 self._pools_seen.add(key)
-                self._vault_pool[vault_address(self.gateway.program_id, key)[0]] = key
+                self._vault_pool[self._ix.vault(key)] = key
             return key
         value = getattr(typed, "pool", None)
         return value if isinstance(value, Pubkey) else self._vault_pool.get(key)

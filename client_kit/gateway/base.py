@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.events import ProgramEvent
-from client_kit.filters import Filters
+from client_kit.gateway.filters import AccountFilter
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,10 @@ class ChainGateway(ABC):
 
     @abstractmethod
     async def program_accounts(
-        self, filters: Filters | None = None
+        self, filters: Sequence[AccountFilter] = ()
     ) -> list[tuple[Pubkey, AccountInfo]]:
-        """Every account the program owns that passes `filters`.
-
-        `filters` has solana-py's `get_program_accounts` shape: `int` entries
-        are `dataSize`, `MemcmpOpts` entries compare bytes at an offset, all
-        must hold (see `client_kit.filters`).
-        """
+        """The accounts the program owns that pass every filter (all without
+        filters); `getProgramAccounts` semantics on every backend."""
 
     async def get_accounts(self, pubkeys: Sequence[Pubkey]) -> list[AccountInfo | None]:
         """`get_account` for each key, in order (rpc: `getMultipleAccounts`)."""

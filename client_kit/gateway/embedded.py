@@ -28,7 +28,6 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from client_kit.errors import ProgramNotDeployed, TransactionFailed, program_error
 from client_kit.events import events_from_logs
-from client_kit.filters import Filters, matches
 from client_kit.gateway.base import (
     AccountChange,
     AccountInfo,
@@ -36,9 +35,10 @@ from client_kit.gateway.base import (
     LandedTransaction,
     TxResult,
 )
-from client_kit.idl import REPO_ROOT, load_idl
+from client_kit.gateway.filters import AccountFilter, matches
+from client_kit.idl import load_idl
+from client_kit.program import ProgramArtifactMissing, program_bytes
 
-DEFAULT_SO_PATH = REPO_ROOT / "target" / "deploy" / "fedstake.so"
 log = logging.getLogger(__name__)
 Listener = Callable[[LandedTransaction], None]
 
@@ -50,9 +50,17 @@ class EmbeddedGateway(ChainGateway):
         program_id: Pubkey | None = None,
         start_time: int = 1_700_000_000,
     ) -> None:
-        so_path = Path(program_so or DEFAULT_SO_PATH)
-        if not so_path.is_file():
-            raise ProgramNotDeployed(f"{so_path} not found: run `make program`")
+        """Loads `program_so` (default: the program shipped in the package) at
+        `program_id` (default: the IDL's address), clock at `start_time`."""
+        if program_so is None:
+            try:
+                elf = program_bytes()
+            except ProgramArtifactMissing as exc:
+                raise ProgramNotDeployed(str(exc)) from None
+        elif Path(program_so).is_file():
+            elf = Path(program_so).read_bytes()
+        else:
+            raise ProgramNotDeployed(f"{program_so} not found: run `make program`")
         self.program_id = program_id or load_idl().address
         self.svm = LiteSVM()
         # program accounts seen alive (to report closes) and every key a
@@ -62,7 +70,7 @@ class EmbeddedGateway(ChainGateway):
         self._listeners: list[Listener] = []
         self._slot_index = (-1, 0)  # (slot, transactions landed in it so far)
         self.last_transaction: LandedTransaction | None = None
-        self.svm.add_program(self.program_id, so_path.read_bytes())
+        self.svm.add_program(self.program_id, elf)
         self.set_time(start_time)
 
     # --- clock -----------------------------------------------------------
@@ -131,7 +139,7 @@ class EmbeddedGateway(ChainGateway):
         self.last_transaction = landed
         self._notify(landed)
         units = result.compute_units_consumed()
-        return TxResult(landed.signature, logs, units, events_from_logs(logs))
+        return TxResult(landed.signature, logs, units, events_from_logs(logs, self.program_id))
 
     def _next_index(self, slot: int) -> int:
         seen_slot, count = self._slot_index
@@ -221,7 +229,7 @@ class EmbeddedGateway(ChainGateway):
         return _info(account)
 
     async def program_accounts(
-        self, filters: Filters | None = None
+        self, filters: Sequence[AccountFilter] = ()
     ) -> list[tuple[Pubkey, AccountInfo]]:
         return [
             (key, _info(account))

@@ -2,9 +2,11 @@
 solana-test-validator, devnet, mainnet), with solana-py's `AsyncClient`.
 
 * `send` compiles a v0 transaction against a fresh blockhash, sends it with
-  preflight, waits (bounded) for the configured commitment, retries with a new
-  blockhash when the old one expires (bounded count), then reads logs and
-  compute units back with `getTransaction`.
+  preflight, waits (bounded) for the configured commitment, and when the old
+  blockhash expires looks every earlier attempt up again (full status history)
+  before it retries with a new blockhash (bounded count), so a transaction is
+  never executed twice; then reads logs and compute units back with
+  `getTransaction`.
 * Program errors come back as the named `FedstakeProgramError` whether they
   were caught in preflight simulation or on chain.
 * Transport primitives for following the chain, with no loops of their own:
@@ -32,7 +34,7 @@ from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed
 from solana.rpc.core import _COMMITMENT_TO_SOLDERS, RPCException
-from solana.rpc.models import TxOpts
+from solana.rpc.models import MemcmpOpts, TxOpts
 from solana.rpc.websocket_api import SolanaWsClient
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -53,9 +55,10 @@ from client_kit.errors import (
     program_error,
 )
 from client_kit.events import events_from_logs
-from client_kit.filters import Filters
 from client_kit.gateway.base import AccountInfo, ChainGateway, LandedTransaction, TxResult
+from client_kit.gateway.filters import AccountFilter, DataSize
 from client_kit.idl import load_idl
+from client_kit.storage.cid import b58encode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -158,11 +161,14 @@ class RpcGateway(ChainGateway):
         return (await self._call(self.client.get_balance(pubkey, commitment=self.commitment))).value
 
     async def program_accounts(
-        self, filters: Filters | None = None
+        self, filters: Sequence[AccountFilter] = ()
     ) -> list[tuple[Pubkey, AccountInfo]]:
         resp = await self._call(
             self.client.get_program_accounts(
-                self.program_id, commitment=self.commitment, encoding="base64", filters=filters
+                self.program_id,
+                commitment=self.commitment,
+                encoding="base64",
+                filters=[_rpc_filter(f) for f in filters] or None,
             )
         )
         return [
@@ -252,43 +258,73 @@ class RpcGateway(ChainGateway):
     async def send(
         self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
     ) -> TxResult:
+        """Sends one transaction; at most one of its attempts can ever land.
+
+        Each attempt is signed over a new blockhash. An attempt whose
+        blockhash expired without a status is resent only after every
+        signature sent so far was looked up again in the full status history
+        (a status can lag behind block height): if one landed, that one is the
+        result and nothing is resent. A preflight "already processed" means
+        this very transaction landed, so it is confirmed, not resent.
+        """
         payer = signers[0]
         previous_hash = None
+        sent: list[Signature] = []
         for _attempt in range(self.send_attempts):
             latest = await self._fresh_blockhash(previous_hash)
             message = MessageV0.try_compile(
                 payer.pubkey(), list(instructions), [], latest.blockhash
             )
             tx = VersionedTransaction(message, list(signers))
+            sig = tx.signatures[0]
             try:
-                resp = await self._call(
+                await self._call(
                     self.client.send_transaction(
                         tx, TxOpts(skip_confirmation=True, preflight_commitment=self.commitment)
                     )
                 )
             except RPCException as exc:
                 failure = _preflight_failure(exc)
-                if failure is None:  # identical transaction already landed with this hash
-                    previous_hash = latest.blockhash
-                    continue
-                raise failure from exc
-            sig = resp.value
+                if failure is not None:
+                    raise failure from exc
+                status = await self._confirm(sig, None)  # this transaction already landed
+                return await self._result(sig, status)
+            sent.append(sig)
             status = await self._confirm(sig, latest.last_valid_block_height)
-            if status is None:  # blockhash expired before the transaction landed
+            if status is None:
+                landed = await self._landed(sent)
+                if landed is not None:
+                    return await self._result(landed[0], landed[1])
                 previous_hash = latest.blockhash
                 log.info("transaction %s expired; resending with a new blockhash", sig)
                 continue
-            logs, units = await self._logs(sig)
-            if status.err is not None:
-                code = custom_error_code(str(status.err), logs)
-                if code is not None:
-                    raise program_error(code, logs)
-                raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
-            return TxResult(str(sig), logs, units, events_from_logs(logs))
+            return await self._result(sig, status)
         raise TransactionFailed(
             f"transaction not confirmed after {self.send_attempts} attempts "
             f"(blockhash expired each time) on {self.url}"
         )
+
+    async def _landed(self, sent: Sequence[Signature]) -> tuple[Signature, Any] | None:
+        """The first of `sent` that landed after all (searching the whole status
+        history), waited to the commitment; None if none of them did."""
+        resp = await self._call(
+            self.client.get_signature_statuses(list(sent), search_transaction_history=True)
+        )
+        for sig, status in zip(sent, resp.value, strict=True):
+            if status is not None:
+                log.info("transaction %s landed although its blockhash expired", sig)
+                return sig, await self._confirm(sig, None)
+        return None
+
+    async def _result(self, sig: Signature, status: Any) -> TxResult:
+        """The landed transaction's logs and units, or its named failure."""
+        logs, units = await self._logs(sig)
+        if status.err is not None:
+            code = custom_error_code(str(status.err), logs)
+            if code is not None:
+                raise program_error(code, logs)
+            raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
+        return TxResult(str(sig), logs, units, events_from_logs(logs, self.program_id))
 
     async def _fresh_blockhash(self, previous: Any) -> Any:
         """The latest blockhash, waiting (bounded) until it differs from `previous`."""
@@ -402,7 +438,7 @@ class RpcGateway(ChainGateway):
     # --- subscriptions ---------------------------------------------------
     async def open_stream(
         self,
-        account_filters: Sequence[Filters | None] = (None,),
+        account_filters: Sequence[Sequence[AccountFilter]] = ((),),
         *,
         logs: bool = True,
         keepalive: float = 20.0,
@@ -410,7 +446,8 @@ class RpcGateway(ChainGateway):
     ) -> ProgramStream:
         """A new websocket carrying the program's subscriptions.
 
-        One `programSubscribe` per entry of `account_filters` (None: the whole
+        One `programSubscribe` per entry of `account_filters` (each a list of
+        `client_kit.gateway.filters` that must all match; empty: the whole
         program) and, if `logs`, one `logsSubscribe` mentioning the program id,
         all at the gateway's commitment. `keepalive` (seconds) is the ping
         interval and the pong timeout, so a frozen node ends the stream within
@@ -440,7 +477,7 @@ class RpcGateway(ChainGateway):
                     program_id=self.program_id,
                     commitment=self.commitment,
                     encoding="base64",
-                    filters=filters,
+                    filters=[_rpc_filter(f) for f in filters] or None,
                 )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -450,6 +487,13 @@ class RpcGateway(ChainGateway):
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _rpc_filter(f: AccountFilter) -> int | MemcmpOpts:
+    """solana-py's spelling of a filter: an int is `dataSize`, memcmp bytes are base58."""
+    if isinstance(f, DataSize):
+        return f.size
+    return MemcmpOpts(offset=f.offset, bytes=b58encode(f.data))
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .layout import Layout, Rows
 from .stats import UpdateStats, all_stats
-from .types import RejectReason, UpdateInput
+from .types import UpdateInput
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Screening:
     candidates: list[Candidate]
-    rejected: dict[int, RejectReason]  # index in key-sorted input -> reason
+    rejected: dict[int, Reason]  # index in key-sorted input -> reason
     median_norm: float
 
 
@@ -52,11 +54,11 @@ class PreFilter:
     min_ratio: float = 0.05
 
     def screen(self, layout: Layout, updates: Sequence[UpdateInput], workers: int = 1) -> Screening:
-        rejected: dict[int, RejectReason] = {}
+        rejected: dict[int, Reason] = {}
         valid: list[tuple[int, Rows]] = []
         for index, update in enumerate(updates):
             reason = _shape_reason(layout, update)
-            if reason is not RejectReason.OK:
+            if reason is not Reason.OK:
                 rejected[index] = reason
                 continue
             valid.append((index, layout.rows(update.tensors)))
@@ -64,9 +66,9 @@ class PreFilter:
         finite: list[tuple[int, Rows, UpdateStats]] = []
         for (index, rows), stat in zip(valid, stats, strict=True):
             if not stat.finite:
-                rejected[index] = RejectReason.NAN
+                rejected[index] = Reason.NAN
             elif stat.norm == 0.0:
-                rejected[index] = RejectReason.FREE_RIDER
+                rejected[index] = Reason.FREE_RIDER
             else:
                 finite.append((index, rows, stat))
         norms = sorted(stat.norm for _, _, stat in finite)
@@ -74,27 +76,27 @@ class PreFilter:
         candidates: list[Candidate] = []
         for index, rows, stat in finite:
             if stat.norm > self.max_ratio * median:
-                rejected[index] = RejectReason.NORM
+                rejected[index] = Reason.NORM
             elif stat.norm < self.min_ratio * median:
-                rejected[index] = RejectReason.FREE_RIDER
+                rejected[index] = Reason.FREE_RIDER
             else:
                 update = updates[index]
                 candidates.append(Candidate(index, update.key, rows, update.num_samples, stat))
         return Screening(candidates, rejected, median)
 
 
-def _shape_reason(layout: Layout, update: UpdateInput) -> RejectReason:
+def _shape_reason(layout: Layout, update: UpdateInput) -> Reason:
     samples = update.num_samples
     if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples <= 0:
-        return RejectReason.SAMPLES
+        return Reason.SAMPLES
     tensors = update.tensors
     if set(tensors) != set(layout.names):
-        return RejectReason.SHAPE
+        return Reason.SHAPE
     for name, shape in zip(layout.names, layout.shapes, strict=True):
         value = tensors[name]
         if tuple(np.shape(value)) != shape:
-            return RejectReason.SHAPE
+            return Reason.SHAPE
     for name in layout.names:
         if np.asarray(tensors[name]).dtype != np.float32:
-            return RejectReason.DTYPE
-    return RejectReason.OK
+            return Reason.DTYPE
+    return Reason.OK

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offchain.aggregation import RULES, RejectReason, UpdateInput, make_rule
+from client_kit.enums import Reason, ReasonKind
+from offchain.aggregation import RULES, UpdateInput, make_rule
 
 BASE = {"w": np.zeros((2, 3), np.float32), "b": np.zeros(3, np.float32)}
 
@@ -54,7 +55,7 @@ def test_invalid_update_rejected_with_named_reason(rule, reason, tensors, sample
     # Then the bad one is rejected with the named reason and scores nothing
     verdict = result.verdict("bad")
     assert (verdict.accepted, verdict.reason, verdict.score_bps) == (False, reason, 0)
-    assert verdict.reason_code == int(RejectReason.from_code(reason))
+    assert verdict.reason_code == int(Reason.from_code(reason))
     assert all(np.isfinite(v).all() for v in result.global_model.values())
 
 
@@ -67,11 +68,23 @@ def test_reason_codes_are_stable_u8() -> None:
         "dtype": 4,
         "nan": 5,
         "samples": 6,
-        "norm": 7,
-        "free_rider": 8,
-        "krum": 9,
-        "trust": 10,
-        "outlier": 11,
-        "unexplained": 12,
+        "norm": 64,
+        "free_rider": 65,
+        "krum": 66,
+        "trust": 67,
+        "outlier": 68,
+        "unexplained": 69,
     }
-    assert {r.code: int(r) for r in RejectReason} == expected
+    assert {r.code: int(r) for r in Reason} == expected
+
+
+def test_reason_classes_follow_the_code_ranges() -> None:
+    # 1..63 objective (slashable), 64..127 statistical (exclude), 128.. reserved
+    objective = {Reason.HASH, Reason.MALFORMED, Reason.SHAPE, Reason.DTYPE, Reason.NAN}
+    assert {r for r in Reason if r.kind is ReasonKind.OBJECTIVE} == objective | {Reason.SAMPLES}
+    assert Reason.OK.kind is ReasonKind.OK
+    assert all(r.kind is ReasonKind.STATISTICAL for r in Reason if 64 <= r < 128)
+    # codes no member names still decode (a newer or foreign aggregator's)
+    assert Reason(100).kind is ReasonKind.STATISTICAL and Reason(100).name == "CODE_100"
+    assert Reason(200).kind is ReasonKind.RESERVED
+    assert Reason(7).kind is ReasonKind.OBJECTIVE

@@ -25,20 +25,20 @@ from client_kit.gateway.rpc import (
     SignatureRecord,
     TimeTravelUnsupported,
 )
-from client_kit.scenario import SOL, AsyncPool
 from tests.gateway.conftest import PROGRAM_ID, Surfnet
 from tests.gateway.tcp_proxy import free_port
+from tests.pools import SOL, PoolScenario
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway) -> None:
-    world = AsyncPool(rpc_chain)
+async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world = PoolScenario(rpc_chain, tmp_path)
     await world.setup()
     await world.create()
     # Given a dozen funding transactions sent at once (several land in one slot)
     sent = await asyncio.gather(*[world.fund(1_000 + i) for i in range(12)])
-    ours = {result.signature for result in sent}
+    ours = {result.tx.signature for result in sent}
     # Surfpool also lists the slot it is still building, in an order that changes
     # until the slot is sealed: wait until the node has moved past every one
     last_slot = max([(await rpc_chain.fetch_transaction(sig)).slot for sig in ours])  # type: ignore[union-attr]
@@ -72,43 +72,45 @@ async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway) -> 
 
 
 async def test_fetch_transaction_gives_logs_outcome_and_written_accounts(
-    rpc_chain: RpcGateway,
-) -> None:
-    world = AsyncPool(rpc_chain)
+    rpc_chain: RpcGateway, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    world = PoolScenario(rpc_chain, tmp_path)
     await world.setup()
     await world.create()
-    result = await world.fund(SOL)
+    result = (await world.fund(SOL)).tx
     landed = await rpc_chain.fetch_transaction(result.signature)
     assert landed is not None and not landed.failed
     assert landed.signature == result.signature and landed.logs == tuple(result.logs)
     # the pool and its vault were written; the funder signed, so it is not listed
-    assert set(landed.writable) == {world.pool, world.vault}
+    assert set(landed.writable) == {world.key, world.vault}
     assert await rpc_chain.fetch_transaction(str(Signature.default())) is None
 
 
-async def test_read_accounts_in_order_with_missing_ones(rpc_chain: RpcGateway) -> None:
-    world = AsyncPool(rpc_chain)
+async def test_read_accounts_in_order_with_missing_ones(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world = PoolScenario(rpc_chain, tmp_path)
     await world.setup()
-    await world.create()
-    slot, infos = await rpc_chain.read_accounts([world.vault, Keypair().pubkey(), world.pool])
+    created = await world.create()
+    slot, infos = await rpc_chain.read_accounts([world.vault, Keypair().pubkey(), world.key])
     assert slot > 0 and infos[1] is None
     assert infos[0] is not None and infos[0].data == b""
-    assert infos[2] is not None and decode_account(Pool, infos[2].data).pool_id == world.pool_id
+    assert infos[2] is not None and decode_account(Pool, infos[2].data).pool_id == created.pool_id
 
 
-async def test_open_stream_delivers_logs_and_account_notices(rpc_chain: RpcGateway) -> None:
-    world = AsyncPool(rpc_chain)
+async def test_open_stream_delivers_logs_and_account_notices(
+    rpc_chain: RpcGateway, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    world = PoolScenario(rpc_chain, tmp_path)
     await world.setup()
     await world.create()
-    stream = await rpc_chain.open_stream([None])
+    stream = await rpc_chain.open_stream([()])
     try:
-        funded = await world.fund(SOL)
+        funded = (await world.fund(SOL)).tx
         seen_logs = seen_pool = False
         while not (seen_logs and seen_pool):
             note = await asyncio.wait_for(stream.recv(), 10)
             if isinstance(note, LogsNotice) and note.signature == funded.signature:
                 seen_logs = note.logs == tuple(funded.logs)
-            if isinstance(note, AccountNotice) and note.pubkey == world.pool:
+            if isinstance(note, AccountNotice) and note.pubkey == world.key:
                 assert note.info is not None
                 seen_pool = decode_account(Pool, note.info.data).total_funded == SOL
     finally:
@@ -122,7 +124,7 @@ async def test_open_stream_on_a_dead_websocket_is_a_clear_error(surfnet: Surfnet
     chain = RpcGateway(surfnet.rpc_url, dead, program_id=PROGRAM_ID)
     try:
         with pytest.raises(ClusterUnreachable, match=dead):
-            await chain.open_stream([None], open_timeout=2.0)
+            await chain.open_stream([()], open_timeout=2.0)
     finally:
         await chain.close()
 

@@ -1,101 +1,91 @@
-"""The aggregator's round: fetch by CID, verify against the chain, judge, finalize."""
+"""The aggregator's round: fetch by CID, verify against the chain, judge, finalize.
+
+Participants' bytes are untrusted: whatever they store, the round is judged
+to the end and every bad update becomes a verdict with a named reason."""
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
-from solders.keypair import Keypair
+import pytest
 
-from client_kit.accounts import Pool, Submission, decode_account
-from client_kit.canonical import decode_tensors, encode_tensors
+from client_kit.actions.participant import PreparedUpdate
+from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors, tensors_hash
+from client_kit.enums import PoolStatus, Reason, Verdict
 from client_kit.gateway.embedded import EmbeddedGateway
-from client_kit.instructions import FedstakeInstructions, PoolParams
-from client_kit.storage.local import LocalStore
 from offchain.aggregation import make_rule
 from offchain.aggregator import judge_round
+from offchain.errors import RoundMismatch
+from tests.pools import SOL, PoolScenario, filled
 
-SOL = 1_000_000_000
+# one float32 tensor "w" with dims [0, 2^63]: zero elements, but no numpy shape
+HOSTILE_DIMS = bytes.fromhex("4653544b0101000000010077010200000000000000000000000000000080")
 
 
-async def test_round_rejects_hash_mismatch_and_malformed_bytes(tmp_path) -> None:
-    # Given a pool in round 1 with four submissions
-    chain, store = EmbeddedGateway(), LocalStore(tmp_path / "store")
-    ix = FedstakeInstructions(chain.program_id)
-    org, agg = Keypair(), Keypair()
-    for key in (org.pubkey(), agg.pubkey()):
-        await chain.airdrop(key, 10 * SOL)
-    base = {"w": np.zeros((3, 2), np.float32)}
-    base_bytes = encode_tensors(base)
-    params = PoolParams(
-        pool_id=1,
-        aggregator=agg.pubkey(),
-        task_cid="bafkreitask",
-        initial_model_hash=hashlib.sha256(base_bytes).digest(),
-        initial_model_cid=store.put(base_bytes),
-        max_rounds=1,
-        round_duration=60,
-        join_deadline=await chain.unix_time() + 60,
-        min_stake=SOL // 10,
-        max_participants=5,
-        reward_per_round=SOL,
-        slash_bps=5_000,
-    )
-    pool = ix.pool(org.pubkey(), 1)
-    await chain.send([ix.create_pool(org.pubkey(), params)], [org])
-    await chain.send([ix.fund_pool(org.pubkey(), pool, SOL)], [org])
-    honest, honest2, swapper, garbler = (Keypair() for _ in range(4))
-    for kp in (honest, honest2, swapper, garbler):
-        await chain.airdrop(kp.pubkey(), 2 * SOL)
-        await chain.send([ix.join_pool(kp.pubkey(), pool, SOL // 2, b"\x01" * 32)], [kp])
-    await chain.send([ix.start_training(org.pubkey(), pool)], [org])
+def lying(data: bytes, claimed: bytes) -> PreparedUpdate:
+    """What a cheating participant sends: `data` stored, `claimed` recorded as its hash."""
+    return PreparedUpdate(data, canonical_hash(claimed))
 
-    def submit_bytes(data: bytes, claimed_hash: bytes):
-        cid = store.put(data)
-        return cid, claimed_hash
 
-    updates = {
-        honest: encode_tensors({"w": np.full((3, 2), 0.1, np.float32)}),
-        honest2: encode_tensors({"w": np.full((3, 2), 0.3, np.float32)}),
-    }
-    plans = {kp: submit_bytes(data, hashlib.sha256(data).digest()) for kp, data in updates.items()}
-    # swapper records the hash of one update but stores different bytes
-    plans[swapper] = submit_bytes(
-        encode_tensors({"w": np.full((3, 2), 9.0, np.float32)}),
-        hashlib.sha256(b"something else").digest(),
-    )
-    garbage = b"not tensors at all"
-    plans[garbler] = submit_bytes(garbage, hashlib.sha256(garbage).digest())
-    for kp, (cid, update_hash) in plans.items():
-        await chain.send(
-            [
-                ix.submit_update(
-                    kp.pubkey(),
-                    pool,
-                    1,
-                    update_hash=update_hash,
-                    update_cid=cid,
-                    num_samples=10,
-                    base_model_hash=params.initial_model_hash,
-                )
-            ],
-            [kp],
-        )
+def honest_bytes(data: bytes) -> PreparedUpdate:
+    """Bytes stored under their true hash, whatever they are."""
+    return PreparedUpdate(data, canonical_hash(data))
+
+
+async def test_round_judges_every_kind_of_bad_bytes_and_finalizes(tmp_path) -> None:
+    # Given a pool in round 1 with six submissions, four of them bad in different ways
+    chain = EmbeddedGateway()
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create(max_participants=6)
+    await world.fund(SOL)
+    honest, honest2, swapper, garbler, hostile, misshaped = [
+        await world.new_trainer() for _ in range(6)
+    ]
+    for trainer in world.trainers:
+        await world.join(trainer)
+    await world.start()
+    await world.submit(honest, filled(world.task, 0.1))
+    await world.submit(honest2, filled(world.task, 0.3))
+    await world.submit(swapper, lying(encode_tensors(filled(world.task, 9.0)), b"something else"))
+    await world.submit(garbler, honest_bytes(b"not tensors at all"))
+    await world.submit(hostile, honest_bytes(HOSTILE_DIMS))
+    await world.submit(misshaped, {"w": np.zeros(3, np.float32)})
 
     # When the aggregator judges the round (everyone submitted: no need to wait)
-    outcome = await judge_round(chain, store, agg, pool, rule=make_rule("fedavg"), base=base)
+    base = world.task.initial_tensors()
+    outcome = await judge_round(
+        chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=base
+    )
 
     # Then the verdicts follow the bytes, and the chain holds the stored model's hash
-    verdicts = {j.wallet: (j.accepted, j.reason) for j in outcome.judged}
-    assert verdicts[swapper.pubkey()] == (False, "hash")
-    assert verdicts[garbler.pubkey()] == (False, "malformed")
-    assert verdicts[honest.pubkey()][0] and verdicts[honest2.pubkey()][0]
-    state = decode_account(Pool, (await chain.get_account(pool)).data)
-    assert state.status == "Finished" and state.global_model_hash == outcome.global_hash
-    stored = store.get(outcome.global_cid)
-    assert hashlib.sha256(stored).digest() == outcome.global_hash
-    np.testing.assert_allclose(decode_tensors(stored)["w"], 0.2, rtol=1e-6)
-    swapped = decode_account(
-        Submission, (await chain.get_account(ix.submission(pool, 1, swapper.pubkey()))).data
-    )
-    assert swapped.verdict == "Rejected" and swapped.reason == 1 and swapped.slashed == SOL // 4
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
+    rejected = Verdict.REJECTED
+    assert verdicts[swapper.wallet.pubkey()] == (rejected, Reason.HASH)
+    assert verdicts[garbler.wallet.pubkey()] == (rejected, Reason.MALFORMED)
+    assert verdicts[hostile.wallet.pubkey()] == (rejected, Reason.MALFORMED)
+    assert verdicts[misshaped.wallet.pubkey()] == (rejected, Reason.SHAPE)
+    assert verdicts[honest.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    assert verdicts[honest2.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    state = await world.pool_state()
+    assert state.status is PoolStatus.FINISHED and state.global_model_hash == outcome.global_hash
+    stored = world.store.get(outcome.global_cid)
+    assert canonical_hash(stored) == outcome.global_hash
+    expected = {k: v + 0.2 for k, v in base.items()}  # FedAvg of equal-weight 0.1 and 0.3
+    for name, value in decode_tensors(stored).items():
+        np.testing.assert_allclose(value, expected[name], atol=1e-6)
+    swapped = await world.submission_state(swapper)
+    assert swapped.verdict is Verdict.REJECTED and swapped.reason is Reason.HASH
+    assert swapped.slashed == SOL // 4
+
+
+async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
+    chain = EmbeddedGateway()
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create()
+    wrong = filled(world.task, 1.0)
+    assert tensors_hash(wrong) != world.task.initial_weights_hash
+    with pytest.raises(RoundMismatch):
+        await judge_round(
+            chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=wrong
+        )

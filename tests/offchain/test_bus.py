@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from solders.pubkey import Pubkey
 
-from client_kit.events import ProgramEvent
+from client_kit.events import PoolFunded
 from client_kit.gateway.base import AccountInfo
 from offchain.bus import (
     MAX_COMPONENT,
@@ -38,8 +38,11 @@ cursors = st.builds(
 )
 
 
+FUNDER = Pubkey.new_unique()
+
+
 def event(cursor: Cursor, pool: Pubkey = POOL_A) -> ChainEvent:
-    return ChainEvent(cursor, ProgramEvent("PoolFunded", {"pool": pool, "amount": cursor.log}), "s")
+    return ChainEvent(cursor, PoolFunded(pool, FUNDER, cursor.log, cursor.log), "s")
 
 
 def increasing(n: int, per_tx: int = 3) -> list[Cursor]:
@@ -278,7 +281,9 @@ def test_items_serialize_to_json() -> None:
     ]
     decoded = json.loads(json.dumps([item.as_dict() for item in items]))
     assert [d["kind"] for d in decoded] == ["event", "account", "account", "gap"]
-    assert decoded[0]["fields"] == {"pool": str(POOL_A), "amount": 3}
+    assert decoded[0]["fields"] == {
+        "pool": str(POOL_A), "funder": str(FUNDER), "amount": 3, "total_funded": 3
+    }  # fmt: skip
     assert decoded[0]["cursor"] == "1:2:3" and decoded[2]["closed"] is True
 
 

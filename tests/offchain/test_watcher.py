@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from solders.keypair import Keypair
@@ -21,12 +22,13 @@ from client_kit.accounts import Participant, Pool
 from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.rpc import RpcGateway
-from client_kit.scenario import SOL, AsyncPool
+from client_kit.program import program_path
 from offchain.bus import AccountUpdate, ChainEvent, Cursor, EventBus, Gap, Subscription
 from offchain.watcher import UnknownPool, Watcher
 from scripts.validator import launcher
-from tests.gateway.conftest import PROGRAM_ID, SO_PATH
+from tests.conftest import PROGRAM_ID
 from tests.gateway.tcp_proxy import TcpProxy
+from tests.pools import SOL, PoolScenario
 
 pytestmark = pytest.mark.timeout(120)
 Item = ChainEvent | AccountUpdate | Gap
@@ -121,9 +123,9 @@ def closed_with(key: Pubkey, event: str) -> Callable[[list[Item]], bool]:
     return done
 
 
-async def created_pool(chain: ChainGateway) -> AsyncPool:
+async def created_pool(chain: ChainGateway, store: Path) -> PoolScenario:
     """A funded organization's new pool."""
-    world = AsyncPool(chain)
+    world = PoolScenario(chain, store)
     await world.setup()
     await world.create()
     return world
@@ -134,17 +136,17 @@ def strictly_increasing(items: list[Item]) -> bool:
 
 
 # --- both backends ---------------------------------------------------------
-async def test_watcher_follows_pool_and_participant_state(followed: Followed) -> None:
-    world = AsyncPool(followed.chain)
+async def test_watcher_follows_pool_and_participant_state(followed: Followed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world = PoolScenario(followed.chain, tmp_path)
     await world.setup()
-    await sealed(followed.chain, await world.create())
+    await sealed(followed.chain, (await world.create()).tx)
     watcher = Watcher(followed.watched, followed.bus)
     async with running(watcher):
         subscription = followed.bus.subscribe(after=Cursor(0, 0, 0))
         # Given the pool existed before the watcher started: a gap, then its state
-        items = await read_until(subscription, lambda xs: latest(xs, world.pool) is not None)
+        items = await read_until(subscription, lambda xs: latest(xs, world.key) is not None)
         assert isinstance(items[0], Gap)
-        created = latest(items, world.pool)
+        created = latest(items, world.key)
         assert isinstance(created.account, Pool) and created.account.status == "Open"
         # When a trainer joins
         trainer = await world.new_trainer()
@@ -158,21 +160,21 @@ async def test_watcher_follows_pool_and_participant_state(followed: Followed) ->
         )
         # Then its event and the participant's state arrive
         events = [i for i in items if isinstance(i, ChainEvent)]
-        assert [(e.name, e.signature) for e in events] == [("ParticipantJoined", joined.signature)]
+        assert [(e.name, e.signature) for e in events] == [
+            ("ParticipantJoined", joined.tx.signature)
+        ]
         participant = latest(items, world.participant(trainer)).account
         assert isinstance(participant, Participant)
         assert participant.wallet == trainer.wallet.pubkey() and participant.stake == SOL // 2
         items += await read_until(
             subscription,
             lambda xs: (
-                (u := latest(items + xs, world.pool)) is not None
+                (u := latest(items + xs, world.key)) is not None
                 and u.account.participant_count == 1
             ),
         )
         # When the pool is cancelled and the trainer withdraws (closing its account)
-        await world.send(
-            world.ix.cancel_pool(world.organization.pubkey(), world.pool), world.organization
-        )
+        await world.cancel()
         await world.withdraw(trainer)
         more = await read_until(
             subscription, closed_with(world.participant(trainer), "StakeWithdrawn")
@@ -181,7 +183,7 @@ async def test_watcher_follows_pool_and_participant_state(followed: Followed) ->
         assert names(more) == ["PoolCancelled", "StakeWithdrawn"]
         assert strictly_increasing(items + more)
         closed = latest(more, world.participant(trainer))
-        assert closed.account is None and closed.pool == world.pool
+        assert closed.account is None and closed.pool == world.key
         if followed.backend == "embedded":  # exact: each state right after its event
             withdrawn = next(i for i in more if getattr(i, "name", "") == "StakeWithdrawn")
             assert closed.cursor.slot == withdrawn.cursor.slot
@@ -189,9 +191,9 @@ async def test_watcher_follows_pool_and_participant_state(followed: Followed) ->
 
 
 async def test_events_from_every_sender_reach_the_bus_once_in_chain_order(
-    followed: Followed,
-) -> None:
-    worlds = [AsyncPool(followed.chain) for _ in range(3)]
+    followed: Followed, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    worlds = [PoolScenario(followed.chain, tmp_path) for _ in range(3)]
     for world in worlds:
         await world.setup()
         await world.create()
@@ -200,10 +202,10 @@ async def test_events_from_every_sender_reach_the_bus_once_in_chain_order(
         subscription = followed.bus.subscribe()
         # When three organizations fund their pools concurrently
         amounts = {
-            world.pool: [1_000 + 10 * i + n for i in range(8)] for n, world in enumerate(worlds)
+            world.key: [1_000 + 10 * i + n for i in range(8)] for n, world in enumerate(worlds)
         }
         sent = await asyncio.gather(
-            *[world.fund(amount) for world in worlds for amount in amounts[world.pool]]
+            *[world.fund(amount) for world in worlds for amount in amounts[world.key]]
         )
         everything = sorted(a for values in amounts.values() for a in values)
         items = await read_until(subscription, lambda xs: len(funded(xs)) >= len(everything))
@@ -211,11 +213,11 @@ async def test_events_from_every_sender_reach_the_bus_once_in_chain_order(
         assert sorted(funded(items)) == everything
         assert strictly_increasing(items)
         for world in worlds:
-            assert sorted(funded(items, world.pool)) == amounts[world.pool]
+            assert sorted(funded(items, world.key)) == amounts[world.key]
         events = [i for i in items if isinstance(i, ChainEvent) and i.name == "PoolFunded"]
-        assert {e.signature for e in events} == {r.signature for r in sent}
+        assert {e.signature for e in events} == {r.tx.signature for r in sent}
         if followed.backend == "embedded":  # one transaction at a time: send order
-            assert [e.signature for e in events] == [r.signature for r in sent]
+            assert [e.signature for e in events] == [r.tx.signature for r in sent]
         else:  # the block's order, slot by slot
             assert isinstance(followed.chain, RpcGateway)
             for slot in sorted({e.slot for e in events}):
@@ -235,12 +237,12 @@ async def test_events_from_every_sender_reach_the_bus_once_in_chain_order(
         assert [i.cursor for i in again] == [i.cursor for i in items if i.cursor > events[0].cursor]
 
 
-async def test_a_pool_scoped_watcher_publishes_only_that_pool(followed: Followed) -> None:
-    mine, other = AsyncPool(followed.chain), AsyncPool(followed.chain)
+async def test_a_pool_scoped_watcher_publishes_only_that_pool(followed: Followed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mine, other = PoolScenario(followed.chain, tmp_path), PoolScenario(followed.chain, tmp_path)
     for world in (mine, other):
         await world.setup()
         await world.create()
-    watcher = Watcher(followed.watched, followed.bus, pools=[mine.pool])
+    watcher = Watcher(followed.watched, followed.bus, pools=[mine.key])
     async with running(watcher):
         subscription = followed.bus.subscribe()
         trainers = [await mine.new_trainer(), await other.new_trainer()]
@@ -252,18 +254,18 @@ async def test_a_pool_scoped_watcher_publishes_only_that_pool(followed: Followed
             subscription, lambda xs: latest(xs, mine.participant(trainers[0])) is not None
         )
         assert funded(items) == [5]
-        assert {i.pool for i in items} == {mine.pool}
+        assert {i.pool for i in items} == {mine.key}
         updated = {i.pubkey for i in items if isinstance(i, AccountUpdate)}
-        assert updated == {mine.pool, mine.vault, mine.participant(trainers[0])}
+        assert updated == {mine.key, mine.vault, mine.participant(trainers[0])}
     with pytest.raises(UnknownPool):
         await Watcher(followed.watched, EventBus(), pools=[Keypair().pubkey()]).run()
 
 
 # --- embedded ----------------------------------------------------------------
-async def test_a_restarted_watcher_declares_what_it_missed_as_a_gap() -> None:
+async def test_a_restarted_watcher_declares_what_it_missed_as_a_gap(tmp_path) -> None:  # type: ignore[no-untyped-def]
     chain = EmbeddedGateway()
     bus = EventBus()
-    world = await created_pool(chain)
+    world = await created_pool(chain, tmp_path)
     watcher = Watcher(chain, bus)
     subscription = bus.subscribe()
     async with running(watcher):
@@ -305,7 +307,7 @@ async def proxied(surfnet) -> AsyncIterator[tuple[RpcGateway, RpcGateway, TcpPro
             await proxy.stop()
 
 
-async def keep_funding(world: AsyncPool, amounts: itertools.count, sent: list[int]) -> None:
+async def keep_funding(world: PoolScenario, amounts: itertools.count, sent: list[int]) -> None:
     """Lands funding transactions one after another until cancelled."""
     while True:
         amount = next(amounts)
@@ -314,9 +316,9 @@ async def keep_funding(world: AsyncPool, amounts: itertools.count, sent: list[in
 
 
 @pytest.mark.validator
-async def test_no_event_is_lost_or_duplicated_across_a_dropped_websocket(proxied) -> None:  # type: ignore[no-untyped-def]
+async def test_no_event_is_lost_or_duplicated_across_a_dropped_websocket(proxied, tmp_path) -> None:  # type: ignore[no-untyped-def]
     chain, watched, proxy = proxied
-    world = await created_pool(chain)
+    world = await created_pool(chain, tmp_path)
     bus = EventBus()
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0)
     async with running(watcher):
@@ -348,12 +350,12 @@ async def test_no_event_is_lost_or_duplicated_across_a_dropped_websocket(proxied
 
 
 @pytest.mark.validator
-async def test_no_state_change_is_lost_across_a_disconnect(proxied) -> None:  # type: ignore[no-untyped-def]
+async def test_no_state_change_is_lost_across_a_disconnect(proxied, tmp_path) -> None:  # type: ignore[no-untyped-def]
     chain, watched, proxy = proxied
-    world = await created_pool(chain)
+    world = await created_pool(chain, tmp_path)
     await world.fund(SOL)
     trainer = await world.new_trainer()
-    await sealed(chain, await world.join(trainer))
+    await sealed(chain, (await world.join(trainer)).tx)
     bus = EventBus()
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0)
     async with running(watcher):
@@ -362,33 +364,29 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied) -> None:  # 
         state = await read_until(
             subscription, lambda xs: latest(xs, world.participant(trainer)) is not None
         )
-        assert latest(state, world.pool).account.status == "Open"
+        assert latest(state, world.key).account.status == "Open"
         # When the websocket goes down and another client changes the pool meanwhile
         await proxy.stop()
-        await world.send(
-            world.ix.cancel_pool(world.organization.pubkey(), world.pool), world.organization
-        )
+        await world.cancel()
         await world.withdraw(trainer)
         await proxy.start()
         # Then the reconnect reports both: the cancelled pool, the closed participant
         items = await read_until(
             subscription, closed_with(world.participant(trainer), "StakeWithdrawn")
         )
-        assert latest(items, world.pool).account.status == "Cancelled"
+        assert latest(items, world.key).account.status == "Cancelled"
         assert names(items) == ["PoolCancelled", "StakeWithdrawn"]
         # And live changes flow again afterwards
-        await world.send(
-            world.ix.close_pool(world.organization.pubkey(), world.pool), world.organization
-        )
-        items = await read_until(subscription, closed_with(world.pool, "PoolClosed"))
+        await world.close()
+        items = await read_until(subscription, closed_with(world.key, "PoolClosed"))
         assert names(items) == ["PoolClosed"]
         assert watcher.stats.connects >= 2
 
 
 @pytest.mark.validator
-async def test_an_outage_longer_than_max_backfill_is_declared_a_gap(proxied) -> None:  # type: ignore[no-untyped-def]
+async def test_an_outage_longer_than_max_backfill_is_declared_a_gap(proxied, tmp_path) -> None:  # type: ignore[no-untyped-def]
     chain, watched, proxy = proxied
-    world = await created_pool(chain)
+    world = await created_pool(chain, tmp_path)
     bus = EventBus()
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0, max_backfill=4, page_size=2)
     async with running(watcher):
@@ -411,12 +409,13 @@ async def test_an_outage_longer_than_max_backfill_is_declared_a_gap(proxied) -> 
 async def test_a_frozen_validator_is_noticed_and_caught_up_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Surfpool keeps its state in memory only, so instead of a restart the
     validator process is frozen (SIGSTOP) past the keepalive, then resumed."""
-    rpc_url, ws_url, stop = launcher.start_validator(SO_PATH, str(PROGRAM_ID), workdir=tmp_path)
+    with program_path() as so_path:
+        rpc_url, ws_url, stop = launcher.start_validator(so_path, str(PROGRAM_ID), workdir=tmp_path)
     chain = RpcGateway(rpc_url, ws_url, program_id=PROGRAM_ID, request_timeout=60.0)
     watched = RpcGateway(rpc_url, ws_url, program_id=PROGRAM_ID, request_timeout=2.0)
     frozen = False
     try:
-        world = await created_pool(chain)
+        world = await created_pool(chain, tmp_path)
         bus = EventBus()
         # a first reconnect attempt 3 s after the stall is noticed, so what lands
         # right after the validator resumes lands while the watcher is away

@@ -13,14 +13,19 @@ pub const PARTICIPANT_SEED: &[u8] = b"participant";
 pub const SUBMISSION_SEED: &[u8] = b"submission";
 pub const ROUND_SEED: &[u8] = b"round";
 
-/// Canonical address and bump for `seeds` (used only when creating accounts).
+/// Canonical address and bump for `seeds` (used only when creating accounts);
+/// `None` when no bump gives an off-curve address.
+///
+/// `try_find_program_address`, not `find_program_address`: the latter panics,
+/// and its panic `Location` is a pointer in `.data.rel.ro` that sbpf-linker
+/// 0.1.9 leaves unrelocated (`scripts/check_sbf.py` refuses such a binary).
 #[cfg(any(target_os = "solana", target_arch = "bpf"))]
-pub fn find(seeds: &[&[u8]], program_id: &Address) -> (Address, u8) {
-    Address::find_program_address(seeds, program_id)
+pub fn find(seeds: &[&[u8]], program_id: &Address) -> Option<(Address, u8)> {
+    Address::try_find_program_address(seeds, program_id)
 }
 
 #[cfg(not(any(target_os = "solana", target_arch = "bpf")))]
-pub fn find(_seeds: &[&[u8]], _program_id: &Address) -> (Address, u8) {
+pub fn find(_seeds: &[&[u8]], _program_id: &Address) -> Option<(Address, u8)> {
     unimplemented!("PDA search needs the runtime; exercised by the SVM tests")
 }
 
@@ -60,10 +65,8 @@ pub fn expect_canonical(
     seeds: &[&[u8]],
     program_id: &Address,
 ) -> Result<u8, ProgramError> {
-    let (address, bump) = find(seeds, program_id);
-    if address == *key {
-        Ok(bump)
-    } else {
-        Err(FedstakeError::InvalidPda.into())
+    match find(seeds, program_id) {
+        Some((address, bump)) if address == *key => Ok(bump),
+        _ => Err(FedstakeError::InvalidPda.into()),
     }
 }
