@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import itertools
+import random
 import sys
 import tempfile
 from collections import defaultdict
@@ -43,9 +42,9 @@ SOL = 1_000_000_000
 
 
 def seeded_keys(seed: bytes) -> Callable[[], Keypair]:
-    """Keypairs from sha256(seed ‖ n): the same keys, PDAs and bump searches every run."""
-    counter = itertools.count()
-    return lambda: Keypair.from_seed(hashlib.sha256(seed + bytes([next(counter)])).digest())
+    """Keypairs from a seeded generator: the same keys, PDAs and bump searches every run."""
+    rng = random.Random(seed)
+    return lambda: Keypair.from_seed(rng.randbytes(32))
 
 
 async def measure(chain: EmbeddedGateway) -> dict[str, list[int]]:
