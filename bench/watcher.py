@@ -33,6 +33,7 @@ import contextlib
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,20 +41,46 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from solana.rpc.models import TxOpts
+from solders.keypair import Keypair
 from solders.message import MessageV0
+from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from client_kit.accounts import ACCOUNT_TYPES, account_kind, decode_account
+from client_kit.actions import organization
+from client_kit.actions.reads import instructions
 from client_kit.events import events_from_logs
-from client_kit.gateway.base import LandedTransaction
+from client_kit.gateway.base import ChainGateway, LandedTransaction
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.rpc import LogsNotice, RpcGateway
-from client_kit.idl import REPO_ROOT, load_idl
-from client_kit.scenario import SOL, AsyncPool
+from client_kit.idl import load_idl
+from client_kit.program import program_path
+from client_kit.storage.local import LocalStore
+from client_kit.training.spec import mlp_spec
+from client_kit.training.task import TaskPackage, TrainingConfig
 from offchain.bus import ChainEvent, EventBus, Subscription
 from offchain.watcher import Watcher
 
-SO_PATH = REPO_ROOT / "target" / "deploy" / "fedstake.so"
+SOL = 1_000_000_000
+TERMS = organization.PoolTerms(
+    reward_per_round=SOL,
+    max_rounds=1,
+    round_duration=600,
+    join_window=3_600,
+    min_stake=SOL // 10,
+    max_participants=5,
+    slash_bps=5_000,
+)
+
+
+async def new_pool(chain: ChainGateway) -> tuple[Keypair, Pubkey]:
+    """A funded organization and its new pool (a tiny task, a throwaway store)."""
+    owner = Keypair()
+    await chain.airdrop(owner.pubkey(), 200 * SOL)
+    store = LocalStore(Path(tempfile.mkdtemp(prefix="fedstake-bench-store-")))
+    task = TaskPackage.create("tiny", "", mlp_spec(3, [], 2), TrainingConfig(), seed=0)
+    created = await organization.create_pool(chain, store, owner, task, TERMS)
+    return owner, created.pool
 
 
 def rate(count: int, seconds: float) -> float:
@@ -76,9 +103,7 @@ async def embedded_sends(n: int, watch: bool) -> tuple[float, list[LandedTransac
     listener decoding events (watch=False), or with the watcher, the bus and one
     subscriber reading everything; and the captured notifications."""
     chain = EmbeddedGateway()
-    world = AsyncPool(chain)
-    await world.setup()
-    await world.create()
+    owner, pool = await new_pool(chain)
     captured: list[LandedTransaction] = []
     decoded = 0
 
@@ -98,7 +123,7 @@ async def embedded_sends(n: int, watch: bool) -> tuple[float, list[LandedTransac
         chain.add_listener(bare)
     t0 = time.monotonic()
     for amount in range(1, n + 1):
-        await world.fund(amount)
+        await organization.fund_pool(chain, owner, pool, amount)
         if amount % 64 == 0:
             await asyncio.sleep(0)  # let the subscriber read, as a real one would
     done = await reader if reader is not None else time.monotonic()
@@ -167,18 +192,16 @@ async def embedded_pipeline(
 
 
 # --- Surfpool --------------------------------------------------------------------
-async def send_burst(chain: RpcGateway, world: AsyncPool, amounts: range) -> float:
-    """Sends one fund_pool per amount without waiting for confirmations; the
-    monotonic time of the first send."""
+async def send_burst(chain: RpcGateway, payer: Keypair, pool: Pubkey, amounts: range) -> float:
+    """Sends one fund_pool per amount without waiting for confirmations (the
+    actions confirm each transaction: too slow to load the node); the monotonic
+    time of the first send."""
     latest = (await chain.client.get_latest_blockhash()).value.blockhash
-    payer = world.organization
+    ix = instructions(chain)
     txs = [
         VersionedTransaction(
             MessageV0.try_compile(
-                payer.pubkey(),
-                [world.ix.fund_pool(payer.pubkey(), world.pool, amount)],
-                [],
-                latest,
+                payer.pubkey(), [ix.fund_pool(payer.pubkey(), pool, amount)], [], latest
             ),
             [payer],
         )
@@ -202,7 +225,10 @@ async def raw_logs_until(chain: RpcGateway, want: int, ready: asyncio.Event) -> 
         while seen < want:
             note = await stream.recv()
             if isinstance(note, LogsNotice):
-                seen += sum(1 for e in events_from_logs(list(note.logs)) if e.name == "PoolFunded")
+                seen += sum(
+                    1 for e in events_from_logs(list(note.logs), chain.program_id)
+                    if e.name == "PoolFunded"
+                )  # fmt: skip
         return time.monotonic()
     finally:
         await stream.close()
@@ -215,16 +241,14 @@ async def surfpool(n: int) -> dict[str, float]:
     if reason:
         raise SystemExit(f"Surfpool unavailable: {reason}")
     program = load_idl().address
-    rpc_url, ws_url, stop = launcher.start_validator(SO_PATH, str(program))
+    with program_path() as so_path:
+        rpc_url, ws_url, stop = launcher.start_validator(so_path, str(program))
     out: dict[str, float] = {}
     try:
         sender = RpcGateway(rpc_url, ws_url, program_id=program)
         raw = RpcGateway(rpc_url, ws_url, program_id=program)
         watched = RpcGateway(rpc_url, ws_url, program_id=program)
-        world = AsyncPool(sender)
-        await sender.airdrop(world.organization.pubkey(), 200 * SOL)
-        await sender.airdrop(world.aggregator.pubkey(), SOL)
-        await world.create()
+        owner, pool = await new_pool(sender)
         bus = EventBus(queue_size=4 * n + 10, retention=8 * n + 10)
         watcher = Watcher(watched, bus, fetch_concurrency=16)
         task = asyncio.create_task(watcher.run())
@@ -236,7 +260,7 @@ async def surfpool(n: int) -> dict[str, float]:
         raw_task = asyncio.create_task(raw_logs_until(raw, n, raw_ready))
         await raw_ready.wait()
         watch_task = asyncio.create_task(drain_events(subscription, n))
-        t0 = await send_burst(sender, world, range(1, n + 1))
+        t0 = await send_burst(sender, owner, pool, range(1, n + 1))
         raw_done, watch_done = await asyncio.wait_for(asyncio.gather(raw_task, watch_task), 300)
         out["live_raw"] = rate(n, raw_done - t0)
         out["live_watcher"] = rate(n, watch_done - t0)
@@ -251,7 +275,7 @@ async def surfpool(n: int) -> dict[str, float]:
         raw_ready = asyncio.Event()
         raw_task = asyncio.create_task(raw_logs_until(raw, n, raw_ready))
         await raw_ready.wait()
-        t0 = await send_burst(sender, world, range(n + 1, 2 * n + 1))
+        t0 = await send_burst(sender, owner, pool, range(n + 1, 2 * n + 1))
         await raw_task
         t1 = time.monotonic()
         task = asyncio.create_task(watcher.run())

@@ -13,7 +13,7 @@ Embedded chain
 RPC (any cluster, Surfpool in the tests)
     One websocket carries `logsSubscribe` (mentions = program id) and one
     `programSubscribe` per filter list: unfiltered for all pools, or per pool
-    the memcmp filters of `client_kit.filters.pool_filters`. Notifications
+    the memcmp filters of `client_kit.accounts.pool_filters`. Notifications
     only *wake* the sequencer; what is published comes from reads, so live
     delivery and backfill are one code path:
 
@@ -164,9 +164,10 @@ class Watcher:
     sequencer polls anyway; `settle`: seconds before it polls again while
     transactions wait for their slot to be sealed; `seal_wait`: at most this
     long after a (re)connect for that before listing the accounts in scope.
-    `fetch_concurrency`: `getTransaction` calls in
-    flight. `max_backfill`: most transactions caught up after an outage;
-    beyond that the oldest are skipped and declared a gap on the bus.
+    `fetch_concurrency`: `getTransaction` calls in flight. `max_backfill`: most
+    transactions caught up after an outage; beyond that the oldest are skipped
+    and declared a gap on the bus. `page_size`: `getSignaturesForAddress` page
+    (≤ 1000). Raises TypeError for a gateway it cannot follow.
     """
 
     def __init__(
@@ -236,11 +237,6 @@ class Watcher:
                 await self._run_rpc(self.gateway)
         finally:
             self._ready.clear()
-
-    async def disconnect(self) -> None:
-        """Closes the current websocket (rpc); the watcher reconnects and catches up."""
-        if self._stream is not None:
-            await self._stream.close()
 
     # --- embedded --------------------------------------------------------
     async def _run_embedded(self, gateway: EmbeddedGateway) -> None:
