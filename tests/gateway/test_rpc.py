@@ -9,6 +9,7 @@ import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from solders.keypair import Keypair
@@ -16,6 +17,7 @@ from solders.signature import Signature
 from websockets.exceptions import ConnectionClosed
 
 from client_kit.accounts import Pool, decode_account
+from client_kit.actions.organization import CreatedPool
 from client_kit.errors import ClusterUnreachable, ProgramNotDeployed
 from client_kit.gateway import connect_gateway
 from client_kit.gateway.rpc import (
@@ -32,10 +34,15 @@ from tests.pools import SOL, PoolScenario
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    world = PoolScenario(rpc_chain, tmp_path)
+async def new_pool(chain: RpcGateway, store: Path) -> tuple[PoolScenario, CreatedPool]:
+    """A funded organization and its created pool."""
+    world = PoolScenario(chain, store)
     await world.setup()
-    await world.create()
+    return world, await world.create()
+
+
+async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world, _ = await new_pool(rpc_chain, tmp_path)
     # Given a dozen funding transactions sent at once (several land in one slot)
     sent = await asyncio.gather(*[world.fund(1_000 + i) for i in range(12)])
     ours = {result.tx.signature for result in sent}
@@ -74,9 +81,7 @@ async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway, tmp
 async def test_fetch_transaction_gives_logs_outcome_and_written_accounts(
     rpc_chain: RpcGateway, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    world = PoolScenario(rpc_chain, tmp_path)
-    await world.setup()
-    await world.create()
+    world, _ = await new_pool(rpc_chain, tmp_path)
     result = (await world.fund(SOL)).tx
     landed = await rpc_chain.fetch_transaction(result.signature)
     assert landed is not None and not landed.failed
@@ -87,9 +92,7 @@ async def test_fetch_transaction_gives_logs_outcome_and_written_accounts(
 
 
 async def test_read_accounts_in_order_with_missing_ones(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    world = PoolScenario(rpc_chain, tmp_path)
-    await world.setup()
-    created = await world.create()
+    world, created = await new_pool(rpc_chain, tmp_path)
     slot, infos = await rpc_chain.read_accounts([world.vault, Keypair().pubkey(), world.key])
     assert slot > 0 and infos[1] is None
     assert infos[0] is not None and infos[0].data == b""
@@ -99,9 +102,7 @@ async def test_read_accounts_in_order_with_missing_ones(rpc_chain: RpcGateway, t
 async def test_open_stream_delivers_logs_and_account_notices(
     rpc_chain: RpcGateway, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    world = PoolScenario(rpc_chain, tmp_path)
-    await world.setup()
-    await world.create()
+    world, _ = await new_pool(rpc_chain, tmp_path)
     stream = await rpc_chain.open_stream([()])
     try:
         funded = (await world.fund(SOL)).tx
