@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client_kit.accounts import Submission, account_filters, decode_account
-from client_kit.actions.reads import instructions
+from client_kit.accounts import Submission
+from client_kit.actions.reads import instructions, list_submissions
 from client_kit.canonical import Tensors, canonical_hash, decode_tensors
 from client_kit.enums import Reason, Verdict
 from client_kit.errors import FedstakeError, InvalidInput
@@ -51,11 +51,7 @@ async def round_submissions(
     One `program_accounts` query filtered by discriminator, size, pool and
     round, so the chain returns only these accounts.
     """
-    filters = account_filters(Submission, pool=pool, round=round_number)
-    found = [
-        decode_account(Submission, info.data) for _, info in await chain.program_accounts(filters)
-    ]
-    return sorted(found, key=lambda s: str(s.wallet))
+    return [state for _, state in await list_submissions(chain, pool, round_number)]
 
 
 async def fetch_update(
