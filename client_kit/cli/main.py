@@ -10,12 +10,17 @@ The commands are thin: each parses its arguments and runs one
 `client_kit.actions` function. This package is the application layer, so
 `task init` may use the operator's rule registry (`offchain`) to check a
 task's rule; the rest of client_kit never imports offchain.
+
+Packages above this one add their command groups without being imported
+here: each entry point of the `fedstake.commands` group (pyproject.toml) is a
+typer app added under its name (`api` → `frontend_api.cli:api_app`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +44,16 @@ app.add_typer(pool_app, name="pool")
 app.add_typer(keys_app, name="keys")
 app.add_typer(task_app, name="task")
 participant.register(app)
+COMMAND_GROUP = "fedstake.commands"
+
+
+def add_command_groups(target: typer.Typer) -> None:
+    """Adds every `fedstake.commands` entry point (a typer app) under its name."""
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        target.add_typer(entry.load(), name=entry.name)
+
+
+add_command_groups(app)
 
 # Global options: name → takes a value. Moved in front of the subcommand.
 GLOBAL_OPTIONS = {"--url": True, "-u": True, "--keypair": True, "-k": True, "--home": True}

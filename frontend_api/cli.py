@@ -1,0 +1,73 @@
+"""`fedstake api serve`: the API and dashboard under uvicorn.
+
+This typer app is added to `fedstake` through the `fedstake.commands` entry
+point (pyproject.toml), so `client_kit.cli` never imports this package.
+Options fall back to `FEDSTAKE_API_*` variables (`frontend_api.settings`);
+the chain is the global `--url` (embedded by default: the chain `fedstake`
+keeps in `<home>/embedded-state.json`, loaded at start, read-only).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+api_app = typer.Typer(help="The HTTP API, websocket feed and dashboard.", no_args_is_help=True)
+
+
+@api_app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (0: any free one).")] = None,
+    pool: Annotated[
+        list[str] | None, typer.Option("--pool", help="Follow only this pool (repeatable).")
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="Origin allowed by CORS (repeatable; * for any)."),
+    ] = None,
+) -> None:
+    """Serves REST under /api, the feed at /ws/feed and the dashboard at / until Ctrl-C."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from client_kit.errors import InvalidInput
+    from frontend_api.app import create_app
+    from frontend_api.server import server_config
+    from frontend_api.settings import ApiSettings
+
+    session = ctx.obj
+    chosen: dict[str, Any] = {}
+    if session is not None:
+        client = session.settings
+        chosen["url"] = client.rpc_url or "embedded"
+        if client.ws_url:
+            chosen["ws_url"] = client.ws_url
+        if client.embedded:
+            chosen["embedded_state"] = str(client.home / "embedded-state.json")
+    for name, value in (
+        ("host", host),
+        ("port", port),
+        ("pools", pool),
+        ("cors_origins", cors_origin),
+    ):
+        if value is not None:
+            chosen[name] = value
+    try:
+        settings = ApiSettings(**chosen)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"api settings: {where}: {first['msg']}") from None
+    import uvicorn
+
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    typer.echo(
+        f"fedstake api: http://{settings.host}:{settings.port}/ (dashboard), /docs (OpenAPI)"
+    )
+    asyncio.run(server.serve())
+    if not server.started:
+        raise typer.Exit(1)

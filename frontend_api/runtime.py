@@ -1,0 +1,269 @@
+"""What the API runs while it serves: a gateway, the bus, the watcher feeding it,
+and two small books the views need that the chain does not keep.
+
+* `ReceiptBook` — per submission, the update hash (from `UpdateSubmitted`) and
+  the judgment receipt (from `SubmissionJudged`: verdict, reason, reward,
+  slash, and the judging transaction's signature, which no account stores).
+* `EvaluationBook` — per pool and round, the operator's `RoundEvaluated`
+  (test accuracy and loss), an off-chain event.
+
+Both are filled by one bus subscription and bounded (oldest entries go first).
+`ApiRuntime.running` is the lifespan's body: open (or take) the gateway, start
+the watcher and the books, wait until the watcher is synced, enter the
+operator hook if the settings carry one, and undo all of it on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from solders.pubkey import Pubkey
+
+from client_kit.actions.reads import find_submission, instructions
+from client_kit.enums import Reason, Verdict
+from client_kit.events import SubmissionJudged, UpdateSubmitted
+from client_kit.gateway.base import ChainGateway
+from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.gateway.factory import connect_gateway
+from offchain.bus import (
+    BusItem,
+    ChainEvent,
+    Cursor,
+    EventBus,
+    Gap,
+    OperatorEvent,
+    SubscriberDropped,
+    SubscriptionClosed,
+)
+from offchain.events import RoundEvaluated
+from offchain.watcher import Watcher
+
+log = logging.getLogger(__name__)
+SubmissionKey = tuple[Pubkey, int, Pubkey]  # (pool, round, wallet)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a participant learns about one update once it is judged.
+
+    `update_hash` is the 32-byte SHA-256 it committed (None if neither the
+    `UpdateSubmitted` event nor the account could be read); `score` is basis
+    points of the round's reward, `reward` and `slashed` lamports, `signature`
+    the `judge_submission` transaction's, `cursor` the event's bus position.
+    """
+
+    pool: Pubkey
+    round: int
+    wallet: Pubkey
+    update_hash: bytes | None
+    verdict: Verdict
+    reason: Reason
+    score: int
+    reward: int
+    slashed: int
+    signature: str
+    slot: int
+    cursor: Cursor
+
+
+class _Bounded(OrderedDict):
+    """An insertion-ordered dict that forgets its oldest entries past `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:  # type: ignore[no-untyped-def]
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class ReceiptBook:
+    """Update hashes and judgment receipts by (pool, round, wallet); at most
+    `limit` of each, oldest forgotten first."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._hashes: _Bounded = _Bounded(limit)
+        self._receipts: _Bounded = _Bounded(limit)
+
+    def observe(self, item: ChainEvent) -> None:
+        event = item.event
+        if isinstance(event, UpdateSubmitted):
+            self._hashes[(event.pool, event.round, event.wallet)] = bytes(event.update_hash)
+        elif isinstance(event, SubmissionJudged):
+            self._receipts[(event.pool, event.round, event.wallet)] = self.receipt_for(item)
+
+    def update_hash(self, key: SubmissionKey) -> bytes | None:
+        return self._hashes.get(key)
+
+    def receipt(self, key: SubmissionKey) -> Receipt | None:
+        return self._receipts.get(key)
+
+    def receipt_for(self, item: ChainEvent, update_hash: bytes | None = None) -> Receipt:
+        """The receipt of a `SubmissionJudged` chain event (hash from this book
+        unless given)."""
+        event = item.event
+        key = (event.pool, event.round, event.wallet)
+        return Receipt(
+            pool=event.pool,
+            round=event.round,
+            wallet=event.wallet,
+            update_hash=update_hash or self._hashes.get(key),
+            verdict=event.verdict,
+            reason=event.reason,
+            score=event.score,
+            reward=event.reward,
+            slashed=event.slashed,
+            signature=item.signature,
+            slot=item.slot,
+            cursor=item.cursor,
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A `RoundEvaluated` and where it sat on the bus."""
+
+    event: RoundEvaluated
+    cursor: Cursor
+
+
+class EvaluationBook:
+    """The operator's latest evaluation of each (pool, round); at most `limit`."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._by_round: _Bounded = _Bounded(limit)
+
+    def observe(self, item: OperatorEvent) -> None:
+        if isinstance(item.event, RoundEvaluated):
+            event = item.event
+            self._by_round[(event.pool, event.round)] = Evaluation(event, item.cursor)
+
+    def get(self, pool: Pubkey, round_number: int) -> Evaluation | None:
+        return self._by_round.get((pool, round_number))
+
+
+class ApiRuntime:
+    """The gateway, bus, watcher and books one app serves from.
+
+    Build it with `running(settings)`; `chain`, `bus`, `watcher`, `receipts`
+    and `evaluations` are then live. `backend` is `"embedded"` or `"rpc"`.
+    """
+
+    def __init__(self, chain: ChainGateway, bus: EventBus, watcher: Watcher, limit: int) -> None:
+        self.chain = chain
+        self.bus = bus
+        self.watcher = watcher
+        self.receipts = ReceiptBook(limit)
+        self.evaluations = EvaluationBook(limit)
+        self.instructions = instructions(chain)  # PDA derivation for the chain's program id
+        self.backend = "embedded" if isinstance(chain, EmbeddedGateway) else "rpc"
+
+    def observe(self, item: BusItem | Gap) -> None:
+        """Feeds the books one bus item."""
+        if isinstance(item, ChainEvent):
+            self.receipts.observe(item)
+        elif isinstance(item, OperatorEvent):
+            self.evaluations.observe(item)
+
+    async def receipt_of(self, item: ChainEvent) -> Receipt:
+        """The receipt of a `SubmissionJudged` event; the hash from the book, or
+        read from the submission account when the book does not have it."""
+        event = item.event
+        update_hash = self.receipts.update_hash((event.pool, event.round, event.wallet))
+        if update_hash is None:
+            with contextlib.suppress(Exception):  # a failed read leaves the hash unknown
+                found = await find_submission(self.chain, event.pool, event.round, event.wallet)
+                update_hash = None if found is None else bytes(found.update_hash)
+        return self.receipts.receipt_for(item, update_hash)
+
+    async def _keep_books(self) -> None:
+        after: Cursor | None = None
+        while True:
+            subscription = self.bus.subscribe(after)
+            try:
+                async for item in subscription:
+                    self.observe(item)
+                    after = item.cursor
+            except SubscriberDropped:
+                log.warning("api: the books fell behind the bus; resuming after a gap")
+            except SubscriptionClosed:
+                return
+            finally:
+                subscription.close()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, settings) -> AsyncIterator[ApiRuntime]:  # type: ignore[no-untyped-def]
+        """Opens the chain (or takes `settings.chain`), starts the watcher and
+        the books, waits until synced (`settings.watcher_ready_timeout`), enters
+        `settings.operator`; stops and closes what it opened on exit. Raises
+        `ClusterUnreachable`/`ProgramNotDeployed` for a chain it cannot use,
+        `UnknownPool` for a followed pool that does not exist, TimeoutError
+        when the watcher does not sync in time."""
+        async with contextlib.AsyncExitStack() as stack:
+            chain = settings.chain
+            if chain is None:
+                chain = await connect_gateway(settings.url, ws_url=settings.ws_url)
+                stack.push_async_callback(chain.close)
+                if isinstance(chain, EmbeddedGateway) and settings.embedded_state:
+                    from pathlib import Path
+
+                    chain.load_state(Path(settings.embedded_state).expanduser())
+            bus = EventBus(
+                retention=settings.bus_retention,
+                queue_size=settings.bus_queue_size,
+                max_gaps=settings.bus_max_gaps,
+                max_subscribers=settings.max_feed_clients + 8,
+            )
+            watcher = Watcher(chain, bus, pools=settings.pool_keys)
+            runtime = cls(chain, bus, watcher, settings.receipts_kept)
+            group = await stack.enter_async_context(_TaskGroup())
+            group.start(runtime._keep_books(), "api-books")
+            watching = group.start(watcher.run(), "api-watcher")
+            ready = asyncio.ensure_future(watcher.wait_ready(settings.watcher_ready_timeout))
+            await asyncio.wait({ready, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if watching.done():  # the watcher gave up (e.g. UnknownPool) before syncing
+                ready.cancel()
+                watching.result()
+            await ready
+            if settings.operator is not None:
+                await stack.enter_async_context(settings.operator(chain, bus))
+            yield runtime
+
+
+class _TaskGroup:
+    """Background tasks that are cancelled and awaited on exit (the lifespan's
+    tasks must not outlive it). Unlike `asyncio.TaskGroup`, a failing task does
+    not cancel the app: it is logged, and its result raised by whoever awaits it."""
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, coro, name: str) -> asyncio.Task[None]:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_failure)
+        self._tasks.append(task)
+        return task
+
+    async def __aenter__(self) -> _TaskGroup:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("api: %s stopped: %r", task.get_name(), task.exception())

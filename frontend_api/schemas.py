@@ -1,0 +1,292 @@
+"""Response models of the REST API, with the unit of every number.
+
+Field names are the program's (the IDL's), so the API, the chain and the docs
+use one vocabulary; each number's description ends with its unit in brackets
+and carries `x-unit` (see `frontend_api.units`). Hashes are lowercase hex,
+addresses base58, CIDs text ("" while unset). Each `*_out` function turns a
+typed `client_kit.accounts` state into its model.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from solders.pubkey import Pubkey
+
+from client_kit.accounts import Participant, Pool, Round, Submission
+from client_kit.enums import ParticipantStatus, PoolStatus, ReasonKind, Verdict
+from frontend_api.feed.frames import CURSOR_PATTERN, HEX32_PATTERN, PUBKEY_PATTERN
+from frontend_api.runtime import Evaluation, Receipt
+from frontend_api.units import bps, count, lamports, seconds, unix_seconds
+
+T = TypeVar("T")
+Address = Field(pattern=PUBKEY_PATTERN, description="Base58 address.")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Out):
+    """A named error: `error` is the error's name in snake case (`pool_not_found`)."""
+
+    error: str = Field(examples=["pool_not_found"])
+    detail: str
+
+
+class Page(Out, Generic[T]):
+    """One page of a list, in the list's stable order."""
+
+    items: list[T]
+    total: int = count("Items in the whole list")
+    offset: int = count("Index of the first item of this page")
+    limit: int = count("Most items a page holds")
+
+
+class EvaluationOut(Out):
+    """The operator's evaluation of a round's global model (off chain, from the feed)."""
+
+    accuracy: float = Field(ge=0, le=1, description="Test accuracy [fraction 0..1]")
+    loss: float = Field(ge=0, description="Mean test cross-entropy [nats per example]")
+    samples: int = count("Test examples")
+    global_model_hash: str = Field(pattern=HEX32_PATTERN, description="Model evaluated (hex).")
+    cursor: str = Field(pattern=CURSOR_PATTERN, description="Where it was on the bus.")
+
+
+class PoolOut(Out):
+    """A pool: its terms, its clock and its books."""
+
+    address: str = Address
+    organization: str = Address
+    aggregator: str = Field(pattern=PUBKEY_PATTERN, description="Key that judges and finalizes.")
+    pool_id: int = Field(ge=0, description="The organization's pool number (u64).")
+    status: PoolStatus
+    task_cid: str = Field(description="CID of the task package.")
+    global_model_hash: str = Field(description="Current global model's SHA-256 (hex).")
+    global_model_cid: str = Field(description="Current global model's CID.")
+    round: int = Field(ge=0, description="Current round (0 before training).")
+    max_rounds: int = count("Rounds the pool runs")
+    round_deadline: int = unix_seconds("Current round's submission deadline")
+    round_duration: int = seconds("Length of a round's submission phase")
+    join_deadline: int = unix_seconds("Last moment to join")
+    min_stake: int = lamports("Least stake to join")
+    max_participants: int = count("Participants allowed")
+    participant_count: int = count("Participants who ever joined")
+    live_participants: int = count("Participant accounts still open")
+    active_participants: int = count("Participants neither slashed nor exited")
+    reward_per_round: int = lamports("Reward budget of each round")
+    total_funded: int = lamports("Funded so far")
+    total_refunded: int = lamports("Funding returned to the organization")
+    total_accrued: int = lamports("Rewards credited to participants")
+    total_paid: int = lamports("Rewards paid out")
+    total_staked: int = lamports("Stake held now")
+    total_slashed: int = lamports("Stake slashed into the reward balance")
+    reward_balance: int = lamports("Available for rewards: funded + slashed − refunded − paid")
+    slash_bps: int = bps("Share of the stake a slash takes")
+    created_at: int = unix_seconds("Creation time")
+
+
+class RoundOut(Out):
+    """One round: its window, its counts, the global model it produced (the
+    provenance chain: round r+1 updates cite round r's global hash), and the
+    operator's evaluation of that model when one was published."""
+
+    address: str = Address
+    pool: str = Address
+    round: int = Field(ge=1, description="Round number.")
+    opened_at: int = unix_seconds("When the round opened")
+    deadline: int = unix_seconds("Submission deadline")
+    base_model_hash: str = Field(description="Global model the round's updates start from (hex).")
+    global_model_hash: str = Field(description="Global model it produced (hex; zeros until then).")
+    global_model_cid: str = Field(description="CID of that model (empty until finalized).")
+    eligible_count: int = count("Participants eligible when it opened")
+    submission_count: int = count("Updates committed")
+    judged_count: int = count("Updates judged")
+    accepted_count: int = count("Updates accepted")
+    rejected_count: int = count("Updates rejected")
+    total_score: int = bps("Sum of the accepted scores")
+    reward_budget: int = lamports("Reward of the round")
+    reward_accrued: int = lamports("Reward credited to accepted updates")
+    finalized: bool
+    finalized_at: int = unix_seconds("When it was finalized (0: not yet)")
+    evaluation: EvaluationOut | None = Field(
+        description="Test accuracy and loss from the operator's `RoundEvaluated` event."
+    )
+
+
+class ParticipantOut(Out):
+    """A participant: stake, status, verdict counts and reward books."""
+
+    address: str = Address
+    pool: str = Address
+    wallet: str = Field(pattern=PUBKEY_PATTERN, description="The trainer's signing key.")
+    stake: int = lamports("Stake held (after any slash)")
+    payout_commitment: str = Field(description="sha256(payout_wallet ‖ salt) (hex).")
+    status: ParticipantStatus
+    accepted_count: int = count("Updates accepted")
+    rejected_count: int = count("Updates rejected")
+    reward_accrued: int = lamports("Rewards credited")
+    reward_paid: int = lamports("Rewards paid to the committed wallet")
+    reward_unpaid: int = lamports("Credited and not yet paid")
+    joined_at: int = unix_seconds("When it joined")
+
+
+class SubmissionOut(Out):
+    """One committed update and its verdict (a receipt once judged)."""
+
+    address: str = Address
+    pool: str = Address
+    wallet: str = Address
+    round: int = Field(ge=1, description="Round number.")
+    update_hash: str = Field(description="SHA-256 of the canonical update bytes (hex).")
+    update_cid: str = Field(description="Where the update's bytes are (CID).")
+    num_samples: int = count("Training examples the participant declared")
+    base_model_hash: str = Field(description="Global model the update starts from (hex).")
+    verdict: Verdict
+    reason: str = Field(description="Reason code name (`ok`, `hash`, `krum`, …).")
+    reason_code: int = Field(ge=0, le=255, description="Reason code (u8).")
+    reason_class: Literal[tuple(k.value for k in ReasonKind)] = Field(  # type: ignore[valid-type]
+        description="ok, objective (slashable) or statistical (exclude only)."
+    )
+    score: int = bps("Share of the round's reward")
+    reward: int = lamports("Reward credited for this update")
+    slashed: int = lamports("Stake slashed for this update")
+    submitted_at: int = unix_seconds("When it was committed")
+    judged_at: int = unix_seconds("When it was judged (0: not yet)")
+    judge_signature: str | None = Field(
+        description="The `judge_submission` transaction's signature, if this server saw it."
+    )
+
+
+class HealthOut(Out):
+    """Whether the API follows the chain, and where its bus is."""
+
+    status: Literal["ok", "syncing"]
+    backend: Literal["embedded", "rpc"]
+    program_id: str = Address
+    watcher_ready: bool
+    bus_head: str | None = Field(description="Newest bus position (`slot:tx:log`).")
+    bus_published: int = count("Items published on the bus")
+    feed_clients: int = count("Bus subscriptions (feed clients and internal readers)")
+    operator: bool = Field(description="Whether the operator runtime runs in this process.")
+
+
+def pool_out(key: Pubkey, state: Pool) -> PoolOut:
+    return PoolOut(
+        address=str(key),
+        organization=str(state.organization),
+        aggregator=str(state.aggregator),
+        pool_id=state.pool_id,
+        status=state.status,
+        task_cid=state.task_cid_str,
+        global_model_hash=state.global_model_hash.hex(),
+        global_model_cid=state.global_model_cid_str,
+        round=state.round,
+        max_rounds=state.max_rounds,
+        round_deadline=state.round_deadline,
+        round_duration=state.round_duration,
+        join_deadline=state.join_deadline,
+        min_stake=state.min_stake,
+        max_participants=state.max_participants,
+        participant_count=state.participant_count,
+        live_participants=state.live_participants,
+        active_participants=state.active_participants,
+        reward_per_round=state.reward_per_round,
+        total_funded=state.total_funded,
+        total_refunded=state.total_refunded,
+        total_accrued=state.total_accrued,
+        total_paid=state.total_paid,
+        total_staked=state.total_staked,
+        total_slashed=state.total_slashed,
+        reward_balance=state.reward_balance,
+        slash_bps=state.slash_bps,
+        created_at=state.created_at,
+    )
+
+
+def evaluation_out(found: Evaluation | None) -> EvaluationOut | None:
+    if found is None:
+        return None
+    event = found.event
+    return EvaluationOut(
+        accuracy=event.accuracy,
+        loss=event.loss,
+        samples=event.samples,
+        global_model_hash=event.global_model_hash.hex(),
+        cursor=str(found.cursor),
+    )
+
+
+def round_out(key: Pubkey, state: Round, evaluation: Evaluation | None) -> RoundOut:
+    return RoundOut(
+        address=str(key),
+        pool=str(state.pool),
+        round=state.round,
+        opened_at=state.opened_at,
+        deadline=state.deadline,
+        base_model_hash=state.base_model_hash.hex(),
+        global_model_hash=state.global_model_hash.hex(),
+        global_model_cid=state.global_model_cid_str,
+        eligible_count=state.eligible_count,
+        submission_count=state.submission_count,
+        judged_count=state.judged_count,
+        accepted_count=state.accepted_count,
+        rejected_count=state.rejected_count,
+        total_score=state.total_score,
+        reward_budget=state.reward_budget,
+        reward_accrued=state.reward_accrued,
+        finalized=state.finalized,
+        finalized_at=state.finalized_at,
+        evaluation=evaluation_out(evaluation),
+    )
+
+
+def participant_out(key: Pubkey, state: Participant) -> ParticipantOut:
+    return ParticipantOut(
+        address=str(key),
+        pool=str(state.pool),
+        wallet=str(state.wallet),
+        stake=state.stake,
+        payout_commitment=state.payout_commitment.hex(),
+        status=state.status,
+        accepted_count=state.accepted_count,
+        rejected_count=state.rejected_count,
+        reward_accrued=state.reward_accrued,
+        reward_paid=state.reward_paid,
+        reward_unpaid=state.reward_unpaid,
+        joined_at=state.joined_at,
+    )
+
+
+def submission_out(key: Pubkey, state: Submission, receipt: Receipt | None) -> SubmissionOut:
+    return SubmissionOut(
+        address=str(key),
+        pool=str(state.pool),
+        wallet=str(state.wallet),
+        round=state.round,
+        update_hash=state.update_hash.hex(),
+        update_cid=state.update_cid_str,
+        num_samples=state.num_samples,
+        base_model_hash=state.base_model_hash.hex(),
+        verdict=state.verdict,
+        reason=state.reason.code,
+        reason_code=int(state.reason),
+        reason_class=state.reason.kind.value,
+        score=state.score,
+        reward=state.reward,
+        slashed=state.slashed,
+        submitted_at=state.submitted_at,
+        judged_at=state.judged_at,
+        judge_signature=None if receipt is None else receipt.signature,
+    )
+
+
+def page_of(items: list[T], offset: int, limit: int) -> dict[str, object]:
+    """The fields of a `Page` of `items[offset : offset + limit]`."""
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "offset": offset,
+        "limit": limit,
+    }
