@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from frontend_api import errors
+from frontend_api.deps import known_query_only
 from frontend_api.feed.frames import FrameCache
 from frontend_api.routes import dashboard, feed, health, participants, pools, rounds, submissions
 from frontend_api.runtime import ApiRuntime
@@ -60,6 +61,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         responses={503: {"model": ErrorOut, "description": "The chain could not be read."}},
+        dependencies=[Depends(known_query_only)],
     )
     app.state.settings = settings
     if settings.cors_origins:

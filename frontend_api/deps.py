@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query
+from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from solders.pubkey import Pubkey
 from starlette.requests import HTTPConnection
@@ -24,6 +26,9 @@ from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
 
 T = TypeVar("T")
+#: OpenAPI string format of a Solana address: base58 text of exactly 32 bytes
+#: (more than the pattern can say; clients and the contract tests know the name)
+ADDRESS_FORMAT = "solana-pubkey"
 MAX_ROUND = 2**32 - 1
 MAX_OFFSET = 1_000_000
 
@@ -51,7 +56,12 @@ AddressText = Annotated[str, AfterValidator(_address)]
 
 def _pool_key(
     pool: Annotated[
-        AddressText, Path(pattern=PUBKEY_PATTERN, description="The pool's address (base58).")
+        AddressText,
+        Path(
+            pattern=PUBKEY_PATTERN,
+            description="The pool's address (base58).",
+            json_schema_extra={"format": ADDRESS_FORMAT},
+        ),
     ],
 ) -> Pubkey:
     return Pubkey.from_string(pool)
@@ -60,10 +70,23 @@ def _pool_key(
 def _wallet_key(
     wallet: Annotated[
         AddressText,
-        Path(pattern=PUBKEY_PATTERN, description="The participant's wallet (base58)."),
+        Path(
+            pattern=PUBKEY_PATTERN,
+            description="The participant's wallet (base58).",
+            json_schema_extra={"format": ADDRESS_FORMAT},
+        ),
     ],
 ) -> Pubkey:
     return Pubkey.from_string(wallet)
+
+
+def address_query(description: str) -> object:
+    """A `Query` of an optional address (the pattern and the `solana-pubkey` format)."""
+    return Query(
+        pattern=PUBKEY_PATTERN,
+        description=description,
+        json_schema_extra={"format": ADDRESS_FORMAT},
+    )
 
 
 PoolKey = Annotated[Pubkey, Depends(_pool_key)]
@@ -113,3 +136,27 @@ def _paging(
 
 
 PageParams = Annotated[Paging, Depends(_paging)]
+
+
+async def known_query_only(connection: HTTPConnection) -> None:
+    """Refuses query parameters the route does not declare (a misspelt filter
+    would otherwise be ignored and answer with unfiltered data): FastAPI's 422
+    body with `extra_forbidden` errors. Applied to every HTTP route."""
+    route = connection.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if connection.scope["type"] != "http" or dependant is None:
+        return
+    known = {param.alias for param in get_flat_dependant(dependant).query_params}
+    unknown = [name for name in connection.query_params if name not in known]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "Unknown query parameter",
+                    "input": connection.query_params.get(name),
+                }
+                for name in unknown
+            ]
+        )

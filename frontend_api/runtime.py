@@ -7,7 +7,8 @@ and two small books the views need that the chain does not keep.
 * `EvaluationBook` — per pool and round, the operator's `RoundEvaluated`
   (test accuracy and loss), an off-chain event.
 
-Both are filled by one bus subscription and bounded (oldest entries go first).
+Both are kept by a bus observer (inside `publish`, so they are up to date before
+any feed client reads the item) and bounded (oldest entries go first).
 `ApiRuntime.running` is the lifespan's body: open (or take) the gateway, start
 the watcher and the books, wait until the watcher is synced, enter the
 operator hook if the settings carry one, and undo all of it on exit.
@@ -35,10 +36,7 @@ from offchain.bus import (
     ChainEvent,
     Cursor,
     EventBus,
-    Gap,
     OperatorEvent,
-    SubscriberDropped,
-    SubscriptionClosed,
 )
 from offchain.events import RoundEvaluated
 from offchain.watcher import Watcher
@@ -166,8 +164,8 @@ class ApiRuntime:
         self.instructions = instructions(chain)  # PDA derivation for the chain's program id
         self.backend = "embedded" if isinstance(chain, EmbeddedGateway) else "rpc"
 
-    def observe(self, item: BusItem | Gap) -> None:
-        """Feeds the books one bus item."""
+    def observe(self, item: BusItem) -> None:
+        """Feeds the books one bus item (the bus calls it on every publish)."""
         if isinstance(item, ChainEvent):
             self.receipts.observe(item)
         elif isinstance(item, OperatorEvent):
@@ -183,21 +181,6 @@ class ApiRuntime:
                 found = await find_submission(self.chain, event.pool, event.round, event.wallet)
                 update_hash = None if found is None else bytes(found.update_hash)
         return self.receipts.receipt_for(item, update_hash)
-
-    async def _keep_books(self) -> None:
-        after: Cursor | None = None
-        while True:
-            subscription = self.bus.subscribe(after)
-            try:
-                async for item in subscription:
-                    self.observe(item)
-                    after = item.cursor
-            except SubscriberDropped:
-                log.warning("api: the books fell behind the bus; resuming after a gap")
-            except SubscriptionClosed:
-                return
-            finally:
-                subscription.close()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -225,8 +208,8 @@ class ApiRuntime:
             )
             watcher = Watcher(chain, bus, pools=settings.pool_keys)
             runtime = cls(chain, bus, watcher, settings.receipts_kept)
+            bus.add_observer(runtime.observe)
             group = await stack.enter_async_context(_TaskGroup())
-            group.start(runtime._keep_books(), "api-books")
             watching = group.start(watcher.run(), "api-watcher")
             ready = asyncio.ensure_future(watcher.wait_ready(settings.watcher_ready_timeout))
             await asyncio.wait({ready, watching}, return_when=asyncio.FIRST_COMPLETED)

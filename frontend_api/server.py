@@ -28,6 +28,11 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        # websockets' own protocol (uvicorn's "websockets" implementation): its
+        # sends wait for the socket to drain, which is what lets a slow feed
+        # client lag on the bus instead of growing the server's write buffer
+        # (uvicorn 0.49's sans-I/O variant never waits).
+        "ws": "websockets",
         "ws_max_size": settings.max_frame_bytes,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,

@@ -70,6 +70,7 @@ The bus is single-threaded: publish and read from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from bisect import bisect_right
 from collections import deque
@@ -83,6 +84,7 @@ from client_kit.accounts import as_dict
 from client_kit.errors import FedstakeError
 from client_kit.gateway.base import AccountInfo
 
+log = logging.getLogger(__name__)
 MAX_COMPONENT = 2**64 - 1  # slots and indexes are u64 on chain
 _CURSOR_TEXT = re.compile(r"([0-9]{1,20}):([0-9]{1,20}):([0-9]{1,20})")
 
@@ -299,6 +301,7 @@ class EventBus:
         self._head: Cursor | None = None
         self._horizon: Cursor | None = None
         self._subscriptions: list[Subscription] = []
+        self._observers: list[Callable[[BusItem], None]] = []
         self.published = 0
         self.duplicates = 0
         self.evicted = 0
@@ -329,7 +332,23 @@ class EventBus:
             return False
         self._append(item)
         self.published += 1
+        for observer in list(self._observers):
+            try:
+                observer(item)
+            except Exception:  # an observer's bug must not stop the bus
+                log.exception("bus observer %r failed on %s", observer, item.cursor)
         return True
+
+    def add_observer(self, observer: Callable[[BusItem], None]) -> None:
+        """Calls `observer(item)` for every item published from now on, inside
+        `publish`, before any subscription reads it. For cheap bookkeeping that
+        must never lag (an index the subscribers' readers consult); it must not
+        block or publish. Exceptions are logged and ignored."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[BusItem], None]) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
 
     def _append(self, item: BusItem | Gap) -> None:
         self._head = item.cursor

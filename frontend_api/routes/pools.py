@@ -9,7 +9,14 @@ from solders.pubkey import Pubkey
 
 from client_kit.actions.reads import list_pools
 from client_kit.enums import PoolStatus
-from frontend_api.deps import AddressText, ExistingPool, PageParams, Runtime, Settings
+from frontend_api.deps import (
+    AddressText,
+    ExistingPool,
+    PageParams,
+    Runtime,
+    Settings,
+    address_query,
+)
 from frontend_api.routes import NOT_FOUND
 from frontend_api.schemas import Page, PoolOut, page_of, pool_out
 
@@ -22,7 +29,7 @@ async def pools(
     settings: Settings,
     page: PageParams,
     organization: Annotated[
-        AddressText | None, Query(description="Only this organization's pools (base58).")
+        AddressText | None, address_query("Only this organization's pools (base58).")
     ] = None,
     status: Annotated[PoolStatus | None, Query(description="Only pools in this status.")] = None,
 ) -> dict[str, object]:

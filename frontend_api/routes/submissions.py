@@ -17,6 +17,7 @@ from frontend_api.deps import (
     RoundNumber,
     Runtime,
     WalletKey,
+    address_query,
 )
 from frontend_api.errors import SubmissionNotFound
 from frontend_api.routes import NOT_FOUND
@@ -35,7 +36,7 @@ async def submissions(
     round: Annotated[
         int | None, Query(ge=1, le=MAX_ROUND, description="Only this round's.")
     ] = None,
-    wallet: Annotated[AddressText | None, Query(description="Only this wallet's.")] = None,
+    wallet: Annotated[AddressText | None, address_query("Only this wallet's (base58).")] = None,
     verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
 ) -> dict[str, object]:
     """Submissions still open on chain, by (round, wallet)."""

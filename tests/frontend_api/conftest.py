@@ -42,7 +42,7 @@ class Served:
 
 
 def settings_for(chain: EmbeddedGateway, **overrides: Any) -> ApiSettings:
-    return ApiSettings(chain=chain, port=0, heartbeat_seconds=30.0, **overrides)
+    return ApiSettings(**({"chain": chain, "port": 0, "heartbeat_seconds": 30.0} | overrides))
 
 
 @pytest.fixture
