@@ -7,12 +7,12 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program setup ipfs lint bench clean
+.PHONY: demo test program setup ipfs browser lint bench clean
 
 demo: setup program
 	$(PY) scripts/demo.py
 
-test: setup program ipfs
+test: setup program ipfs browser
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
@@ -27,6 +27,11 @@ program: setup
 ipfs:
 	@if command -v go >/dev/null; then bash scripts/ipfs/install.sh >/dev/null; \
 	else echo "[ipfs] go not installed: the kubo storage tests will skip"; fi
+
+# Debian's Chromium for the dashboard tests (Playwright drives it; its own
+# browser download is never used); without apt those tests skip and say why.
+browser:
+	@bash scripts/install_chromium.sh
 
 setup: $(STAMP)
 
@@ -45,6 +50,7 @@ bench: setup program
 	$(PY) bench/aggregation.py
 	$(PY) bench/robustness.py
 	$(PY) bench/watcher.py
+	$(PY) bench/api_feed.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

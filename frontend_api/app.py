@@ -11,7 +11,7 @@ gateway and bus (see `frontend_api.settings`). Routes find it all on
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -49,7 +49,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with ApiRuntime.running(settings) as runtime:
+        async with AsyncExitStack() as stack:
+            try:
+                runtime = await stack.enter_async_context(ApiRuntime.running(settings))
+            except Exception as exc:
+                app.state.startup_error = exc  # for `fedstake api serve` to report in one line
+                raise
             app.state.runtime = runtime
             app.state.frames = FrameCache(runtime)
             yield
@@ -64,6 +69,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         dependencies=[Depends(known_query_only)],
     )
     app.state.settings = settings
+    app.state.startup_error = None
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -34,8 +34,9 @@ def serve(
 
     from pydantic import ValidationError
 
-    from client_kit.errors import InvalidInput
+    from client_kit.errors import FedstakeError, InvalidInput
     from frontend_api.app import create_app
+    from frontend_api.errors import ApiError
     from frontend_api.server import server_config
     from frontend_api.settings import ApiSettings
 
@@ -64,10 +65,14 @@ def serve(
         raise InvalidInput(f"api settings: {where}: {first['msg']}") from None
     import uvicorn
 
-    server = uvicorn.Server(server_config(create_app(settings), settings))
+    app = create_app(settings)
+    server = uvicorn.Server(server_config(app, settings))
     typer.echo(
         f"fedstake api: http://{settings.host}:{settings.port}/ (dashboard), /docs (OpenAPI)"
     )
     asyncio.run(server.serve())
     if not server.started:
-        raise typer.Exit(1)
+        error = app.state.startup_error
+        if isinstance(error, FedstakeError):
+            raise error  # one line on stderr, exit code 1 (client_kit.cli.main.run)
+        raise ApiError(f"the server did not start: {error or 'see the log above'}")
