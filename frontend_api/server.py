@@ -23,7 +23,8 @@ class ServerDidNotStart(ApiError):
 def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvicorn.Config:
     """uvicorn's settings for `app`: host/port from `settings`; websocket frames
     over `max_frame_bytes` are closed with 1009 by the protocol layer too;
-    pings every 20 s close a peer that stopped answering. `overrides` go to
+    pings every 20 s close a peer that stopped answering; permessage-deflate
+    only with `settings.feed_compression`. `overrides` go to
     `uvicorn.Config` as they are."""
     options: dict[str, Any] = {
         "host": settings.host,
@@ -34,6 +35,9 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
         # (uvicorn 0.49's sans-I/O variant never waits).
         "ws": "websockets",
         "ws_max_size": settings.max_frame_bytes,
+        # per-message deflate costs a compression per client per frame (the frame
+        # text is shared, the compressor state is not): off unless asked for
+        "ws_per_message_deflate": settings.feed_compression,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
         "lifespan": "on",

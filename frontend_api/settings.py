@@ -82,6 +82,9 @@ class ApiSettings(BaseSettings):
     bus_queue_size: int = Field(1_000, ge=1, description="Items queued per feed client.")
     bus_max_gaps: int | None = Field(3, ge=0, description="Gap markers before a client drops.")
     max_feed_clients: int = Field(1_000, ge=1)
+    feed_compression: bool = Field(
+        False, description="permessage-deflate on websockets (CPU per client per frame)."
+    )
     receipts_kept: int = Field(
         100_000, ge=1, description="Judgment receipts remembered for the REST views."
     )

@@ -145,7 +145,12 @@ class FeedSession:
         heartbeat = self.settings.heartbeat_seconds
         while True:
             try:
-                item = await asyncio.wait_for(subscription.get(), heartbeat)
+                # what is queued is sent without arming a timer; only an empty
+                # queue waits, at most a heartbeat's time
+                item = subscription.get_nowait()
+                if item is None:
+                    async with asyncio.timeout(heartbeat):
+                        item = await subscription.get()
             except TimeoutError:
                 await self._send(self._heartbeat(subscription).model_dump_json())
                 continue
@@ -154,6 +159,10 @@ class FeedSession:
                 return
             await self._send(await self.frames.text(item))
             self.last_sent = item.cursor
+            # one frame per turn: with many clients, every client gets an item
+            # before any client gets the next (the event of a transaction
+            # reaches everybody before its account states do)
+            await asyncio.sleep(0)
 
     def _heartbeat(self, subscription: Subscription) -> HeartbeatFrame:
         # with an empty queue every position up to the subscription's was sent
