@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from client_kit.gateway.base import TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.idl import load_idl
+from client_kit.protocol import Verdict
 from client_kit.scenario import SOL, AsyncPool
 
 TARGET_CU = 15_000
@@ -42,9 +43,11 @@ async def measure(chain: EmbeddedGateway) -> tuple[dict[str, list[int]], dict[st
     record("start_training", await run.start())
     for trainer in trainers:
         record("submit_update", await run.submit(trainer))
-    record("judge_submission", await run.judge(trainers[0], True, 6_000))
-    record("judge_submission", await run.judge(trainers[1], True, 4_000))
-    record("judge_submission", await run.judge(trainers[2], False, 0))
+    for trainer in trainers:
+        record("reveal_update", await run.reveal(trainer))
+    record("judge_submission", await run.judge(trainers[0], Verdict.ACCEPTED, 6_000))
+    record("judge_submission", await run.judge(trainers[1], Verdict.ACCEPTED, 4_000))
+    record("judge_submission", await run.judge(trainers[2], Verdict.SLASHED, 0))
     sizes = {
         "Pool": len(await run.raw(run.pool)),
         "Participant": len(await run.raw(run.participant(trainers[0]))),
@@ -81,7 +84,7 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | :---: |")
     worst = 0
     for ix in load_idl().raw["instructions"]:
-        values = samples[ix["name"]]
+        values = samples[ix["name"]] or [0]
         worst = max(worst, max(values))
         ok = "yes" if max(values) <= TARGET_CU else "**no**"
         print(f"| {ix['name']} | {len(values)} | {min(values):,} | {max(values):,} | {ok} |")

@@ -30,7 +30,10 @@ class Pool:
     max_rounds: int
     round_deadline: int
     round_duration: int
+    reveal_duration: int
     join_deadline: int
+    expiry_grace: int
+    claim_window: int
     min_stake: int
     max_participants: int
     participant_count: int
@@ -41,13 +44,16 @@ class Pool:
     total_refunded: int
     total_accrued: int
     total_paid: int
+    total_forfeited: int
     total_staked: int
     total_slashed: int
     slash_bps: int
+    reward_policy: str
     status: str
     bump: int
     vault_bump: int
     created_at: int
+    ended_at: int
 
     @property
     def task_cid_str(self) -> str:
@@ -59,7 +65,22 @@ class Pool:
 
     @property
     def reward_balance(self) -> int:
+        """Vault lamports that are neither stake nor rent (program's `reward_balance`)."""
         return self.total_funded + self.total_slashed - self.total_refunded - self.total_paid
+
+    @property
+    def rewards_owed(self) -> int:
+        """Rewards credited to participants, neither paid nor forfeited."""
+        return self.total_accrued - self.total_paid - self.total_forfeited
+
+    @property
+    def reclaimable(self) -> int:
+        """What `reclaim_funding` would send the organization once the pool ended."""
+        return self.reward_balance - self.rewards_owed
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("Finished", "Cancelled", "Expired")
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,8 @@ class Participant:
     payout_commitment: bytes
     status: str
     accepted_count: int
-    rejected_count: int
+    excluded_count: int
+    slashed_count: int
     reward_accrued: int
     reward_paid: int
     joined_at: int
@@ -97,7 +119,9 @@ class Submission:
     reason: int
     reward: int
     slashed: int
+    revealed: bool
     submitted_at: int
+    revealed_at: int
     judged_at: int
     bump: int
 
@@ -113,14 +137,18 @@ class Round:
     round: int
     opened_at: int
     deadline: int
+    reveal_deadline: int
+    expires_at: int
     base_model_hash: bytes
     global_model_hash: bytes
     global_model_cid: bytes
     eligible_count: int
     submission_count: int
+    revealed_count: int
     judged_count: int
     accepted_count: int
-    rejected_count: int
+    excluded_count: int
+    slashed_count: int
     total_score: int
     reward_budget: int
     reward_accrued: int
@@ -131,6 +159,16 @@ class Round:
     @property
     def global_model_cid_str(self) -> str:
         return field_to_cid(self.global_model_cid)
+
+    def submissions_closed(self, now: int) -> bool:
+        """The commitment phase is over (program's `Round::submissions_closed`)."""
+        return now >= self.deadline or self.submission_count >= self.eligible_count
+
+    def reveals_closed(self, now: int) -> bool:
+        """The reveal phase is over (program's `Round::reveals_closed`)."""
+        return now >= self.reveal_deadline or (
+            self.submissions_closed(now) and self.revealed_count >= self.submission_count
+        )
 
 
 ACCOUNT_TYPES: dict[str, type] = {cls.NAME: cls for cls in (Pool, Participant, Submission, Round)}

@@ -18,6 +18,7 @@ from client_kit.accounts import Participant, Pool, Round, Submission, decode_acc
 from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.instructions import FedstakeInstructions, PoolParams
 from client_kit.keys import generate_salt, payout_commitment
+from client_kit.protocol import Reason, Verdict
 
 SOL = 1_000_000_000
 INITIAL_HASH = hashlib.sha256(b"initial model").digest()
@@ -114,6 +115,7 @@ class AsyncPool:
         )
 
     async def submit(self, trainer: Trainer, round_number: int = 1) -> TxResult:
+        """Commits to the trainer's update (hash only)."""
         pool = await self.pool_state()
         return await self.send(
             self.ix.submit_update(
@@ -121,31 +123,74 @@ class AsyncPool:
                 self.pool,
                 round_number,
                 update_hash=update_hash(trainer),
-                update_cid="bafkreiupdate",
                 num_samples=100,
                 base_model_hash=pool.global_model_hash,
             ),
             trainer.wallet,
         )
 
-    async def judge(self, trainer: Trainer, accepted: bool, score: int) -> TxResult:
+    async def reveal(self, trainer: Trainer, round_number: int = 1) -> TxResult:
+        return await self.send(
+            self.ix.reveal_update(trainer.wallet.pubkey(), self.pool, round_number, "bafkupdate"),
+            trainer.wallet,
+        )
+
+    async def judge(
+        self,
+        trainer: Trainer,
+        verdict: Verdict,
+        score: int,
+        reason: Reason | None = None,
+        round_number: int = 1,
+    ) -> TxResult:
+        """One verdict; the reason defaults to OK / robust_rule / malformed by class."""
+        if reason is None:
+            reason = {
+                Verdict.ACCEPTED: Reason.OK,
+                Verdict.EXCLUDED: Reason.ROBUST_RULE,
+            }.get(verdict, Reason.MALFORMED)
         return await self.send(
             self.ix.judge_submission(
                 self.aggregator.pubkey(),
                 self.pool,
-                1,
+                round_number,
                 trainer.wallet.pubkey(),
-                accepted=accepted,
+                verdict=verdict,
                 score=score,
-                reason=0 if accepted else 3,
+                reason=int(reason),
             ),
             self.aggregator,
         )
 
-    async def finalize(self, global_hash: bytes) -> TxResult:
+    async def finalize(self, global_hash: bytes, round_number: int = 1) -> TxResult:
         return await self.send(
-            self.ix.finalize_round(self.aggregator.pubkey(), self.pool, 1, global_hash, "bafkg1"),
+            self.ix.finalize_round(
+                self.aggregator.pubkey(), self.pool, round_number, global_hash, "bafkg1"
+            ),
             self.aggregator,
+        )
+
+    async def expire_round(self, caller: Keypair) -> TxResult:
+        pool = await self.pool_state()
+        return await self.send(self.ix.expire_round(self.pool, pool.round), caller)
+
+    async def expire_pool(self, caller: Keypair) -> TxResult:
+        return await self.send(self.ix.expire_pool(self.pool), caller)
+
+    async def reclaim(self, caller: Keypair) -> TxResult:
+        return await self.send(
+            self.ix.reclaim_funding(self.pool, self.organization.pubkey()), caller
+        )
+
+    async def settle(self, trainer: Trainer, caller: Keypair) -> TxResult:
+        return await self.send(
+            self.ix.settle_participant(self.pool, trainer.wallet.pubkey()), caller
+        )
+
+    async def close_pool(self, closer: Keypair | None = None) -> TxResult:
+        closer = closer or self.organization
+        return await self.send(
+            self.ix.close_pool(self.organization.pubkey(), self.pool, closer.pubkey()), closer
         )
 
     async def claim(self, trainer: Trainer, relayer: Keypair) -> TxResult:

@@ -1,14 +1,17 @@
 """`make demo`: a full federated run on the embedded SVM, told as a story.
 
-An organization publishes a task (digits MLP) and opens and funds a pool; six
+An organization publishes a task (digits MLP) and opens and funds a pool; seven
 participants stake, each trains on its own non-IID shard of scikit-learn's
-digits, stores its update (real CIDs) and records its SHA-256 on chain. One
-participant sends a sign-flipped, scaled update and one sends the global
-model back unchanged (a free-rider). The aggregator fetches every update,
-checks it against its on-chain hash, runs the pool's robust rule, judges
-each submission on chain (rejections are slashed), stores the new global
-model and records its hash. After three rounds a relayer claims every reward
-by revealing the committed payout wallets, and everybody withdraws.
+digits and commits to its update's SHA-256 on chain; once everyone committed,
+each stores its update (real CIDs) and reveals the CID. One participant sends
+a sign-flipped, scaled update, one sends the global model back unchanged (a
+free-rider), one commits but never reveals. The aggregator fetches every
+revealed update, checks it against its commitment, runs the pool's robust
+rule (its doubts only exclude), slashes the objective fault (the commitment
+never revealed), stores the new global model and records its hash. After
+three rounds a relayer claims every reward by revealing the committed payout
+wallets, everybody withdraws, and the organization reclaims what is left and
+closes the pool.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from rich.console import Console
 from rich.table import Table
 from solders.keypair import Keypair
 
-from client_kit.accounts import Participant, Pool, decode_account
+from client_kit.accounts import Participant, Pool, Round, decode_account
 from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions, PoolParams
 from client_kit.keys import generate_salt, payout_commitment
+from client_kit.protocol import Verdict
 from client_kit.storage.local import LocalStore
 from client_kit.training.data import digits_mlp_spec, digits_shards
 from client_kit.training.task import TaskPackage, TrainingConfig
@@ -46,7 +50,7 @@ console = Console(width=max(110, Console().width))
 @dataclass
 class Trainer:
     name: str
-    behaviour: str  # honest, attacker, free-rider
+    behaviour: str  # honest, attacker, free-rider, silent
     wallet: Keypair = field(default_factory=Keypair)
     payout: Keypair = field(default_factory=Keypair)
     salt: bytes = field(default_factory=generate_salt)
@@ -76,7 +80,7 @@ async def run() -> int:
         await chain.airdrop(key, 20 * SOL)
 
     console.rule("[bold]fedstake demo: federated learning with stakes, on the compiled program")
-    federation = digits_shards(7, alpha=0.5, seed=7)
+    federation = digits_shards(8, alpha=0.5, seed=7)
     root, shards = federation.shards[0], federation.shards[1:]
     task = TaskPackage.create(
         "digits",
@@ -110,15 +114,15 @@ async def run() -> int:
         f"{pool} and funds {ROUNDS} rounds × 1 SOL of rewards."
     )
 
-    behaviours = ["honest"] * 4 + ["attacker", "free-rider"]
-    names = ["ana", "ben", "chloe", "dev", "mallory", "fred"]
+    behaviours = ["honest"] * 4 + ["attacker", "free-rider", "silent"]
+    names = ["ana", "ben", "chloe", "dev", "mallory", "fred", "sam"]
     trainers = [Trainer(n, b) for n, b in zip(names, behaviours, strict=True)]
     for t in trainers:
         await chain.airdrop(t.wallet.pubkey(), 2 * SOL)
         commitment = payout_commitment(t.payout.pubkey(), t.salt)
         await chain.send([ix.join_pool(t.wallet.pubkey(), pool, SOL // 2, commitment)], [t.wallet])
     console.print(
-        "Six participants stake 0.5 SOL each and commit to hidden payout wallets "
+        "Seven participants stake 0.5 SOL each and commit to hidden payout wallets "
         "(sha256(wallet ‖ salt)); each holds a private non-IID shard of digits."
     )
     await chain.send([ix.start_training(organization.pubkey(), pool)], [organization])
@@ -130,14 +134,14 @@ async def run() -> int:
     for number in range(1, ROUNDS + 1):
         console.rule(f"round {number}")
         state = decode_account(Pool, (await chain.get_account(pool)).data)
+        committed = {}
         for i, t in enumerate(trainers):
             info = await chain.get_account(ix.participant(pool, t.wallet.pubkey()))
             if decode_account(Participant, info.data).status != "Active":
                 t.verdicts.append("-")
                 continue
             update, samples = make_update(t, task, weights, shards[i], seed=100 * number + i)
-            data = encode_tensors(update)
-            cid = store.put(data)
+            committed[t.name] = encode_tensors(update)
             await chain.send(
                 [
                     ix.submit_update(
@@ -145,16 +149,31 @@ async def run() -> int:
                         pool,
                         number,
                         update_hash=tensors_hash(update),
-                        update_cid=cid,
                         num_samples=samples,
                         base_model_hash=state.global_model_hash,
                     )
                 ],
                 [t.wallet],
             )
-        console.print("Participants train locally and record their update hashes on chain.")
+        console.print(
+            "Participants train locally and commit to their update hashes on chain; "
+            "nobody can see anyone's update yet."
+        )
+        for t in trainers:
+            if t.name in committed and t.behaviour != "silent":
+                cid = store.put(committed[t.name])
+                await chain.send(
+                    [ix.reveal_update(t.wallet.pubkey(), pool, number, cid)], [t.wallet]
+                )
+        console.print(
+            "Everyone committed, so the reveal phase opens: each stores its update and "
+            "reveals the CID (too late to copy anyone)."
+        )
+        round_state = decode_account(Round, (await chain.get_account(ix.round(pool, number))).data)
+        if round_state.revealed_count < round_state.submission_count:
+            chain.set_time(round_state.reveal_deadline)
+            console.print("Someone never revealed: the aggregator waits for the reveal deadline.")
         reference = train_local(task, weights, root, seed=number).update
-        chain.advance(601)
         outcome = await judge_round(
             chain, store, aggregator, pool, rule=rule, base=weights, reference=reference
         )
@@ -163,11 +182,11 @@ async def run() -> int:
             j = by_wallet.get(t.wallet.pubkey())
             if j is not None:
                 t.verdicts.append(f"{j.score_bps / 100:.0f}%" if j.accepted else f"✗ {j.reason}")
-                mark = (
-                    "[green]accepted[/green]"
-                    if j.accepted
-                    else f"[red]rejected ({j.reason}), slashed[/red]"
-                )
+                mark = {
+                    Verdict.ACCEPTED: "[green]accepted[/green]",
+                    Verdict.EXCLUDED: f"[yellow]excluded ({j.reason}), not slashed[/yellow]",
+                    Verdict.SLASHED: f"[red]slashed ({j.reason})[/red]",
+                }[j.verdict]
                 console.print(
                     f"  {t.name:8s} {mark}"
                     + (f", {j.score_bps / 100:.1f}% of the reward" if j.accepted else "")
@@ -215,7 +234,14 @@ async def run() -> int:
     final = decode_account(Pool, (await chain.get_account(pool)).data)
     console.print(
         f"Pool {final.status}: {sol(final.total_paid)} SOL paid, {sol(final.total_slashed)} SOL "
-        f"slashed and kept in the vault for the organization."
+        f"slashed into the reward balance."
+    )
+    reclaimed = await chain.send([ix.reclaim_funding(pool, organization.pubkey())], [relayer])
+    await chain.send([ix.close_pool(organization.pubkey(), pool)], [organization])
+    console.print(
+        f"Anyone may send the organization what nobody is owed: "
+        f"{sol(reclaimed.events[0].fields['amount'])} SOL (unspent budget and slashed stake) "
+        "went back to it; with every participant gone it closed the pool and took the rent."
     )
     return 0
 

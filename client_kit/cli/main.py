@@ -19,6 +19,7 @@ from solders.pubkey import Pubkey
 from client_kit.accounts import (
     Participant,
     Pool,
+    Round,
     Submission,
     account_kind,
     as_dict,
@@ -384,7 +385,8 @@ def train(
     """Fetch the task and current global model, check its hash, train locally.
 
     Your data never leaves this machine; only the update file is written. Send
-    it with `fedstake submit POOL --update OUT --samples N`.
+    it with `fedstake submit POOL --update OUT --samples N` (a commitment), then
+    `fedstake reveal POOL --update OUT` once the submission phase closes.
     """
     from client_kit.training import data as training_data
     from client_kit.training import spec as training_spec
@@ -452,23 +454,25 @@ def submit(
     update: Annotated[Path, typer.Option(help="Update file (canonical bytes).")],
     samples: Annotated[int, typer.Option(help="Local training samples used.", min=1)],
 ) -> None:
-    """Store an update and record its SHA-256 for the pool's open round."""
+    """Commit to an update: record its SHA-256 for the pool's open round.
+
+    Nothing is uploaded yet (that would let peers copy it): once the round's
+    submission phase closes, publish it with `fedstake reveal POOL --update FILE`.
+    """
     s = _session(ctx)
     wallet = s.keypair()
     key = parse_pubkey(pool, "pool")
-    data, update_hash = _read_model_file(update)
+    _, update_hash = _read_model_file(update)
 
     async def go() -> dict[str, Any]:
         state = await s.load_pool(key)
         if state.status != "Training":
             raise CliError(f"pool is {state.status}, not Training")
-        cid = _transfer(s, "storing update", s.store().put, data)
         ix = s.ix().submit_update(
             wallet.pubkey(),
             key,
             state.round,
             update_hash=update_hash,
-            update_cid=cid,
             num_samples=samples,
             base_model_hash=state.global_model_hash,
         )
@@ -477,11 +481,48 @@ def submit(
             "pool": pool,
             "round": state.round,
             "update_hash": update_hash.hex(),
+            "signature": result.signature,
+        }
+
+    emit(s.run(go()), s.as_json, "update committed")
+
+
+@app.command("reveal")
+@cli_command
+def reveal(
+    ctx: typer.Context,
+    pool: PoolArg,
+    update: Annotated[Path, typer.Option(help="The update file you committed to.")],
+) -> None:
+    """Store your committed update and reveal its CID (after the submission phase)."""
+    s = _session(ctx)
+    wallet = s.keypair()
+    key = parse_pubkey(pool, "pool")
+    data, update_hash = _read_model_file(update)
+
+    async def go() -> dict[str, Any]:
+        state = await s.load_pool(key)
+        info = await s.gateway().get_account(s.ix().submission(key, state.round, wallet.pubkey()))
+        if info is None:
+            raise CliError(f"no commitment of yours in round {state.round} of pool {key}")
+        if decode_account(Submission, info.data).update_hash != update_hash:
+            raise CliError("this file is not the update you committed to (hash differs)")
+        round_info = await s.gateway().get_account(s.ix().round(key, state.round))
+        round_state = decode_account(Round, round_info.data) if round_info else None
+        if round_state is None or not round_state.submissions_closed(await s.gateway().unix_time()):
+            # uploading now would let peers copy the update before they commit
+            raise CliError("the submission phase is still open: reveal after it closes")
+        cid = _transfer(s, "storing update", s.store().put, data)
+        ix = s.ix().reveal_update(wallet.pubkey(), key, state.round, cid)
+        result = await s.gateway().send([ix], [wallet])
+        return {
+            "pool": pool,
+            "round": state.round,
             "update_cid": cid,
             "signature": result.signature,
         }
 
-    emit(s.run(go()), s.as_json, "update submitted")
+    emit(s.run(go()), s.as_json, "update revealed")
 
 
 @app.command("claim")
@@ -563,7 +604,8 @@ def status(
             "reward_accrued": lamports_to_sol(participant.reward_accrued),
             "reward_unpaid": lamports_to_sol(participant.reward_unpaid),
             "accepted": participant.accepted_count,
-            "rejected": participant.rejected_count,
+            "excluded": participant.excluded_count,
+            "slashed": participant.slashed_count,
         }
         sub = await chain.get_account(s.ix().submission(key, state.round, who))
         if sub is not None:

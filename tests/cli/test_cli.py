@@ -21,6 +21,7 @@ from client_kit.canonical import encode_tensors, tensors_hash
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions
 from client_kit.keys import write_keypair
+from client_kit.protocol import Verdict
 
 SOL = 1_000_000_000
 
@@ -115,7 +116,15 @@ def test_pool_life_through_the_cli(setup, tmp_path: Path) -> None:
         keys["alice"], "submit", pool, "--update", str(tmp_path / "u.bin"), "--samples", "40"
     )
     assert sent["update_hash"] == tensors_hash(update).hex()
-    assert (cli.home / "store").exists()
+    # bob has not committed: the update must stay private until the deadline
+    u_path = str(tmp_path / "u.bin")
+    cli.fails(keys["alice"], "reveal", pool, "--update", u_path, match="still open")
+    chain = cli.chain()
+    chain.advance(601)
+    cli.save(chain)
+    cli.fails(keys["alice"], "reveal", pool, "--update", str(model), match="not the update")
+    revealed = cli.ok(keys["alice"], "reveal", pool, "--update", u_path)
+    assert revealed["update_cid"]
 
     # the organization is the aggregator: judge and finalize through the Python API
     chain, ix = cli.chain(), FedstakeInstructions()
@@ -125,12 +134,11 @@ def test_pool_life_through_the_cli(setup, tmp_path: Path) -> None:
     chain.send_sync(
         [
             ix.judge_submission(
-                org.pubkey(), pool_key, 1, alice, accepted=True, score=10_000, reason=0
+                org.pubkey(), pool_key, 1, alice, verdict=Verdict.ACCEPTED, score=10_000, reason=0
             )
         ],
         [org],
     )
-    chain.advance(601)
     chain.send_sync(
         [ix.finalize_round(org.pubkey(), pool_key, 1, b"\x05" * 32, "bafkreiglobal")], [org]
     )

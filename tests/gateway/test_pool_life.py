@@ -9,6 +9,7 @@ from solders.keypair import Keypair
 
 from client_kit.errors import FedstakeProgramError
 from client_kit.gateway.base import ChainGateway
+from client_kit.protocol import Reason, Verdict
 from client_kit.scenario import INITIAL_HASH, SOL, AsyncPool, update_hash
 from tests.gateway.conftest import advance_to
 
@@ -30,17 +31,22 @@ async def test_pool_life_moves_every_lamport_where_the_books_say(chain: ChainGat
         joined = await world.join(trainer)
         assert [e.name for e in joined.events] == ["ParticipantJoined"]
     assert [e.name for e in (await world.start()).events] == ["TrainingStarted"]
-    # When all submit, two are accepted, one is rejected and slashed, and the round finalizes
+    # When all commit and reveal, two are accepted, one is slashed, and the round finalizes
     for trainer in (honest_a, honest_b, attacker):
         submitted = await world.submit(trainer)
         assert [e.name for e in submitted.events] == ["UpdateSubmitted"]
     submission = await world.submission_state(honest_a)
     assert submission.update_hash == update_hash(honest_a)
     assert submission.base_model_hash == INITIAL_HASH
-    await world.judge(honest_a, True, 6_000)
-    await world.judge(honest_b, True, 4_000)
-    judged = await world.judge(attacker, False, 0)
+    assert not submission.revealed and submission.update_cid == bytes(64)
+    for trainer in (honest_a, honest_b, attacker):  # everyone committed: reveals open
+        revealed = await world.reveal(trainer)
+        assert [e.name for e in revealed.events] == ["UpdateRevealed"]
+    await world.judge(honest_a, Verdict.ACCEPTED, 6_000)
+    await world.judge(honest_b, Verdict.ACCEPTED, 4_000)
+    judged = await world.judge(attacker, Verdict.SLASHED, 0, Reason.NON_FINITE)
     assert [e.name for e in judged.events] == ["SubmissionJudged"]
+    assert judged.events[0].fields["verdict"] == "Slashed"
     global_hash = hashlib.sha256(b"global 1").digest()
     finalized = await world.finalize(global_hash)
     assert "RoundFinalized" in [e.name for e in finalized.events]
@@ -93,6 +99,11 @@ async def test_named_program_error_leaves_state_unchanged(chain: ChainGateway) -
         await world.join(trainer, stake=SOL // 4)
     assert caught.value.name == "StakeTooLow" and caught.value.code == 6018
     assert any("custom program error" in line for line in caught.value.logs)
+    anchor_line = (
+        "Program log: AnchorError occurred. Error Code: StakeTooLow. Error Number: 6018. "
+        "Error Message: the stake is below the pool's min_stake."
+    )
+    assert anchor_line in caught.value.logs
     assert await world.raw(world.pool) == pool_before
     assert await chain.get_balance(world.vault) == vault_before
     assert await chain.get_account(world.participant(trainer)) is None
@@ -110,7 +121,9 @@ async def test_round_deadline_lets_the_round_finalize_without_everyone(
     await world.join(idler)
     await world.start()
     await world.submit(worker)
-    await world.judge(worker, True, 10_000)
+    with pytest.raises(FedstakeProgramError) as early_reveal:
+        await world.reveal(worker)
+    assert early_reveal.value.name == "RoundStillOpen"
     with pytest.raises(FedstakeProgramError) as caught:
         await world.finalize(hashlib.sha256(b"early").digest())
     assert caught.value.name == "RoundStillOpen"
@@ -120,6 +133,8 @@ async def test_round_deadline_lets_the_round_finalize_without_everyone(
     with pytest.raises(FedstakeProgramError) as late:
         await world.submit(idler)
     assert late.value.name == "RoundDeadlinePassed"
+    await world.reveal(worker)
+    await world.judge(worker, Verdict.ACCEPTED, 10_000)
     await world.finalize(hashlib.sha256(b"on time").digest())
     assert (await world.round_state(1)).finalized
     assert (await world.participant_state(worker)).reward_accrued == SOL

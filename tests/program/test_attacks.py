@@ -14,6 +14,7 @@ from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from client_kit.protocol import Verdict
 from tests.program.world import SOL, PoolWorld, expect_error
 
 
@@ -31,7 +32,6 @@ def test_missing_signer_is_refused(training_world: PoolWorld) -> None:
         w.pool,
         1,
         update_hash=b"\x01" * 32,
-        update_cid="bafkreix",
         num_samples=10,
         base_model_hash=w.pool_state().global_model_hash,
     )
@@ -49,11 +49,17 @@ def test_readonly_account_where_writable_required(training_world: PoolWorld) -> 
 def test_has_one_judge_by_non_aggregator(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
-    w.submit(trainer)
+    w.commit_and_reveal(w.trainers)
     impostor = Keypair()
     w.chain.svm.airdrop(impostor.pubkey(), SOL)
     ix = w.ix.judge_submission(
-        impostor.pubkey(), w.pool, 1, trainer.wallet.pubkey(), accepted=True, score=10_000, reason=0
+        impostor.pubkey(),
+        w.pool,
+        1,
+        trainer.wallet.pubkey(),
+        verdict=Verdict.ACCEPTED,
+        score=10_000,
+        reason=0,
     )
     expect_error(w, "Unauthorized", lambda: w.send([ix], impostor))
 
@@ -113,15 +119,14 @@ def test_reinitialization_join_twice(world: PoolWorld) -> None:
 
 def test_reinitialization_create_pool_twice(world: PoolWorld) -> None:
     world.create()
-    world.chain.svm.expire_blockhash()
     expect_error(world, "AlreadyInitialized", lambda: world.create(max_rounds=3))
 
 
 def test_duplicate_mutable_accounts_payout_is_vault(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
-    w.submit(trainer)
-    w.judge(trainer, True, 10_000)
+    w.commit_and_reveal(w.trainers)
+    w.judge(trainer, Verdict.ACCEPTED, 10_000)
     # commit to the vault as "payout wallet" is impossible; try to claim into the vault
     ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), w.vault, trainer.salt)
     expect_error(w, "DuplicateAccount", lambda: w.send([ix], w.organization))
@@ -176,7 +181,6 @@ def test_pda_sharing_participant_of_another_user(training_world: PoolWorld) -> N
         w.pool,
         1,
         update_hash=b"\x02" * 32,
-        update_cid="bafkreiy",
         num_samples=5,
         base_model_hash=w.pool_state().global_model_hash,
     )
@@ -192,8 +196,8 @@ def test_revival_after_close_is_not_ours_anymore(world: PoolWorld) -> None:
     trainer = world.new_trainer()
     world.join(trainer)
     world.start()
-    world.submit(trainer)
-    world.judge(trainer, True, 10_000)
+    world.commit_and_reveal([trainer])
+    world.judge(trainer, Verdict.ACCEPTED, 10_000)
     world.finalize(1)
     world.claim(trainer)
     participant_key = world.ix.participant(world.pool, trainer.wallet.pubkey())
@@ -238,8 +242,8 @@ def test_arithmetic_overflow_in_total_funded(world: PoolWorld) -> None:
 def test_wrong_salt_claim_changes_nothing(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
-    w.submit(trainer)
-    w.judge(trainer, True, 5_000)
+    w.commit_and_reveal(w.trainers)
+    w.judge(trainer, Verdict.ACCEPTED, 5_000)
     wrong = hashlib.sha256(b"not the salt").digest()
     ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), trainer.payout.pubkey(), wrong)
     expect_error(w, "InvalidCommitment", lambda: w.send([ix], w.organization))

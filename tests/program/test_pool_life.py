@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from client_kit.protocol import Reason, Verdict
 from tests.program.world import INITIAL_HASH, SOL, START, PoolWorld
 
 
@@ -14,12 +15,11 @@ def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld
     for trainer in (honest_a, honest_b, attacker):
         world.join(trainer, stake=SOL // 2)
     world.start()
-    # When two are accepted, one is rejected and slashed, and the round finalizes
-    for trainer in (honest_a, honest_b, attacker):
-        world.submit(trainer)
-    world.judge(honest_a, True, 6_000)
-    world.judge(honest_b, True, 4_000)
-    world.judge(attacker, False, 0)
+    # When all commit and reveal, two are accepted, one is slashed, and the round finalizes
+    world.commit_and_reveal([honest_a, honest_b, attacker])
+    world.judge(honest_a, Verdict.ACCEPTED, 6_000)
+    world.judge(honest_b, Verdict.ACCEPTED, 4_000)
+    world.judge(attacker, Verdict.SLASHED, 0, reason=Reason.NON_FINITE)
     world.finalize(1)
     # Then rewards are pro rata, the attacker lost half its stake, the pool finished
     pool = world.pool_state()
@@ -41,7 +41,7 @@ def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld
     assert world.lamports(world.vault) == vault_rent + SOL // 4
     org_before = world.lamports(world.organization.pubkey())
     pool_rent = world.lamports(world.pool)
-    world.send([world.ix.close_pool(world.organization.pubkey(), world.pool)], world.organization)
+    world.close_pool()
     assert world.raw(world.pool) is None and world.raw(world.vault) is None
     assert (
         world.lamports(world.organization.pubkey())
@@ -51,15 +51,18 @@ def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld
 
 def test_two_rounds_chain_the_global_model(training_world: PoolWorld) -> None:
     world = training_world
+    world.commit_and_reveal(world.trainers)
     for trainer in world.trainers:
-        world.submit(trainer)
-        world.judge(trainer, True, 3_333)
+        world.judge(trainer, Verdict.ACCEPTED, 3_333)
     world.finalize(1)
     round1 = world.round_state(1)
     round2 = world.round_state(2)
     assert round1.finalized and round2.base_model_hash == round1.global_model_hash
     assert world.pool_state().round == 2
+    # everyone committed and revealed at START: round 2 opens at once, windows chained
     assert round2.deadline == START + 600
+    assert round2.reveal_deadline == START + 600 + 300
+    assert round2.expires_at == START + 600 + 300 + 1_000
 
 
 def test_cancel_refunds_funding_and_releases_stakes(world: PoolWorld) -> None:
@@ -68,7 +71,7 @@ def test_cancel_refunds_funding_and_releases_stakes(world: PoolWorld) -> None:
     trainer = world.new_trainer()
     world.join(trainer, stake=SOL)
     org_before = world.lamports(world.organization.pubkey())
-    world.send([world.ix.cancel_pool(world.organization.pubkey(), world.pool)], world.organization)
+    world.cancel()
     assert world.lamports(world.organization.pubkey()) == org_before + 2 * SOL - 5_000
     wallet_before = world.lamports(trainer.wallet.pubkey())
     participant_rent = world.lamports(world.ix.participant(world.pool, trainer.wallet.pubkey()))

@@ -35,9 +35,15 @@ pub fn system_program(account: &AccountView) -> Result<(), ProgramError> {
     }
 }
 
+/// No data and owned by the system program: never created, or closed (lamports
+/// alone do not count: anyone may send lamports to any address).
+pub fn is_empty(account: &AccountView) -> bool {
+    account.owned_by(&pinocchio_system::ID) && account.data_len() == 0
+}
+
 /// An account about to be created: must not hold data or belong to a program.
 pub fn uninitialized(account: &AccountView) -> Result<(), ProgramError> {
-    if account.owned_by(&pinocchio_system::ID) && account.data_len() == 0 {
+    if is_empty(account) {
         Ok(())
     } else {
         Err(FedstakeError::AlreadyInitialized.into())

@@ -41,6 +41,43 @@ pub fn log_data(parts: &[&[u8]]) {
 #[cfg(not(any(target_os = "solana", target_arch = "bpf")))]
 pub fn log_data(_parts: &[&[u8]]) {}
 
+/// Logs `message` as one `Program log: <message>` line.
+#[cfg(any(target_os = "solana", target_arch = "bpf"))]
+pub fn log(message: &str) {
+    // SAFETY: pointer and length of a valid UTF-8 string; read-only.
+    unsafe {
+        pinocchio::syscalls::sol_log_(message.as_ptr(), message.len() as u64);
+    }
+}
+
+#[cfg(not(any(target_os = "solana", target_arch = "bpf")))]
+pub fn log(_message: &str) {}
+
+/// Whether `bytes` decompress to a point of the ed25519 curve (the runtime's
+/// `bytes_are_curve_point`), via `sol_curve_validate_point` (159 CU, against
+/// 1,500 CU per `create_program_address` try).
+#[cfg(any(target_os = "solana", target_arch = "bpf"))]
+pub fn on_curve(bytes: &[u8; 32]) -> bool {
+    const CURVE25519_EDWARDS: u64 = 0;
+    let mut unused = [0u8; 32];
+    // SAFETY: `bytes` is 32 readable bytes (a compressed point); the syscall
+    // writes nothing for validation but takes a result pointer, given 32 bytes.
+    let invalid = unsafe {
+        pinocchio::syscalls::sol_curve_validate_point(
+            CURVE25519_EDWARDS,
+            bytes.as_ptr(),
+            unused.as_mut_ptr(),
+        )
+    };
+    invalid == 0
+}
+
+/// Host stand-in: host tests never search for PDAs (the SVM tests do).
+#[cfg(not(any(target_os = "solana", target_arch = "bpf")))]
+pub fn on_curve(_bytes: &[u8; 32]) -> bool {
+    unimplemented!("curve checks need the runtime; exercised by the SVM tests")
+}
+
 /// Current unix timestamp from the Clock sysvar (via syscall, so no sysvar
 /// account can be forged by the caller).
 #[inline(always)]

@@ -1,5 +1,6 @@
 //! `cancel_pool` — while the pool is still Open, the organization calls it off:
-//! funding returns to the organization and stakes become withdrawable.
+//! funding returns to the organization and stakes become withdrawable (the
+//! pool has ended: its claim window starts now).
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization
@@ -15,6 +16,7 @@ use crate::{
     events::{self, PoolCancelled},
     guards, logic,
     state::{AccountState, PoolStatus},
+    syscalls,
 };
 use pinocchio::ProgramResult;
 
@@ -48,6 +50,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let refund = pool.reward_balance()?;
     pool.total_refunded = logic::add(pool.total_refunded, refund)?;
     pool.status = PoolStatus::Cancelled;
+    pool.ended_at = syscalls::now()?;
 
     guards::move_lamports(vault, organization, refund)?;
     pool.store(pool_account)?;

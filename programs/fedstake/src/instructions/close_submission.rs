@@ -1,5 +1,6 @@
 //! `close_submission` — the participant reclaims a submission's rent once its
-//! verdict is in and its round is over (or the pool itself is closed).
+//! verdict is in and its round is over, or once the pool has ended (an expired
+//! round's submissions may stay Pending forever) or was closed.
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (the submitter; receives the rent)
@@ -15,7 +16,7 @@ use crate::{
     events::{self, SubmissionClosed},
     guards,
     pda::{self, SUBMISSION_SEED},
-    state::{AccountState, PoolStatus, Submission, Verdict},
+    state::{AccountState, Submission, Verdict},
 };
 use pinocchio::ProgramResult;
 
@@ -57,8 +58,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let pool_closed = pool_account.owned_by(&pinocchio_system::ID) && pool_account.data_len() == 0;
     if !pool_closed {
         let pool = load_pool(pool_account, program_id)?;
-        let round_over = pool.round > submission.round || pool.status == PoolStatus::Finished;
-        if submission.verdict == Verdict::Pending || !round_over {
+        let judged_and_over =
+            submission.verdict != Verdict::Pending && pool.round > submission.round;
+        if !(judged_and_over || pool.status.ended()) {
             return Err(FedstakeError::SubmissionNotSettled.into());
         }
     }

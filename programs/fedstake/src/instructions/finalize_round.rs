@@ -1,9 +1,10 @@
 //! `finalize_round` — the aggregator records the round's global model and
 //! opens the next round (or finishes the pool).
 //!
-//! Allowed after the deadline, or earlier once every participant eligible at
-//! the round's start has submitted; in both cases every submission must have
-//! its verdict.
+//! Allowed once the reveal phase is over (its deadline passed, or every
+//! commitment was revealed after the submission phase closed) and every
+//! submission has its verdict, and before the round's `expires_at` (from then
+//! on the round can only be expired).
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` aggregator (pays the next round's rent)
@@ -43,6 +44,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(aggregator)?;
     guards::writable(pool_account)?;
     guards::writable(round_account)?;
+    guards::writable(next_round_account)?;
     guards::system_program(system_program)?;
     let mut r = args(data);
     let number = r.u32()?;
@@ -65,13 +67,18 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if number != pool.round {
         return Err(FedstakeError::WrongRound.into());
     }
+    let now = syscalls::now()?;
+    if now >= round.expires_at {
+        return Err(FedstakeError::ExpiryReached.into());
+    }
+    if !round.submissions_closed(now) {
+        return Err(FedstakeError::RoundStillOpen.into());
+    }
+    if !round.reveals_closed(now) {
+        return Err(FedstakeError::RevealStillOpen.into());
+    }
     if round.judged_count != round.submission_count {
         return Err(FedstakeError::PendingJudgements.into());
-    }
-    let now = syscalls::now()?;
-    let everyone_submitted = round.submission_count >= round.eligible_count;
-    if now < round.deadline && !everyone_submitted {
-        return Err(FedstakeError::RoundStillOpen.into());
     }
 
     round.global_model_hash = global_model_hash;
@@ -83,8 +90,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let finished = number >= pool.max_rounds || pool.active_participants == 0;
     if finished {
         pool.status = PoolStatus::Finished;
+        pool.ended_at = now;
+        pool.round_deadline = 0;
     } else {
-        guards::writable(next_round_account)?;
         let next = logic::incr(number, 1)?;
         let next_le = next.to_le_bytes();
         let bump = pda::expect_canonical(
@@ -93,7 +101,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             program_id,
         )?;
         pool.round = next;
-        pool.round_deadline = logic::deadline(now, pool.round_duration)?;
+        let opened = open_round(&pool, &pool_key, next, now, bump)?;
+        pool.round_deadline = opened.deadline;
         let bump_seed = [bump];
         let seeds = [
             Seed::from(ROUND_SEED),
@@ -102,7 +111,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             Seed::from(&bump_seed),
         ];
         create_account::<Round>(aggregator, next_round_account, &seeds, program_id)?;
-        open_round(&pool, &pool_key, next, now, bump).store(next_round_account)?;
+        opened.store(next_round_account)?;
     }
     round.store(round_account)?;
     pool.store(pool_account)?;
@@ -111,8 +120,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         round: number,
         global_model_hash,
         accepted_count: round.accepted_count,
-        rejected_count: round.rejected_count,
+        excluded_count: round.excluded_count,
+        slashed_count: round.slashed_count,
         reward_accrued: round.reward_accrued,
         finished,
+        next_deadline: pool.round_deadline,
     })
 }

@@ -1,5 +1,9 @@
-//! `submit_update` — a participant records the hash of its update for the open
-//! round, once, before the deadline, citing the current global model.
+//! `submit_update` — a participant commits to its update for the open round:
+//! once, before the submission deadline, citing the current global model.
+//!
+//! Only the update's SHA-256 is recorded. Where the bytes are stored (the CID)
+//! is revealed after the submission phase with `reveal_update`, so nobody can
+//! copy a peer's update within a round.
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (participant's signing key; pays rent)
@@ -10,8 +14,7 @@
 //! 5. `[]` system program
 //!
 //! ### Data
-//! `round u32, update_hash [32], update_cid [64], num_samples u64,
-//! base_model_hash [32]`
+//! `round u32, update_hash [32], num_samples u64, base_model_hash [32]`
 
 use super::{args, create_account, load_participant, load_pool, load_round, non_empty};
 use crate::{
@@ -19,7 +22,7 @@ use crate::{
     events::{self, UpdateSubmitted},
     guards, logic,
     pda::{self, SUBMISSION_SEED},
-    state::{AccountState, ParticipantStatus, PoolStatus, Submission, Verdict},
+    state::{pool::CID_LEN, AccountState, ParticipantStatus, PoolStatus, Submission, Verdict},
     syscalls,
 };
 use pinocchio::{cpi::Seed, ProgramResult};
@@ -44,12 +47,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let mut r = args(data);
     let number = r.u32()?;
     let update_hash: [u8; 32] = r.array()?;
-    let update_cid: [u8; 64] = r.array()?;
     let num_samples = r.u64()?;
     let base_model_hash: [u8; 32] = r.array()?;
     r.finish()?;
     non_empty(&update_hash)?;
-    non_empty(&update_cid)?;
 
     let pool = load_pool(pool_account, program_id)?;
     let pool_key = *pool_account.address();
@@ -103,7 +104,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         wallet: wallet_key,
         round: number,
         update_hash,
-        update_cid,
+        update_cid: [0; CID_LEN],
         num_samples,
         base_model_hash,
         verdict: Verdict::Pending,
@@ -111,7 +112,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         reason: 0,
         reward: 0,
         slashed: 0,
+        revealed: false,
         submitted_at: now,
+        revealed_at: 0,
         judged_at: 0,
         bump,
     }

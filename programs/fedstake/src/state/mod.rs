@@ -6,7 +6,7 @@ pub mod round;
 pub mod submission;
 
 pub use participant::{Participant, ParticipantStatus};
-pub use pool::{Pool, PoolStatus};
+pub use pool::{Pool, PoolStatus, RewardPolicy};
 pub use round::Round;
 pub use submission::{Submission, Verdict};
 

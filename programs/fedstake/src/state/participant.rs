@@ -14,7 +14,10 @@ use pinocchio::{error::ProgramError, Address};
 #[repr(u8)]
 pub enum ParticipantStatus {
     Active = 0,
+    /// Slashed for an objective fault: may not submit again.
     Slashed = 1,
+    /// Stake withdrawn after the pool ended; the account stays open only
+    /// while a reward is unpaid.
     Exited = 2,
 }
 
@@ -37,7 +40,10 @@ pub struct Participant {
     pub payout_commitment: Hash,
     pub status: ParticipantStatus,
     pub accepted_count: u32,
-    pub rejected_count: u32,
+    /// Submissions excluded on statistical doubt (no reward, no slash).
+    pub excluded_count: u32,
+    /// Submissions slashed for an objective fault.
+    pub slashed_count: u32,
     pub reward_accrued: u64,
     pub reward_paid: u64,
     pub joined_at: i64,
@@ -46,7 +52,7 @@ pub struct Participant {
 
 impl AccountState for Participant {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Participant");
-    const LEN: usize = 8 + 32 + 32 + 8 + 32 + 1 + 4 + 4 + 8 + 8 + 8 + 1;
+    const LEN: usize = 8 + 32 + 32 + 8 + 32 + 1 + 4 * 3 + 8 + 8 + 8 + 1;
 
     fn read(r: &mut Reader) -> Result<Self, ProgramError> {
         Ok(Self {
@@ -56,7 +62,8 @@ impl AccountState for Participant {
             payout_commitment: r.array()?,
             status: tag(r, ParticipantStatus::from_u8)?,
             accepted_count: r.u32()?,
-            rejected_count: r.u32()?,
+            excluded_count: r.u32()?,
+            slashed_count: r.u32()?,
             reward_accrued: r.u64()?,
             reward_paid: r.u64()?,
             joined_at: r.i64()?,
@@ -71,7 +78,8 @@ impl AccountState for Participant {
         w.bytes(&self.payout_commitment)?;
         w.u8(self.status as u8)?;
         w.u32(self.accepted_count)?;
-        w.u32(self.rejected_count)?;
+        w.u32(self.excluded_count)?;
+        w.u32(self.slashed_count)?;
         w.u64(self.reward_accrued)?;
         w.u64(self.reward_paid)?;
         w.i64(self.joined_at)?;

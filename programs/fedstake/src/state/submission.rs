@@ -1,7 +1,7 @@
 //! `Submission` — seeds `["submission", pool, round (u32 LE), wallet]`.
 //!
-//! The hash of one participant's update for one round and the aggregator's
-//! verdict on it.
+//! One participant's commitment for one round (`update_hash`), the update's
+//! CID once revealed, and the aggregator's verdict on it.
 
 use super::{
     pool::{Cid, Hash, CID_LEN},
@@ -17,8 +17,13 @@ use pinocchio::{error::ProgramError, Address};
 #[repr(u8)]
 pub enum Verdict {
     Pending = 0,
+    /// Earns its score's share of the round budget; reason 0.
     Accepted = 1,
-    Rejected = 2,
+    /// Statistical doubt: no reward this round, no slash; reasons 64..=127.
+    Excluded = 2,
+    /// Objective, reproducible fault: `slash_bps` of the stake is taken and
+    /// the participant may not submit again; reasons 1..=63.
+    Slashed = 3,
 }
 
 impl Verdict {
@@ -26,10 +31,26 @@ impl Verdict {
         match value {
             0 => Some(Self::Pending),
             1 => Some(Self::Accepted),
-            2 => Some(Self::Rejected),
+            2 => Some(Self::Excluded),
+            3 => Some(Self::Slashed),
             _ => None,
         }
     }
+}
+
+/// Reason codes (`u8`) with a fixed meaning on chain; the others of each class
+/// are the aggregator's (see docs/PROTOCOL.md).
+pub mod reason {
+    pub const OK: u8 = 0;
+    /// First and last code of the slashable (objective) class.
+    pub const FIRST_OBJECTIVE: u8 = 1;
+    pub const LAST_OBJECTIVE: u8 = 63;
+    /// The commitment was never revealed: the only verdict for an unrevealed
+    /// submission, and never allowed for a revealed one.
+    pub const NOT_REVEALED: u8 = 6;
+    /// First and last code of the statistical (exclude-only) class.
+    pub const FIRST_STATISTICAL: u8 = 64;
+    pub const LAST_STATISTICAL: u8 = 127;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,27 +58,32 @@ pub struct Submission {
     pub pool: Address,
     pub wallet: Address,
     pub round: u32,
+    /// SHA-256 of the canonical update bytes (the commitment).
     pub update_hash: Hash,
+    /// Where the update bytes are stored; zero until `reveal_update`.
     pub update_cid: Cid,
     pub num_samples: u64,
     pub base_model_hash: Hash,
     pub verdict: Verdict,
     /// Basis points of the round's reward budget.
     pub score: u32,
-    /// Aggregator's reason code (0 = ok; see the client's `RejectReason`).
+    /// Reason code of the verdict (see `reason`).
     pub reason: u8,
     /// Lamports credited to the participant for this submission.
     pub reward: u64,
     /// Stake slashed for this submission.
     pub slashed: u64,
+    pub revealed: bool,
     pub submitted_at: i64,
+    pub revealed_at: i64,
     pub judged_at: i64,
     pub bump: u8,
 }
 
 impl AccountState for Submission {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Submission");
-    const LEN: usize = 8 + 32 + 32 + 4 + 32 + CID_LEN + 8 + 32 + 1 + 4 + 1 + 8 + 8 + 8 + 8 + 1;
+    const LEN: usize =
+        8 + 32 + 32 + 4 + 32 + CID_LEN + 8 + 32 + 1 + 4 + 1 + 8 + 8 + 1 + 8 + 8 + 8 + 1;
 
     fn read(r: &mut Reader) -> Result<Self, ProgramError> {
         Ok(Self {
@@ -73,7 +99,9 @@ impl AccountState for Submission {
             reason: r.u8()?,
             reward: r.u64()?,
             slashed: r.u64()?,
+            revealed: r.bool()?,
             submitted_at: r.i64()?,
+            revealed_at: r.i64()?,
             judged_at: r.i64()?,
             bump: r.u8()?,
         })
@@ -92,7 +120,9 @@ impl AccountState for Submission {
         w.u8(self.reason)?;
         w.u64(self.reward)?;
         w.u64(self.slashed)?;
+        w.bool(self.revealed)?;
         w.i64(self.submitted_at)?;
+        w.i64(self.revealed_at)?;
         w.i64(self.judged_at)?;
         w.u8(self.bump)
     }
