@@ -47,8 +47,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let pool_key = *pool_account.address();
     check_vault(vault, &pool_key, &pool, program_id)?;
     let participant = load_participant(participant_account, &pool_key, program_id)?;
+    // The wallet cannot be the vault: the participant's address is derived
+    // from its wallet, and only a signed join creates one.
     guards::same_key(&participant.wallet, wallet, FedstakeError::AccountMismatch)?;
-    guards::distinct(wallet, vault)?;
     // 3. status and window
     if !pool.status.ended() {
         return Err(FedstakeError::InvalidPoolStatus.into());
