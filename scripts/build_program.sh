@@ -16,8 +16,11 @@ LLVM_MAJOR="22"
 DEBIAN_RUSTC="/usr/bin/rustc"
 DEBIAN_CARGO="/usr/bin/cargo"
 LLVM_DIR="$ROOT/.tools/llvm-$LLVM_MAJOR"
-BUILD_DIR="$ROOT/target/sbpf"
-OUT_SO="$ROOT/target/deploy/fedstake.so"
+# FEDSTAKE_FEATURES / FEDSTAKE_SO build a variant (e.g. the bench's build
+# without the Anchor error line) in its own target dir, leaving the real one.
+FEATURES="${FEDSTAKE_FEATURES:-}"
+BUILD_DIR="$ROOT/target/sbpf${FEATURES:+-$FEATURES}"
+OUT_SO="${FEDSTAKE_SO:-$ROOT/target/deploy/fedstake.so}"
 
 say() { printf '[program] %s\n' "$*"; }
 die() { printf '[program] error: %s\n' "$*" >&2; exit 1; }
@@ -69,7 +72,8 @@ build() {
     RUSTFLAGS="-C linker=sbpf-linker -C link-arg=--export=entrypoint -C link-arg=--llvm-args=-bpf-stack-size=4096" \
         "$DEBIAN_CARGO" build --quiet --release --locked \
         --manifest-path "$ROOT/programs/fedstake/Cargo.toml" \
-        --target bpfel-unknown-none -Zbuild-std=core,alloc
+        --target bpfel-unknown-none -Zbuild-std=core,alloc \
+        ${FEATURES:+--features "$FEATURES"}
     mkdir -p "$(dirname "$OUT_SO")"
     cp "$BUILD_DIR/bpfel-unknown-none/release/libfedstake.so" "$OUT_SO.tmp"
     mv "$OUT_SO.tmp" "$OUT_SO"
@@ -87,4 +91,6 @@ ensure_debian_rust
 ensure_llvm_dir
 ensure_linker
 build
-write_idl
+if [[ -z "${FEDSTAKE_SO:-}" ]]; then
+    write_idl
+fi

@@ -117,6 +117,9 @@ impl From<FedstakeError> for ProgramError {
 /// Costs one `sol_log_` call with a string fixed at compile time.
 #[inline(never)]
 pub fn log(error: &ProgramError) {
+    if cfg!(feature = "no-error-line") {
+        return;
+    }
     if let ProgramError::Custom(code) = error {
         if let Some(known) = FedstakeError::from_code(*code) {
             crate::syscalls::log(known.anchor_log_line());

@@ -2,8 +2,8 @@
 //! `sha256("event:<Name>")[..8] ‖ borsh(fields)`.
 
 use crate::{
-    codec::Writer,
     discriminator::anchor_tag,
+    errors::FedstakeError,
     state::{
         pool::{Cid, Hash},
         RewardPolicy, Verdict,
@@ -12,22 +12,36 @@ use crate::{
 };
 use pinocchio::{error::ProgramError, Address};
 
-pub trait Event {
+/// An event is a `#[repr(C, packed)]` struct of plain fields in IDL order:
+/// its bytes are its borsh encoding.
+///
+/// # Safety
+/// Implementors are packed structs without padding whose fields are byte
+/// arrays, `Address`, integers, bools and `u8` enums.
+pub unsafe trait Event: Copy {
     const DISCRIMINATOR: [u8; 8];
-    fn write(&self, writer: &mut Writer) -> Result<(), ProgramError>;
 }
 
-/// Serializes `event` on the stack and logs it.
+/// Logs `discriminator ‖ fields` as one `Program data:` entry.
 pub fn emit<E: Event>(event: &E) -> Result<(), ProgramError> {
-    let mut buffer = [0u8; 256];
-    let mut writer = Writer::new(&mut buffer);
-    writer.bytes(&E::DISCRIMINATOR)?;
-    event.write(&mut writer)?;
-    let len = writer.position();
-    syscalls::log_data(&[&buffer[..len]]);
+    #[repr(C, align(8))]
+    struct Buffer([u8; 256]);
+    let size = core::mem::size_of::<E>();
+    if size + 8 > 256 {
+        return Err(FedstakeError::InvalidAccountData.into());
+    }
+    let mut buffer = Buffer([0; 256]);
+    buffer.0[..8].copy_from_slice(&E::DISCRIMINATOR);
+    // SAFETY: `E` is packed plain data without padding (trait contract), so
+    // all `size` bytes of it are initialized.
+    let fields = unsafe { core::slice::from_raw_parts(event as *const E as *const u8, size) };
+    syscalls::copy(&mut buffer.0[8..8 + size], fields);
+    syscalls::log_data(&[&buffer.0[..8 + size]]);
     Ok(())
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct PoolCreated {
     pub pool: Address,
     pub organization: Address,
@@ -38,19 +52,13 @@ pub struct PoolCreated {
     pub reward_policy: RewardPolicy,
 }
 
-impl Event for PoolCreated {
+// SAFETY: packed plain data.
+unsafe impl Event for PoolCreated {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "PoolCreated");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.organization)?;
-        w.address(&self.aggregator)?;
-        w.u64(self.pool_id)?;
-        w.u32(self.max_rounds)?;
-        w.u64(self.reward_per_round)?;
-        w.u8(self.reward_policy as u8)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct PoolFunded {
     pub pool: Address,
     pub funder: Address,
@@ -58,16 +66,13 @@ pub struct PoolFunded {
     pub total_funded: u64,
 }
 
-impl Event for PoolFunded {
+// SAFETY: packed plain data.
+unsafe impl Event for PoolFunded {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "PoolFunded");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.funder)?;
-        w.u64(self.amount)?;
-        w.u64(self.total_funded)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct ParticipantJoined {
     pub pool: Address,
     pub wallet: Address,
@@ -75,16 +80,13 @@ pub struct ParticipantJoined {
     pub participant_count: u32,
 }
 
-impl Event for ParticipantJoined {
+// SAFETY: packed plain data.
+unsafe impl Event for ParticipantJoined {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "ParticipantJoined");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u64(self.stake)?;
-        w.u32(self.participant_count)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct TrainingStarted {
     pub pool: Address,
     pub round: u32,
@@ -93,17 +95,13 @@ pub struct TrainingStarted {
     pub expires_at: i64,
 }
 
-impl Event for TrainingStarted {
+// SAFETY: packed plain data.
+unsafe impl Event for TrainingStarted {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "TrainingStarted");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.u32(self.round)?;
-        w.i64(self.deadline)?;
-        w.i64(self.reveal_deadline)?;
-        w.i64(self.expires_at)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct UpdateSubmitted {
     pub pool: Address,
     pub wallet: Address,
@@ -112,17 +110,13 @@ pub struct UpdateSubmitted {
     pub num_samples: u64,
 }
 
-impl Event for UpdateSubmitted {
+// SAFETY: packed plain data.
+unsafe impl Event for UpdateSubmitted {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "UpdateSubmitted");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u32(self.round)?;
-        w.bytes(&self.update_hash)?;
-        w.u64(self.num_samples)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct UpdateRevealed {
     pub pool: Address,
     pub wallet: Address,
@@ -131,17 +125,13 @@ pub struct UpdateRevealed {
     pub revealed_count: u32,
 }
 
-impl Event for UpdateRevealed {
+// SAFETY: packed plain data.
+unsafe impl Event for UpdateRevealed {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "UpdateRevealed");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u32(self.round)?;
-        w.bytes(&self.update_cid)?;
-        w.u32(self.revealed_count)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct SubmissionJudged {
     pub pool: Address,
     pub wallet: Address,
@@ -153,20 +143,13 @@ pub struct SubmissionJudged {
     pub slashed: u64,
 }
 
-impl Event for SubmissionJudged {
+// SAFETY: packed plain data.
+unsafe impl Event for SubmissionJudged {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "SubmissionJudged");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u32(self.round)?;
-        w.u8(self.verdict as u8)?;
-        w.u32(self.score)?;
-        w.u8(self.reason)?;
-        w.u64(self.reward)?;
-        w.u64(self.slashed)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct RoundFinalized {
     pub pool: Address,
     pub round: u32,
@@ -180,21 +163,13 @@ pub struct RoundFinalized {
     pub next_deadline: i64,
 }
 
-impl Event for RoundFinalized {
+// SAFETY: packed plain data.
+unsafe impl Event for RoundFinalized {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "RoundFinalized");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.u32(self.round)?;
-        w.bytes(&self.global_model_hash)?;
-        w.u32(self.accepted_count)?;
-        w.u32(self.excluded_count)?;
-        w.u32(self.slashed_count)?;
-        w.u64(self.reward_accrued)?;
-        w.bool(self.finished)?;
-        w.i64(self.next_deadline)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct RewardClaimed {
     pub pool: Address,
     pub wallet: Address,
@@ -202,16 +177,13 @@ pub struct RewardClaimed {
     pub amount: u64,
 }
 
-impl Event for RewardClaimed {
+// SAFETY: packed plain data.
+unsafe impl Event for RewardClaimed {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "RewardClaimed");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.address(&self.payout_wallet)?;
-        w.u64(self.amount)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct StakeWithdrawn {
     pub pool: Address,
     pub wallet: Address,
@@ -220,59 +192,51 @@ pub struct StakeWithdrawn {
     pub closed: bool,
 }
 
-impl Event for StakeWithdrawn {
+// SAFETY: packed plain data.
+unsafe impl Event for StakeWithdrawn {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "StakeWithdrawn");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u64(self.amount)?;
-        w.bool(self.closed)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct PoolCancelled {
     pub pool: Address,
     pub refunded: u64,
 }
 
-impl Event for PoolCancelled {
+// SAFETY: packed plain data.
+unsafe impl Event for PoolCancelled {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "PoolCancelled");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.u64(self.refunded)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct SubmissionClosed {
     pub pool: Address,
     pub wallet: Address,
     pub round: u32,
 }
 
-impl Event for SubmissionClosed {
+// SAFETY: packed plain data.
+unsafe impl Event for SubmissionClosed {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "SubmissionClosed");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u32(self.round)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct PoolClosed {
     pub pool: Address,
     pub closer: Address,
     pub returned: u64,
 }
 
-impl Event for PoolClosed {
+// SAFETY: packed plain data.
+unsafe impl Event for PoolClosed {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "PoolClosed");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.closer)?;
-        w.u64(self.returned)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct RoundExpired {
     pub pool: Address,
     pub round: u32,
@@ -280,31 +244,26 @@ pub struct RoundExpired {
     pub ended_at: i64,
 }
 
-impl Event for RoundExpired {
+// SAFETY: packed plain data.
+unsafe impl Event for RoundExpired {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "RoundExpired");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.u32(self.round)?;
-        w.i64(self.expires_at)?;
-        w.i64(self.ended_at)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct PoolExpired {
     pub pool: Address,
     pub join_deadline: i64,
     pub ended_at: i64,
 }
 
-impl Event for PoolExpired {
+// SAFETY: packed plain data.
+unsafe impl Event for PoolExpired {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "PoolExpired");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.i64(self.join_deadline)?;
-        w.i64(self.ended_at)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct FundingReclaimed {
     pub pool: Address,
     pub organization: Address,
@@ -312,16 +271,13 @@ pub struct FundingReclaimed {
     pub total_refunded: u64,
 }
 
-impl Event for FundingReclaimed {
+// SAFETY: packed plain data.
+unsafe impl Event for FundingReclaimed {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "FundingReclaimed");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.organization)?;
-        w.u64(self.amount)?;
-        w.u64(self.total_refunded)
-    }
 }
 
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct ParticipantSettled {
     pub pool: Address,
     pub wallet: Address,
@@ -331,12 +287,7 @@ pub struct ParticipantSettled {
     pub forfeited: u64,
 }
 
-impl Event for ParticipantSettled {
+// SAFETY: packed plain data.
+unsafe impl Event for ParticipantSettled {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("event", "ParticipantSettled");
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u64(self.stake_returned)?;
-        w.u64(self.forfeited)
-    }
 }

@@ -36,14 +36,14 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(vault)?;
     args(data).finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(
         &pool.organization,
         organization,
         FedstakeError::Unauthorized,
     )?;
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
+    check_vault(vault, &pool_key, pool, program_id)?;
     if pool.status != PoolStatus::Open {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }

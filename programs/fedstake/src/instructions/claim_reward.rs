@@ -41,10 +41,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let salt: [u8; 32] = r.array()?;
     r.finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
-    let mut participant = load_participant(participant_account, &pool_key, program_id)?;
+    check_vault(vault, &pool_key, pool, program_id)?;
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
     guards::same_key(
         &payout_wallet,
         payout_account,

@@ -40,19 +40,19 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(vault)?;
     args(data).finish()?;
     // 2. accounts and relations
-    let pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(
         &pool.organization,
         organization,
         FedstakeError::AccountMismatch,
     )?;
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
+    check_vault(vault, &pool_key, pool, program_id)?;
     // 3. status, windows and books
     if !pool.status.ended() {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
-    if closer.address() != organization.address() {
+    if !guards::same(closer.address(), organization.address()) {
         let window_end = logic::deadline(pool.ended_at, pool.claim_window)?;
         if syscalls::now()? < window_end {
             return Err(FedstakeError::ClaimWindowOpen.into());

@@ -36,8 +36,11 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     args(data).finish()?;
 
     let pool_key = *pool_account.address();
-    let submission = Submission::load(submission_account, program_id)?;
-    if submission.pool != pool_key {
+    crate::load!(
+        submission = Submission::load,
+        (submission_account, program_id)
+    );
+    if !guards::same(&submission.pool, &pool_key) {
         return Err(FedstakeError::AccountMismatch.into());
     }
     let number = submission.round.to_le_bytes();
@@ -55,9 +58,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::same_key(&submission.wallet, wallet, FedstakeError::AccountMismatch)?;
     // A closed pool (its PDA emptied and handed back to the system program)
     // has nothing left to settle.
-    let pool_closed = pool_account.owned_by(&pinocchio_system::ID) && pool_account.data_len() == 0;
+    let pool_closed = guards::is_empty(pool_account);
     if !pool_closed {
-        let pool = load_pool(pool_account, program_id)?;
+        crate::load!(pool = load_pool, (pool_account, program_id));
         let judged_and_over =
             submission.verdict != Verdict::Pending && pool.round > submission.round;
         if !(judged_and_over || pool.status.ended()) {

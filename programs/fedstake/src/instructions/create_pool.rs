@@ -19,7 +19,7 @@
 //! reward_policy u8` (durations in seconds; `reward_policy` 0 equal,
 //! 1 contribution)
 
-use super::{args, create_account, non_empty};
+use super::{create_account, non_empty};
 use crate::{
     errors::FedstakeError,
     events::{self, PoolCreated},
@@ -39,6 +39,10 @@ pub const MAX_ROUNDS: u32 = 10_000;
 /// multiplication), so no exit can ever fail on overflow.
 pub const MAX_DURATION: i64 = 365 * 24 * 3600;
 
+/// The instruction's arguments, packed in IDL order: their bytes are the
+/// borsh encoding, so parsing is one length check and one copy.
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct CreatePoolArgs {
     pub pool_id: u64,
     pub aggregator: Address,
@@ -60,27 +64,9 @@ pub struct CreatePoolArgs {
 
 impl CreatePoolArgs {
     pub fn parse(data: &[u8]) -> Result<Self, ProgramError> {
-        let mut r = args(data);
-        let parsed = Self {
-            pool_id: r.u64()?,
-            aggregator: r.address()?,
-            task_cid: r.array()?,
-            initial_model_hash: r.array()?,
-            initial_model_cid: r.array()?,
-            max_rounds: r.u32()?,
-            round_duration: r.i64()?,
-            reveal_duration: r.i64()?,
-            join_deadline: r.i64()?,
-            expiry_grace: r.i64()?,
-            claim_window: r.i64()?,
-            min_stake: r.u64()?,
-            max_participants: r.u32()?,
-            reward_per_round: r.u64()?,
-            slash_bps: r.u16()?,
-            reward_policy: r.u8()?,
-        };
-        r.finish()?;
-        Ok(parsed)
+        // SAFETY: every field is a byte array, an `Address` or an integer, so
+        // any bytes of the right length are a valid value.
+        unsafe { super::parse_packed(data) }
     }
 
     /// Parameter ranges; `now` is the cluster time.
@@ -93,11 +79,11 @@ impl CreatePoolArgs {
         non_empty(&self.initial_model_cid)?;
         let duration = 1..=MAX_DURATION;
         let join_window = logic::sub_time(self.join_deadline, now)?;
-        let in_range = (1..=MAX_ROUNDS).contains(&self.max_rounds)
-            && duration.contains(&self.round_duration)
-            && duration.contains(&self.reveal_duration)
-            && duration.contains(&self.expiry_grace)
-            && duration.contains(&self.claim_window)
+        let in_range = (1..=MAX_ROUNDS).contains(&{ self.max_rounds })
+            && duration.contains(&{ self.round_duration })
+            && duration.contains(&{ self.reveal_duration })
+            && duration.contains(&{ self.expiry_grace })
+            && duration.contains(&{ self.claim_window })
             && duration.contains(&join_window)
             && self.min_stake > 0
             && self.max_participants > 0

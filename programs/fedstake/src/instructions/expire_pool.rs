@@ -33,7 +33,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(pool_account)?;
     args(data).finish()?;
     // 2. account and status
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     if pool.status != PoolStatus::Open {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }

@@ -37,12 +37,15 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(pool_account)?;
     args(data).finish()?;
     // 2. accounts: the round must be the pool's current one
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
     if pool.status != PoolStatus::Training {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
-    let round = load_round(round_account, &pool_key, pool.round, program_id)?;
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, pool.round, program_id)
+    );
     // 3. window
     let now = syscalls::now()?;
     if now < round.expires_at {

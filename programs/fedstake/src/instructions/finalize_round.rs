@@ -54,10 +54,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     non_empty(&global_model_hash)?;
     non_empty(&global_model_cid)?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(&pool.aggregator, aggregator, FedstakeError::Unauthorized)?;
     let pool_key = *pool_account.address();
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
     if pool.status != PoolStatus::Training {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
@@ -101,7 +104,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             program_id,
         )?;
         pool.round = next;
-        let opened = open_round(&pool, &pool_key, next, now, bump)?;
+        let opened = open_round(pool, &pool_key, next, now, bump)?;
         pool.round_deadline = opened.deadline;
         let bump_seed = [bump];
         let seeds = [

@@ -38,8 +38,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let amount = r.u64()?;
     r.finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
-    check_vault(vault, pool_account.address(), &pool, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
+    check_vault(vault, pool_account.address(), pool, program_id)?;
     if !matches!(pool.status, PoolStatus::Open | PoolStatus::Training) {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }

@@ -45,9 +45,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     r.finish()?;
     non_empty(&payout_commitment)?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
+    check_vault(vault, &pool_key, pool, program_id)?;
     let wallet_key = *wallet.address();
     let bump = pda::expect_canonical(
         participant_account.address(),

@@ -61,13 +61,25 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let reason = r.u8()?;
     r.finish()?;
     // 3. accounts, authority and relations
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(&pool.aggregator, aggregator, FedstakeError::Unauthorized)?;
     let pool_key = *pool_account.address();
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
-    let mut participant = load_participant(participant_account, &pool_key, program_id)?;
-    let mut submission = load_submission(submission_account, &pool_key, program_id)?;
-    if participant.wallet != wallet || submission.wallet != wallet || submission.round != number {
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
+    crate::load!(
+        submission = load_submission,
+        (submission_account, &pool_key, program_id)
+    );
+    if !guards::same(&participant.wallet, &wallet)
+        || !guards::same(&submission.wallet, &wallet)
+        || submission.round != number
+    {
         return Err(FedstakeError::AccountMismatch.into());
     }
     // 4. status and windows

@@ -27,6 +27,7 @@ use crate::{
     pda::{self, PARTICIPANT_SEED, POOL_SEED, ROUND_SEED, SUBMISSION_SEED, VAULT_SEED},
     state::{AccountState, Participant, Pool, Round, Submission},
 };
+use core::mem::MaybeUninit;
 use pinocchio::{
     cpi::{Seed, Signer},
     error::ProgramError,
@@ -49,10 +50,38 @@ pub(crate) fn args(data: &[u8]) -> Reader<'_> {
     Reader::new(data, FedstakeError::InvalidInstructionData)
 }
 
+/// Copies `data` into a packed argument struct `T` (one copy; its bytes are
+/// its borsh encoding); `InvalidInstructionData` unless the length is exact.
+///
+/// # Safety
+/// `T` must be `#[repr(C, packed)]` with fields for which every bit pattern
+/// is valid (byte arrays, `Address`, integers).
+#[inline(always)]
+pub(crate) unsafe fn parse_packed<T: Copy>(data: &[u8]) -> Result<T, ProgramError> {
+    if data.len() != core::mem::size_of::<T>() {
+        return Err(FedstakeError::InvalidInstructionData.into());
+    }
+    let mut value = MaybeUninit::<T>::uninit();
+    // SAFETY: `value` has room for `data.len()` bytes; the caller guarantees
+    // any bytes form a valid `T`.
+    unsafe {
+        let out = core::slice::from_raw_parts_mut(value.as_mut_ptr() as *mut u8, data.len());
+        crate::syscalls::copy(out, data);
+        Ok(value.assume_init())
+    }
+}
+
 /// Loads the pool and checks its address is `["pool", organization, pool_id]`
 /// at the stored bump.
-pub(crate) fn load_pool(account: &AccountView, program_id: &Address) -> Result<Pool, ProgramError> {
-    let pool = Pool::load(account, program_id)?;
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_pool<'a>(
+    slot: &'a mut MaybeUninit<Pool>,
+    account: &AccountView,
+    program_id: &Address,
+) -> Result<&'a mut Pool, ProgramError> {
+    let pool = Pool::load(slot, account, program_id)?;
     let id = pool.pool_id.to_le_bytes();
     pda::expect(
         account.address(),
@@ -80,13 +109,17 @@ pub(crate) fn check_vault(
 }
 
 /// Loads a participant of `pool_key` and checks its PDA at the stored bump.
-pub(crate) fn load_participant(
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_participant<'a>(
+    slot: &'a mut MaybeUninit<Participant>,
     account: &AccountView,
     pool_key: &Address,
     program_id: &Address,
-) -> Result<Participant, ProgramError> {
-    let participant = Participant::load(account, program_id)?;
-    if participant.pool != *pool_key {
+) -> Result<&'a mut Participant, ProgramError> {
+    let participant = Participant::load(slot, account, program_id)?;
+    if !guards::same(&participant.pool, pool_key) {
         return Err(FedstakeError::AccountMismatch.into());
     }
     pda::expect(
@@ -103,14 +136,18 @@ pub(crate) fn load_participant(
 }
 
 /// Loads round `number` of `pool_key` and checks its PDA at the stored bump.
-pub(crate) fn load_round(
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_round<'a>(
+    slot: &'a mut MaybeUninit<Round>,
     account: &AccountView,
     pool_key: &Address,
     number: u32,
     program_id: &Address,
-) -> Result<Round, ProgramError> {
-    let round = Round::load(account, program_id)?;
-    if round.pool != *pool_key || round.round != number {
+) -> Result<&'a mut Round, ProgramError> {
+    let round = Round::load(slot, account, program_id)?;
+    if !guards::same(&round.pool, pool_key) || round.round != number {
         return Err(FedstakeError::AccountMismatch.into());
     }
     let number = number.to_le_bytes();
@@ -124,13 +161,17 @@ pub(crate) fn load_round(
 }
 
 /// Loads a submission of `pool_key` and checks its PDA at the stored bump.
-pub(crate) fn load_submission(
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_submission<'a>(
+    slot: &'a mut MaybeUninit<Submission>,
     account: &AccountView,
     pool_key: &Address,
     program_id: &Address,
-) -> Result<Submission, ProgramError> {
-    let submission = Submission::load(account, program_id)?;
-    if submission.pool != *pool_key {
+) -> Result<&'a mut Submission, ProgramError> {
+    let submission = Submission::load(slot, account, program_id)?;
+    if !guards::same(&submission.pool, pool_key) {
         return Err(FedstakeError::AccountMismatch.into());
     }
     let number = submission.round.to_le_bytes();

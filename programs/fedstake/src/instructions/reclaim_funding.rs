@@ -40,9 +40,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(organization)?;
     args(data).finish()?;
     // 2. accounts and relations
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
+    check_vault(vault, &pool_key, pool, program_id)?;
     guards::same_key(
         &pool.organization,
         organization,

@@ -48,10 +48,16 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     r.finish()?;
     non_empty(&update_cid)?;
     // 3. accounts and their relations
-    let pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
-    let mut submission = load_submission(submission_account, &pool_key, program_id)?;
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
+    crate::load!(
+        submission = load_submission,
+        (submission_account, &pool_key, program_id)
+    );
     guards::same_key(&submission.wallet, wallet, FedstakeError::AccountMismatch)?;
     if submission.round != number {
         return Err(FedstakeError::AccountMismatch.into());

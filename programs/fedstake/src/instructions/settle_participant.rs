@@ -43,10 +43,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(wallet)?;
     args(data).finish()?;
     // 2. accounts and relations
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
-    let participant = load_participant(participant_account, &pool_key, program_id)?;
+    check_vault(vault, &pool_key, pool, program_id)?;
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
     // The wallet cannot be the vault: the participant's address is derived
     // from its wallet, and only a signed join creates one.
     guards::same_key(&participant.wallet, wallet, FedstakeError::AccountMismatch)?;

@@ -40,7 +40,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::system_program(system_program)?;
     args(data).finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(
         &pool.organization,
         organization,
@@ -69,7 +69,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     }
     pool.status = PoolStatus::Training;
     pool.round = 1;
-    let round = open_round(&pool, &pool_key, 1, now, bump)?;
+    let round = open_round(pool, &pool_key, 1, now, bump)?;
     pool.round_deadline = round.deadline;
 
     let bump_seed = [bump];

@@ -52,11 +52,17 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     r.finish()?;
     non_empty(&update_hash)?;
 
-    let pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    let participant = load_participant(participant_account, &pool_key, program_id)?;
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
     guards::same_key(&participant.wallet, wallet, FedstakeError::AccountMismatch)?;
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
     let wallet_key = *wallet.address();
     let number_le = number.to_le_bytes();
     let bump = pda::expect_canonical(

@@ -4,11 +4,9 @@
 //! clock, stake and reward books. The vault PDA `["vault", pool]` holds the
 //! lamports these books describe.
 
-use super::{tag, AccountState};
-use crate::{
-    codec::{Reader, Writer},
-    discriminator::anchor_tag,
-};
+use super::AccountState;
+use crate::discriminator::anchor_tag;
+use core::mem::offset_of;
 use pinocchio::{error::ProgramError, Address};
 
 pub const CID_LEN: usize = 64;
@@ -28,17 +26,6 @@ pub enum PoolStatus {
 }
 
 impl PoolStatus {
-    fn from_u8(value: u8) -> Option<Self> {
-        match value {
-            0 => Some(Self::Open),
-            1 => Some(Self::Training),
-            2 => Some(Self::Finished),
-            3 => Some(Self::Cancelled),
-            4 => Some(Self::Expired),
-            _ => None,
-        }
-    }
-
     /// Finished, Cancelled or Expired: only exits remain (withdraw, claim,
     /// reclaim, settle, close).
     #[inline(always)]
@@ -68,7 +55,8 @@ impl RewardPolicy {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct Pool {
     pub organization: Address,
     pub aggregator: Address,
@@ -138,7 +126,8 @@ impl Pool {
     }
 }
 
-impl AccountState for Pool {
+// SAFETY: packed plain data; every enum/bool field is listed in TAGS.
+unsafe impl AccountState for Pool {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Pool");
     const LEN: usize = 8
         + 32 // organization
@@ -160,80 +149,55 @@ impl AccountState for Pool {
         + 1 // vault_bump
         + 8 // created_at
         + 8; // ended_at
+    const TAGS: &'static [(usize, u8)] = &[
+        (offset_of!(Pool, reward_policy), 1),
+        (offset_of!(Pool, status), 4),
+    ];
+}
 
-    fn read(r: &mut Reader) -> Result<Self, ProgramError> {
-        Ok(Self {
-            organization: r.address()?,
-            aggregator: r.address()?,
-            pool_id: r.u64()?,
-            task_cid: r.array()?,
-            global_model_hash: r.array()?,
-            global_model_cid: r.array()?,
-            round: r.u32()?,
-            max_rounds: r.u32()?,
-            round_deadline: r.i64()?,
-            round_duration: r.i64()?,
-            reveal_duration: r.i64()?,
-            join_deadline: r.i64()?,
-            expiry_grace: r.i64()?,
-            claim_window: r.i64()?,
-            min_stake: r.u64()?,
-            max_participants: r.u32()?,
-            participant_count: r.u32()?,
-            live_participants: r.u32()?,
-            active_participants: r.u32()?,
-            reward_per_round: r.u64()?,
-            total_funded: r.u64()?,
-            total_refunded: r.u64()?,
-            total_accrued: r.u64()?,
-            total_paid: r.u64()?,
-            total_forfeited: r.u64()?,
-            total_staked: r.u64()?,
-            total_slashed: r.u64()?,
-            slash_bps: r.u16()?,
-            reward_policy: tag(r, RewardPolicy::from_u8)?,
-            status: tag(r, PoolStatus::from_u8)?,
-            bump: r.u8()?,
-            vault_bump: r.u8()?,
-            created_at: r.i64()?,
-            ended_at: r.i64()?,
-        })
-    }
+const _: () = assert!(core::mem::size_of::<Pool>() + 8 == Pool::LEN);
 
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.organization)?;
-        w.address(&self.aggregator)?;
-        w.u64(self.pool_id)?;
-        w.bytes(&self.task_cid)?;
-        w.bytes(&self.global_model_hash)?;
-        w.bytes(&self.global_model_cid)?;
-        w.u32(self.round)?;
-        w.u32(self.max_rounds)?;
-        w.i64(self.round_deadline)?;
-        w.i64(self.round_duration)?;
-        w.i64(self.reveal_duration)?;
-        w.i64(self.join_deadline)?;
-        w.i64(self.expiry_grace)?;
-        w.i64(self.claim_window)?;
-        w.u64(self.min_stake)?;
-        w.u32(self.max_participants)?;
-        w.u32(self.participant_count)?;
-        w.u32(self.live_participants)?;
-        w.u32(self.active_participants)?;
-        w.u64(self.reward_per_round)?;
-        w.u64(self.total_funded)?;
-        w.u64(self.total_refunded)?;
-        w.u64(self.total_accrued)?;
-        w.u64(self.total_paid)?;
-        w.u64(self.total_forfeited)?;
-        w.u64(self.total_staked)?;
-        w.u64(self.total_slashed)?;
-        w.u16(self.slash_bps)?;
-        w.u8(self.reward_policy as u8)?;
-        w.u8(self.status as u8)?;
-        w.u8(self.bump)?;
-        w.u8(self.vault_bump)?;
-        w.i64(self.created_at)?;
-        w.i64(self.ended_at)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_round_trips_and_checks_its_enums() {
+        super::super::tests::round_trips(Pool {
+            organization: Address::new_from_array([1; 32]),
+            aggregator: Address::new_from_array([2; 32]),
+            pool_id: u64::MAX,
+            task_cid: [3; CID_LEN],
+            global_model_hash: [4; 32],
+            global_model_cid: [5; CID_LEN],
+            round: 7,
+            max_rounds: 9,
+            round_deadline: -1,
+            round_duration: 600,
+            reveal_duration: 300,
+            join_deadline: i64::MAX,
+            expiry_grace: 1,
+            claim_window: 2,
+            min_stake: 3,
+            max_participants: 4,
+            participant_count: 5,
+            live_participants: 6,
+            active_participants: 7,
+            reward_per_round: 8,
+            total_funded: 9,
+            total_refunded: 10,
+            total_accrued: 11,
+            total_paid: 12,
+            total_forfeited: 13,
+            total_staked: 14,
+            total_slashed: 15,
+            slash_bps: 10_000,
+            reward_policy: RewardPolicy::Contribution,
+            status: PoolStatus::Expired,
+            bump: 255,
+            vault_bump: 254,
+            created_at: 16,
+            ended_at: 17,
+        });
     }
 }

@@ -13,13 +13,12 @@ use super::{
     pool::{Cid, Hash, CID_LEN},
     AccountState,
 };
-use crate::{
-    codec::{Reader, Writer},
-    discriminator::anchor_tag,
-};
-use pinocchio::{error::ProgramError, Address};
+use crate::discriminator::anchor_tag;
+use core::mem::offset_of;
+use pinocchio::Address;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct Round {
     pub pool: Address,
     pub round: u32,
@@ -68,62 +67,14 @@ impl Round {
     }
 }
 
-impl AccountState for Round {
+// SAFETY: packed plain data; every enum/bool field is listed in TAGS.
+unsafe impl AccountState for Round {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Round");
     const LEN: usize = 8 + 32 + 4 + 8 * 4 + 32 + 32 + CID_LEN + 4 * 8 + 8 + 8 + 1 + 8 + 1;
-
-    fn read(r: &mut Reader) -> Result<Self, ProgramError> {
-        Ok(Self {
-            pool: r.address()?,
-            round: r.u32()?,
-            opened_at: r.i64()?,
-            deadline: r.i64()?,
-            reveal_deadline: r.i64()?,
-            expires_at: r.i64()?,
-            base_model_hash: r.array()?,
-            global_model_hash: r.array()?,
-            global_model_cid: r.array()?,
-            eligible_count: r.u32()?,
-            submission_count: r.u32()?,
-            revealed_count: r.u32()?,
-            judged_count: r.u32()?,
-            accepted_count: r.u32()?,
-            excluded_count: r.u32()?,
-            slashed_count: r.u32()?,
-            total_score: r.u32()?,
-            reward_budget: r.u64()?,
-            reward_accrued: r.u64()?,
-            finalized: r.bool()?,
-            finalized_at: r.i64()?,
-            bump: r.u8()?,
-        })
-    }
-
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.u32(self.round)?;
-        w.i64(self.opened_at)?;
-        w.i64(self.deadline)?;
-        w.i64(self.reveal_deadline)?;
-        w.i64(self.expires_at)?;
-        w.bytes(&self.base_model_hash)?;
-        w.bytes(&self.global_model_hash)?;
-        w.bytes(&self.global_model_cid)?;
-        w.u32(self.eligible_count)?;
-        w.u32(self.submission_count)?;
-        w.u32(self.revealed_count)?;
-        w.u32(self.judged_count)?;
-        w.u32(self.accepted_count)?;
-        w.u32(self.excluded_count)?;
-        w.u32(self.slashed_count)?;
-        w.u32(self.total_score)?;
-        w.u64(self.reward_budget)?;
-        w.u64(self.reward_accrued)?;
-        w.bool(self.finalized)?;
-        w.i64(self.finalized_at)?;
-        w.u8(self.bump)
-    }
+    const TAGS: &'static [(usize, u8)] = &[(offset_of!(Round, finalized), 1)];
 }
+
+const _: () = assert!(core::mem::size_of::<Round>() + 8 == Round::LEN);
 
 #[cfg(test)]
 mod tests {
@@ -154,6 +105,13 @@ mod tests {
             finalized_at: 0,
             bump: 255,
         }
+    }
+
+    #[test]
+    fn round_round_trips_and_checks_its_flag() {
+        let mut value = round(10, 3, 2, 1);
+        value.finalized = true;
+        super::super::tests::round_trips(value);
     }
 
     #[test]

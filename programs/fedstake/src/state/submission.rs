@@ -5,13 +5,11 @@
 
 use super::{
     pool::{Cid, Hash, CID_LEN},
-    tag, AccountState,
+    AccountState,
 };
-use crate::{
-    codec::{Reader, Writer},
-    discriminator::anchor_tag,
-};
-use pinocchio::{error::ProgramError, Address};
+use crate::discriminator::anchor_tag;
+use core::mem::offset_of;
+use pinocchio::Address;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -53,7 +51,8 @@ pub mod reason {
     pub const LAST_STATISTICAL: u8 = 127;
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct Submission {
     pub pool: Address,
     pub wallet: Address,
@@ -80,50 +79,43 @@ pub struct Submission {
     pub bump: u8,
 }
 
-impl AccountState for Submission {
+// SAFETY: packed plain data; every enum/bool field is listed in TAGS.
+unsafe impl AccountState for Submission {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Submission");
     const LEN: usize =
         8 + 32 + 32 + 4 + 32 + CID_LEN + 8 + 32 + 1 + 4 + 1 + 8 + 8 + 1 + 8 + 8 + 8 + 1;
+    const TAGS: &'static [(usize, u8)] = &[
+        (offset_of!(Submission, verdict), 3),
+        (offset_of!(Submission, revealed), 1),
+    ];
+}
 
-    fn read(r: &mut Reader) -> Result<Self, ProgramError> {
-        Ok(Self {
-            pool: r.address()?,
-            wallet: r.address()?,
-            round: r.u32()?,
-            update_hash: r.array()?,
-            update_cid: r.array()?,
-            num_samples: r.u64()?,
-            base_model_hash: r.array()?,
-            verdict: tag(r, Verdict::from_u8)?,
-            score: r.u32()?,
-            reason: r.u8()?,
-            reward: r.u64()?,
-            slashed: r.u64()?,
-            revealed: r.bool()?,
-            submitted_at: r.i64()?,
-            revealed_at: r.i64()?,
-            judged_at: r.i64()?,
-            bump: r.u8()?,
-        })
-    }
+const _: () = assert!(core::mem::size_of::<Submission>() + 8 == Submission::LEN);
 
-    fn write(&self, w: &mut Writer) -> Result<(), ProgramError> {
-        w.address(&self.pool)?;
-        w.address(&self.wallet)?;
-        w.u32(self.round)?;
-        w.bytes(&self.update_hash)?;
-        w.bytes(&self.update_cid)?;
-        w.u64(self.num_samples)?;
-        w.bytes(&self.base_model_hash)?;
-        w.u8(self.verdict as u8)?;
-        w.u32(self.score)?;
-        w.u8(self.reason)?;
-        w.u64(self.reward)?;
-        w.u64(self.slashed)?;
-        w.bool(self.revealed)?;
-        w.i64(self.submitted_at)?;
-        w.i64(self.revealed_at)?;
-        w.i64(self.judged_at)?;
-        w.u8(self.bump)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submission_round_trips_and_checks_verdict_and_flag() {
+        super::super::tests::round_trips(Submission {
+            pool: Address::new_from_array([1; 32]),
+            wallet: Address::new_from_array([2; 32]),
+            round: 3,
+            update_hash: [4; 32],
+            update_cid: [5; CID_LEN],
+            num_samples: u64::MAX,
+            base_model_hash: [6; 32],
+            verdict: Verdict::Slashed,
+            score: 7,
+            reason: 63,
+            reward: 8,
+            slashed: 9,
+            revealed: true,
+            submitted_at: 10,
+            revealed_at: 11,
+            judged_at: 12,
+            bump: 253,
+        });
     }
 }
