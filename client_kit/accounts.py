@@ -51,7 +51,6 @@ class Pool:
     reward_policy: str
     status: str
     bump: int
-    vault_bump: int
     created_at: int
     ended_at: int
 

@@ -88,9 +88,6 @@ class FedstakeInstructions:
     def pool(self, organization: Pubkey, pool_id: int) -> Pubkey:
         return pda.pool_address(self.program_id, organization, pool_id)[0]
 
-    def vault(self, pool: Pubkey) -> Pubkey:
-        return pda.vault_address(self.program_id, pool)[0]
-
     def participant(self, pool: Pubkey, wallet: Pubkey) -> Pubkey:
         return pda.participant_address(self.program_id, pool, wallet)[0]
 
@@ -107,7 +104,6 @@ class FedstakeInstructions:
             {
                 "organization": organization,
                 "pool": pool,
-                "vault": self.vault(pool),
                 "first_round": self.round(pool, 1),
             },
             {
@@ -133,7 +129,7 @@ class FedstakeInstructions:
     def fund_pool(self, funder: Pubkey, pool: Pubkey, amount: int) -> Instruction:
         return self._build(
             "fund_pool",
-            {"funder": funder, "pool": pool, "vault": self.vault(pool)},
+            {"funder": funder, "pool": pool},
             {"amount": amount},
         )
 
@@ -144,7 +140,6 @@ class FedstakeInstructions:
                 "wallet": wallet,
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
             },
             {"stake": stake, "payout_commitment": commitment},
         )
@@ -263,7 +258,6 @@ class FedstakeInstructions:
             {
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
                 "payout_wallet": payout_wallet,
             },
             {"payout_wallet": payout_wallet, "salt": salt},
@@ -276,7 +270,6 @@ class FedstakeInstructions:
                 "wallet": wallet,
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
             },
             {},
         )
@@ -284,7 +277,7 @@ class FedstakeInstructions:
     def cancel_pool(self, organization: Pubkey, pool: Pubkey) -> Instruction:
         return self._build(
             "cancel_pool",
-            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {"organization": organization, "pool": pool},
             {},
         )
 
@@ -310,7 +303,6 @@ class FedstakeInstructions:
                 "closer": closer or organization,
                 "organization": organization,
                 "pool": pool,
-                "vault": self.vault(pool),
             },
             {},
         )
@@ -329,7 +321,7 @@ class FedstakeInstructions:
         """Sends an ended pool's unowed reward balance to its organization."""
         return self._build(
             "reclaim_funding",
-            {"pool": pool, "vault": self.vault(pool), "organization": organization},
+            {"pool": pool, "organization": organization},
             {},
         )
 
@@ -341,7 +333,6 @@ class FedstakeInstructions:
             {
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
                 "wallet": wallet,
             },
             {},

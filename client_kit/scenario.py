@@ -51,10 +51,6 @@ class AsyncPool:
     def pool(self) -> Pubkey:
         return self.ix.pool(self.organization.pubkey(), self.pool_id)
 
-    @property
-    def vault(self) -> Pubkey:
-        return self.ix.vault(self.pool)
-
     def participant(self, trainer: Trainer) -> Pubkey:
         return self.ix.participant(self.pool, trainer.wallet.pubkey())
 

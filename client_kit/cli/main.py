@@ -196,7 +196,7 @@ def pool_create(
 def pool_fund(
     ctx: typer.Context, pool: PoolArg, amount: Annotated[str, typer.Argument(help="SOL")]
 ) -> None:
-    """Add reward funding to a pool's vault (anyone may fund)."""
+    """Add reward funding to a pool (anyone may fund)."""
     s = _session(ctx)
     funder = s.keypair()
     lamports = sol_to_lamports(amount)
@@ -248,13 +248,13 @@ def pool_cancel(ctx: typer.Context, pool: PoolArg) -> None:
 @pool_app.command("close")
 @cli_command
 def pool_close(ctx: typer.Context, pool: PoolArg) -> None:
-    """Reclaim the vault's leftovers and rent once every participant has withdrawn."""
+    """Take back the pool's leftovers and rent once no participant account is left."""
     _organization_action(ctx, pool, "close_pool", "pool closed")
 
 
-def _pool_view(key: Pubkey, pool: Pool, vault_lamports: int) -> dict[str, Any]:
+def _pool_view(key: Pubkey, pool: Pool, lamports: int) -> dict[str, Any]:
     view = as_dict(pool)
-    view = {"pool": str(key), **view, "vault_balance": lamports_to_sol(vault_lamports)}
+    view = {"pool": str(key), **view, "balance": lamports_to_sol(lamports)}
     for name in ("reward_per_round", "min_stake", "total_funded", "total_paid", "total_staked"):
         view[name] = lamports_to_sol(getattr(pool, name))
     return view
@@ -269,8 +269,7 @@ def pool_show(ctx: typer.Context, pool: PoolArg) -> None:
 
     async def go() -> dict[str, Any]:
         state = await s.load_pool(key)
-        vault = await s.gateway().get_balance(s.ix().vault(key))
-        return _pool_view(key, state, vault)
+        return _pool_view(key, state, await s.gateway().get_balance(key))
 
     emit(s.run(go()), s.as_json, "pool")
 

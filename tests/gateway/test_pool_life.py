@@ -23,7 +23,7 @@ async def test_pool_life_moves_every_lamport_where_the_books_say(chain: ChainGat
     created = await world.create()
     assert [e.name for e in created.events] == ["PoolCreated"]
     assert created.compute_units > 0 and created.signature
-    vault_rent = await chain.get_balance(world.vault)
+    pool_rent = await chain.get_balance(world.pool)
     funded = await world.fund(SOL)
     assert [(e.name, e.fields["amount"]) for e in funded.events] == [("PoolFunded", SOL)]
     honest_a, honest_b, attacker = [await world.new_trainer() for _ in range(3)]
@@ -59,7 +59,7 @@ async def test_pool_life_moves_every_lamport_where_the_books_say(chain: ChainGat
     assert (await world.participant_state(honest_b)).reward_accrued == 400_000_000
     assert (await world.participant_state(attacker)).stake == SOL // 4
     assert pool.total_slashed == SOL // 4
-    assert await chain.get_balance(world.vault) == vault_rent + SOL + 3 * (SOL // 2)
+    assert await chain.get_balance(world.pool) == pool_rent + SOL + 3 * (SOL // 2)
     # When a relayer claims with the commitment reveal, and everyone withdraws
     relayer = Keypair()
     await chain.airdrop(relayer.pubkey(), SOL)
@@ -82,8 +82,8 @@ async def test_pool_life_moves_every_lamport_where_the_books_say(chain: ChainGat
         )
         assert 0 <= fee <= 10_000  # one signature fee (5,000 on both backends)
         assert await chain.get_account(world.participant(trainer)) is None
-    # Then the vault holds exactly its rent plus the slashed stake
-    assert await chain.get_balance(world.vault) == vault_rent + SOL // 4
+    # Then the pool holds exactly its rent plus the slashed stake
+    assert await chain.get_balance(world.pool) == pool_rent + SOL // 4
     assert (await world.pool_state()).total_paid == SOL
 
 
@@ -94,7 +94,7 @@ async def test_named_program_error_leaves_state_unchanged(chain: ChainGateway) -
     await world.fund(SOL)
     trainer = await world.new_trainer()
     pool_before = await world.raw(world.pool)
-    vault_before = await chain.get_balance(world.vault)
+    balance_before = await chain.get_balance(world.pool)
     with pytest.raises(FedstakeProgramError) as caught:
         await world.join(trainer, stake=SOL // 4)
     assert caught.value.name == "StakeTooLow" and caught.value.code == 6018
@@ -105,7 +105,7 @@ async def test_named_program_error_leaves_state_unchanged(chain: ChainGateway) -
     )
     assert anchor_line in caught.value.logs
     assert await world.raw(world.pool) == pool_before
-    assert await chain.get_balance(world.vault) == vault_before
+    assert await chain.get_balance(world.pool) == balance_before
     assert await chain.get_account(world.participant(trainer)) is None
 
 

@@ -42,8 +42,8 @@ def test_missing_signer_is_refused(training_world: PoolWorld) -> None:
 def test_readonly_account_where_writable_required(training_world: PoolWorld) -> None:
     w = training_world
     ix = w.ix.fund_pool(w.organization.pubkey(), w.pool, SOL)
-    readonly_vault = _with_meta(ix, 2, AccountMeta(w.vault, False, False))
-    expect_error(w, "AccountNotWritable", lambda: w.send([readonly_vault], w.organization))
+    readonly_pool = _with_meta(ix, 1, AccountMeta(w.pool, False, False))
+    expect_error(w, "AccountNotWritable", lambda: w.send([readonly_pool], w.organization))
 
 
 def test_has_one_judge_by_non_aggregator(training_world: PoolWorld) -> None:
@@ -122,13 +122,13 @@ def test_reinitialization_create_pool_twice(world: PoolWorld) -> None:
     expect_error(world, "AlreadyInitialized", lambda: world.create(max_rounds=3))
 
 
-def test_duplicate_mutable_accounts_payout_is_vault(training_world: PoolWorld) -> None:
+def test_duplicate_mutable_accounts_payout_is_the_pool(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
     w.commit_and_reveal(w.trainers)
     w.judge(trainer, Verdict.ACCEPTED, 10_000)
-    # commit to the vault as "payout wallet" is impossible; try to claim into the vault
-    ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), w.vault, trainer.salt)
+    # the pool as "payout wallet" would pay the pool from itself; try it
+    ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), w.pool, trainer.salt)
     expect_error(w, "DuplicateAccount", lambda: w.send([ix], w.organization))
 
 
@@ -159,18 +159,22 @@ def test_non_canonical_bump_participant_address(world: PoolWorld) -> None:
     expect_error(world, "InvalidPda", lambda: world.send([forged], trainer.wallet), other)
 
 
-def test_pda_sharing_vault_of_another_pool(world: PoolWorld) -> None:
-    world.create()
-    other_vault = world.ix.vault(world.ix.pool(world.organization.pubkey(), 99))
+def test_pda_sharing_participant_of_another_pool(world: PoolWorld) -> None:
+    trainer = world.new_trainer()
     world.pool_id = 99
     world.create()
+    world.join(trainer)
+    other = world.ix.participant(world.pool, trainer.wallet.pubkey())
     world.pool_id = 1
+    world.create()
+    world.join(trainer)
+    world.cancel()
     ix = _with_meta(
-        world.ix.fund_pool(world.organization.pubkey(), world.pool, SOL),
+        world.ix.withdraw_stake(trainer.wallet.pubkey(), world.pool),
         2,
-        AccountMeta(other_vault, False, True),
+        AccountMeta(other, False, True),
     )
-    expect_error(world, "InvalidPda", lambda: world.send([ix], world.organization), other_vault)
+    expect_error(world, "AccountMismatch", lambda: world.send([ix], trainer.wallet), other)
 
 
 def test_pda_sharing_participant_of_another_user(training_world: PoolWorld) -> None:
@@ -221,7 +225,7 @@ def test_revival_after_close_is_not_ours_anymore(world: PoolWorld) -> None:
 def test_fake_system_program_is_refused(world: PoolWorld) -> None:
     world.create()
     ix = world.ix.fund_pool(world.organization.pubkey(), world.pool, SOL)
-    fake = _with_meta(ix, 3, AccountMeta(world.ix.program_id, False, False))
+    fake = _with_meta(ix, 2, AccountMeta(world.ix.program_id, False, False))
     expect_error(world, "InvalidSystemProgram", lambda: world.send([fake], world.organization))
 
 
@@ -247,3 +251,20 @@ def test_wrong_salt_claim_changes_nothing(training_world: PoolWorld) -> None:
     wrong = hashlib.sha256(b"not the salt").digest()
     ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), trainer.payout.pubkey(), wrong)
     expect_error(w, "InvalidCommitment", lambda: w.send([ix], w.organization))
+
+
+def test_prefunded_participant_address_still_joins_and_books_balance(world: PoolWorld) -> None:
+    # Anyone can send lamports to a PDA before it exists; join must still work
+    # and the books must still match the pool's lamports.
+    world.create()
+    pool_before = world.lamports(world.pool)
+    for gift in (1_000, 10 * SOL):
+        trainer = world.new_trainer()
+        key = world.ix.participant(world.pool, trainer.wallet.pubkey())
+        world.chain.svm.set_account(key, Account(gift, b"", Pubkey.default(), False, 0))
+        world.join(trainer, stake=SOL // 2)
+        participant = world.participant_state(trainer)
+        assert participant.stake == SOL // 2
+        assert world.lamports(key) >= world.chain.svm.minimum_balance_for_rent_exemption(150)
+    assert world.lamports(world.pool) == pool_before + SOL
+    assert world.pool_state().total_staked == SOL

@@ -9,12 +9,12 @@ After every step:
 - no lamport is created or destroyed: the accounts' sum changes only by the
   fees the dedicated fee payer paid;
 - a failed transaction changed nothing but the fee payer;
-- the books hold: vault = rent + total_staked + reward_balance,
+- the books hold: pool lamports = rent + total_staked + reward_balance,
   total_staked = Σ live stakes, rewards owed = Σ live unpaid rewards ≤ reward
   balance, live/active participant counts match the accounts.
 
 And every life ends: anyone can expire, settle, reclaim and close the pool,
-after which the vault and pool are gone and nothing is owed.
+after which the pool is gone and nothing is owed.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Life:
             self.w.new_trainer()
         self.w.create(max_rounds=2)
         self.w.fund(2 * SOL)
-        self.vault_rent = chain.svm.minimum_balance_for_rent_exemption(0)
+        self.pool_rent = chain.svm.minimum_balance_for_rent_exemption(len(self.w.raw(self.w.pool)))
         self.total = self.balance_sum()
         self.payer_start = self.w.lamports(self.payer.pubkey())
 
@@ -139,8 +139,7 @@ class Life:
         pool = self.w.pool_state()
         participants = self.participants()
         assert (
-            self.w.lamports(self.w.vault)
-            == self.vault_rent + pool.total_staked + pool.reward_balance
+            self.w.lamports(self.w.pool) == self.pool_rent + pool.total_staked + pool.reward_balance
         )
         assert pool.total_staked == sum(p.stake for p in participants.values())
         assert pool.rewards_owed == sum(p.reward_unpaid for p in participants.values())
@@ -209,7 +208,7 @@ class Life:
             digest = hashlib.sha256(bytes([number])).digest()
             return ix.finalize_round(agg.pubkey(), pool, number, digest, "bafkg"), [agg]
         if kind == "claim":
-            payout = rng.choice([t.payout.pubkey(), t.payout.pubkey(), w.vault])
+            payout = rng.choice([t.payout.pubkey(), t.payout.pubkey(), w.pool])
             return ix.claim_reward(pool, wallet, payout, t.salt), []
         if kind == "withdraw":
             return ix.withdraw_stake(wallet, pool), [t.wallet]
@@ -366,7 +365,7 @@ class Life:
         assert w.pool_state().rewards_owed == 0
         closer = self.stranger.pubkey()
         assert self.send(ix.close_pool(w.organization.pubkey(), w.pool, closer), self.stranger)
-        assert w.raw(w.pool) is None and w.raw(w.vault) is None
+        assert w.raw(w.pool) is None
 
 
 @settings(

@@ -62,7 +62,7 @@ def test_aggregator_silent_round_expires_then_everyone_leaves(training_world: Po
     w.withdraw(a)  # nothing unpaid any more: the account closes
     closed = w.close_pool()
     assert [e.name for e in closed.events] == ["PoolClosed"]
-    assert w.raw(w.pool) is None and w.raw(w.vault) is None
+    assert w.raw(w.pool) is None
 
 
 def test_pool_never_started_expires_after_join_deadline_and_grace(world: PoolWorld) -> None:
@@ -91,8 +91,8 @@ def test_pool_never_started_expires_after_join_deadline_and_grace(world: PoolWor
     world.close_pool()
 
 
-def test_payout_wallet_is_the_vault_settled_after_the_claim_window(world: PoolWorld) -> None:
-    # Given a participant who committed to the vault as its payout wallet
+def test_payout_wallet_is_the_pool_settled_after_the_claim_window(world: PoolWorld) -> None:
+    # Given a participant who committed to the pool itself as its payout wallet
     world.create(max_rounds=1)
     world.fund(SOL)
     honest = world.new_trainer()
@@ -106,7 +106,7 @@ def test_payout_wallet_is_the_vault_settled_after_the_claim_window(world: PoolWo
                 odd.wallet.pubkey(),
                 world.pool,
                 SOL // 2,
-                payout_commitment(world.vault, odd.salt),
+                payout_commitment(world.pool, odd.salt),
             )
         ],
         odd.wallet,
@@ -117,7 +117,7 @@ def test_payout_wallet_is_the_vault_settled_after_the_claim_window(world: PoolWo
     world.judge(odd, Verdict.ACCEPTED, 5_000)
     world.finalize(1)
     # Its reward can never be paid out
-    claim = world.ix.claim_reward(world.pool, odd.wallet.pubkey(), world.vault, odd.salt)
+    claim = world.ix.claim_reward(world.pool, odd.wallet.pubkey(), world.pool, odd.salt)
     expect_error(world, "DuplicateAccount", lambda: world.send([claim], world.organization))
     # but its stake comes back, and the account waits for the claim window
     world.withdraw(odd)
@@ -143,7 +143,7 @@ def test_payout_wallet_is_the_vault_settled_after_the_claim_window(world: PoolWo
     world.reclaim(stranger)
     assert world.lamports(world.organization.pubkey()) == org_before + SOL // 2
     world.close_pool()
-    assert world.raw(world.vault) is None
+    assert world.raw(world.pool) is None
 
 
 def test_participant_who_never_withdraws_is_settled_and_anyone_closes(world: PoolWorld) -> None:
@@ -177,7 +177,7 @@ def test_participant_who_never_withdraws_is_settled_and_anyone_closes(world: Poo
     assert world.lamports(idle.wallet.pubkey()) == wallet_before + SOL // 2 + rent
     # anyone may close now; every lamport still goes to the organization
     org_before = world.lamports(world.organization.pubkey())
-    leftover = world.lamports(world.vault) + world.lamports(world.pool)
+    leftover = world.lamports(world.pool)
     closed = world.close_pool(stranger)
     assert closed.events[0].fields["closer"] == stranger.pubkey()
     assert world.lamports(world.organization.pubkey()) == org_before + leftover
@@ -245,14 +245,14 @@ def test_settle_pays_only_the_participants_own_wallet(world: PoolWorld) -> None:
     thief = _stranger(world)
     wrong = world.ix.settle_participant(world.pool, victim.wallet.pubkey())
     metas = list(wrong.accounts)
-    metas[3] = AccountMeta(thief.pubkey(), False, True)
+    metas[2] = AccountMeta(thief.pubkey(), False, True)
     forged = Instruction(wrong.program_id, bytes(wrong.data), metas)
     expect_error(world, "AccountMismatch", lambda: world.send([forged], thief), thief.pubkey())
 
 
-def test_settle_cannot_pay_the_vault_itself(world: PoolWorld) -> None:
-    # The participant's address is derived from its wallet, and the vault can
-    # never sign a join: a participant whose wallet is the vault (forged here)
+def test_settle_cannot_pay_the_pool_itself(world: PoolWorld) -> None:
+    # The participant's address is derived from its wallet, and the pool can
+    # never sign a join: a participant whose wallet is the pool (forged here)
     # fails the PDA check, so settle's lamport move can never alias.
     world.create()
     world.fund(SOL)
@@ -262,13 +262,13 @@ def test_settle_cannot_pay_the_vault_itself(world: PoolWorld) -> None:
     key = world.ix.participant(world.pool, trainer.wallet.pubkey())
     real = world.chain.svm.get_account(key)
     data = bytearray(bytes(real.data))
-    data[8 + 32 : 8 + 64] = bytes(world.vault)
+    data[8 + 32 : 8 + 64] = bytes(world.pool)
     world.chain.svm.set_account(key, Account(real.lamports, bytes(data), real.owner, False, 0))
-    assert decode_account(Participant, bytes(data)).wallet == world.vault
+    assert decode_account(Participant, bytes(data)).wallet == world.pool
     pool = world.pool_state()
     world.set_time(pool.ended_at + pool.claim_window)
     ix = world.ix.settle_participant(world.pool, trainer.wallet.pubkey())
     metas = list(ix.accounts)
-    metas[3] = AccountMeta(world.vault, False, True)
+    metas[2] = AccountMeta(world.pool, False, True)
     forged = Instruction(ix.program_id, bytes(ix.data), metas)
     expect_error(world, "InvalidPda", lambda: world.send([forged], world.organization))

@@ -167,13 +167,12 @@ def _owned_cases() -> Iterator[object]:
     the valid call is made (known from the IDL's account roles)."""
     from client_kit.idl import load_idl
 
-    owned = {"pool", "vault", "participant", "round", "submission"}
+    owned = {"pool", "participant", "round", "submission"}
     for fixture in FIXTURES:
         for account in load_idl().instruction(fixture.name)["accounts"]:
             name = account["name"]
             creates = (fixture.name, name) in {
                 ("create_pool", "pool"),
-                ("create_pool", "vault"),
                 ("join_pool", "participant"),
                 ("start_training", "round"),
                 ("submit_update", "submission"),
@@ -204,7 +203,7 @@ def test_each_program_account_owned_by_another_program_is_refused(
 
 @pytest.mark.parametrize(
     ("fixture", "account"),
-    [p for p in _owned_cases() if p.values[1] != "vault"],
+    list(_owned_cases()),
 )
 def test_each_data_account_with_a_forged_discriminator_is_refused(
     world: PoolWorld, fixture: Fixture, account: str

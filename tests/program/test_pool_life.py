@@ -9,7 +9,7 @@ from tests.program.world import INITIAL_HASH, SOL, START, PoolWorld
 def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld) -> None:
     # Given a created and funded pool with three trainers
     world.create(max_rounds=1)
-    vault_rent = world.lamports(world.vault)
+    pool_rent = world.lamports(world.pool)
     world.fund(SOL)
     honest_a, honest_b, attacker = (world.new_trainer() for _ in range(3))
     for trainer in (honest_a, honest_b, attacker):
@@ -29,24 +29,20 @@ def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld
     assert world.participant_state(attacker).stake == SOL // 4
     assert pool.total_slashed == SOL // 4
     assert pool.global_model_hash != INITIAL_HASH
-    # slashing moves stake to the reward balance; the lamports stay in the vault
-    assert world.lamports(world.vault) == vault_rent + SOL + 3 * (SOL // 2)
+    # slashing moves stake to the reward balance; the lamports stay in the pool
+    assert world.lamports(world.pool) == pool_rent + SOL + 3 * (SOL // 2)
     # When rewards are claimed by a relayer and stakes withdrawn
     world.claim(honest_a)
     world.claim(honest_b)
     assert world.lamports(honest_a.payout.pubkey()) == 600_000_000
     for trainer in (honest_a, honest_b, attacker):
         world.withdraw(trainer)
-    # Then the vault holds exactly its rent plus the slashed stake, and closing returns it
-    assert world.lamports(world.vault) == vault_rent + SOL // 4
+    # Then the pool holds exactly its rent plus the slashed stake, and closing returns it
+    assert world.lamports(world.pool) == pool_rent + SOL // 4
     org_before = world.lamports(world.organization.pubkey())
-    pool_rent = world.lamports(world.pool)
     world.close_pool()
-    assert world.raw(world.pool) is None and world.raw(world.vault) is None
-    assert (
-        world.lamports(world.organization.pubkey())
-        == org_before + vault_rent + SOL // 4 + pool_rent - 5_000
-    )
+    assert world.raw(world.pool) is None
+    assert world.lamports(world.organization.pubkey()) == org_before + SOL // 4 + pool_rent - 5_000
 
 
 def test_two_rounds_chain_the_global_model(training_world: PoolWorld) -> None:

@@ -56,10 +56,6 @@ class PoolWorld:
     def pool(self) -> Pubkey:
         return self.ix.pool(self.organization.pubkey(), self.pool_id)
 
-    @property
-    def vault(self) -> Pubkey:
-        return self.ix.vault(self.pool)
-
     # --- clock -----------------------------------------------------------
     def now(self) -> int:
         return self.chain.svm.get_clock().unix_timestamp
@@ -308,7 +304,7 @@ class PoolWorld:
             keys += [t.wallet.pubkey(), t.payout.pubkey()]
         for pool_id in sorted(self.pool_ids | {self.pool_id}):
             pool = self.ix.pool(self.organization.pubkey(), pool_id)
-            keys += [pool, self.ix.vault(pool)]
+            keys.append(pool)
             for r in (1, 2, 3):
                 keys.append(self.ix.round(pool, r))
             for t in self.trainers:

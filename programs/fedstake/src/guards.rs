@@ -91,7 +91,7 @@ pub fn same_key(
     }
 }
 
-/// Moves lamports out of an account this program owns (the vault).
+/// Moves lamports out of an account this program owns (the pool).
 pub fn move_lamports(
     from: &mut AccountView,
     to: &mut AccountView,

@@ -43,7 +43,7 @@ pub const BPS: u64 = 10_000;
 /// Reward for a submission scored `score_bps` of a round worth `reward_per_round`.
 ///
 /// Scores are basis points of the round's budget, so the shares of a round sum to
-/// at most the budget; floor division leaves any dust in the vault.
+/// at most the budget; floor division leaves any dust in the pool.
 #[inline(always)]
 pub fn reward_share(reward_per_round: u64, score_bps: u32) -> Result<u64, ProgramError> {
     if u64::from(score_bps) > BPS {

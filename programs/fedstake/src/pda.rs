@@ -8,7 +8,6 @@ use crate::errors::FedstakeError;
 use pinocchio::{error::ProgramError, Address};
 
 pub const POOL_SEED: &[u8] = b"pool";
-pub const VAULT_SEED: &[u8] = b"vault";
 pub const PARTICIPANT_SEED: &[u8] = b"participant";
 pub const SUBMISSION_SEED: &[u8] = b"submission";
 pub const ROUND_SEED: &[u8] = b"round";

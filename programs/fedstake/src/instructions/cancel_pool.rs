@@ -4,13 +4,12 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization
-//! 1. `[WRITE]` pool
-//! 2. `[WRITE]` vault
+//! 1. `[WRITE]` pool (refunds the funding)
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_pool};
+use super::{args, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, PoolCancelled},
@@ -27,13 +26,12 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [organization, pool_account, vault, ..] = accounts else {
+    let [organization, pool_account, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     guards::signer(organization)?;
     guards::writable(organization)?;
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     args(data).finish()?;
 
     crate::load!(pool = load_pool, (pool_account, program_id));
@@ -43,7 +41,6 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         FedstakeError::Unauthorized,
     )?;
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, pool, program_id)?;
     if pool.status != PoolStatus::Open {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
@@ -52,7 +49,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     pool.status = PoolStatus::Cancelled;
     pool.ended_at = syscalls::now()?;
 
-    guards::move_lamports(vault, organization, refund)?;
+    guards::move_lamports(pool_account, organization, refund)?;
     pool.store(pool_account)?;
     events::emit(&PoolCancelled {
         pool: pool_key,

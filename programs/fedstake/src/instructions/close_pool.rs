@@ -1,6 +1,6 @@
 //! `close_pool` — once the pool has ended and every participant account is
 //! closed (withdrawn or settled, so nothing is owed), the organization gets
-//! back the vault's remaining lamports and the rent of the pool and vault.
+//! back every lamport the pool account still holds (leftovers and its rent).
 //!
 //! The organization may close any time that holds; anyone else only after the
 //! claim window (`ended_at + claim_window`), and everything still goes to the
@@ -10,12 +10,11 @@
 //! 0. `[SIGNER]` closer (the organization, or anyone after the claim window)
 //! 1. `[WRITE]` organization (receives everything; must be the pool's)
 //! 2. `[WRITE]` pool (closed)
-//! 3. `[WRITE]` vault (closed)
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_pool};
+use super::{args, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, PoolClosed},
@@ -30,14 +29,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [closer, organization, pool_account, vault, ..] = accounts else {
+    let [closer, organization, pool_account, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     // 1. signers and writability
     guards::signer(closer)?;
     guards::writable(organization)?;
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     args(data).finish()?;
     // 2. accounts and relations
     crate::load!(pool = load_pool, (pool_account, program_id));
@@ -47,7 +45,6 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         FedstakeError::AccountMismatch,
     )?;
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, pool, program_id)?;
     // 3. status, windows and books
     if !pool.status.ended() {
         return Err(FedstakeError::InvalidPoolStatus.into());
@@ -62,8 +59,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         return Err(FedstakeError::ParticipantsRemaining.into());
     }
     // 4. move everything to the organization
-    let returned = logic::add(vault.lamports(), pool_account.lamports())?;
-    guards::close(vault, organization)?;
+    let returned = pool_account.lamports();
     guards::close(pool_account, organization)?;
     events::emit(&PoolClosed {
         pool: pool_key,

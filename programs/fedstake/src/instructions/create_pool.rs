@@ -1,4 +1,5 @@
-//! `create_pool` — opens a reward pool (status Open) and its vault.
+//! `create_pool` — opens a reward pool (status Open). The pool account also
+//! holds the pool's lamports (stakes and rewards).
 //!
 //! The pool id must be fresh: if round 1 of this pool address exists, the id
 //! was used by a pool that trained and was closed, and is refused by name
@@ -7,9 +8,8 @@
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization (payer, authority)
 //! 1. `[WRITE]` pool PDA `["pool", organization, pool_id]` (created)
-//! 2. `[WRITE]` vault PDA `["vault", pool]` (created, 0 bytes, program-owned)
-//! 3. `[]` first round PDA `["round", pool, 1u32]` (must not exist: it is read only to detect a reused id)
-//! 4. `[]` system program
+//! 2. `[]` first round PDA `["round", pool, 1u32]` (must not exist: it is read only to detect a reused id)
+//! 3. `[]` system program
 //!
 //! ### Data (after the 8-byte discriminator)
 //! `pool_id u64, aggregator [32], task_cid [64], initial_model_hash [32],
@@ -24,7 +24,7 @@ use crate::{
     errors::FedstakeError,
     events::{self, PoolCreated},
     guards, logic,
-    pda::{self, POOL_SEED, ROUND_SEED, VAULT_SEED},
+    pda::{self, POOL_SEED, ROUND_SEED},
     state::{pool::Cid, pool::Hash, AccountState, Pool, PoolStatus, RewardPolicy},
     syscalls,
 };
@@ -106,14 +106,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [organization, pool_account, vault, first_round, system_program, ..] = accounts else {
+    let [organization, pool_account, first_round, system_program, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     // 1. signers and writability
     guards::signer(organization)?;
     guards::writable(organization)?;
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     // 2. program ids
     guards::system_program(system_program)?;
     // 3. arguments
@@ -129,11 +128,6 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         program_id,
     )?;
     let pool_key = *pool_account.address();
-    let vault_bump = pda::expect_canonical(
-        vault.address(),
-        &[VAULT_SEED, pool_key.as_ref()],
-        program_id,
-    )?;
     pda::expect_canonical(
         first_round.address(),
         &[ROUND_SEED, pool_key.as_ref(), &1u32.to_le_bytes()],
@@ -141,7 +135,6 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     )?;
     // 5. fresh accounts and a fresh id
     guards::uninitialized(pool_account)?;
-    guards::uninitialized(vault)?;
     if !guards::is_empty(first_round) {
         return Err(FedstakeError::PoolIdRetired.into());
     }
@@ -153,21 +146,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         Seed::from(&id),
         Seed::from(&bump_seed),
     ];
-    create_account::<Pool>(organization, pool_account, &pool_seeds, program_id)?;
-    let vault_bump_seed = [vault_bump];
-    let vault_seeds = [
-        Seed::from(VAULT_SEED),
-        Seed::from(pool_key.as_ref()),
-        Seed::from(&vault_bump_seed),
-    ];
-    pinocchio_system::create_program_account_with_minimum_balance_signed(
-        vault,
-        0,
-        program_id,
-        organization,
-        None,
-        &[pinocchio::cpi::Signer::from(&vault_seeds[..])],
-    )?;
+    create_account::<Pool>(organization, pool_account, 0, &pool_seeds, program_id)?;
     // 7. write
     let pool = Pool {
         organization: org_key,
@@ -201,7 +180,6 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         reward_policy,
         status: PoolStatus::Open,
         bump,
-        vault_bump,
         created_at: now,
         ended_at: 0,
     };

@@ -113,7 +113,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             Seed::from(&next_le),
             Seed::from(&bump_seed),
         ];
-        create_account::<Round>(aggregator, next_round_account, &seeds, program_id)?;
+        create_account::<Round>(aggregator, next_round_account, 0, &seeds, program_id)?;
         opened.store(next_round_account)?;
     }
     round.store(round_account)?;

@@ -137,7 +137,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         }
         Verdict::Pending => return Err(FedstakeError::InvalidVerdict.into()),
     };
-    // Rewards owed can never exceed what the vault holds for rewards.
+    // Rewards owed can never exceed what the pool holds for rewards.
     if pool.rewards_owed()? > pool.reward_balance()? {
         return Err(FedstakeError::InsufficientFunding.into());
     }

@@ -24,7 +24,7 @@ use crate::{
     codec::Reader,
     errors::FedstakeError,
     guards,
-    pda::{self, PARTICIPANT_SEED, POOL_SEED, ROUND_SEED, SUBMISSION_SEED, VAULT_SEED},
+    pda::{self, PARTICIPANT_SEED, POOL_SEED, ROUND_SEED, SUBMISSION_SEED},
     state::{AccountState, Participant, Pool, Round, Submission},
 };
 use core::mem::MaybeUninit;
@@ -33,6 +33,7 @@ use pinocchio::{
     error::ProgramError,
     AccountView, Address, ProgramResult,
 };
+use pinocchio_system::instructions::{Assign, CreateAccount, Transfer};
 
 /// One instruction's inputs. Handlers take this single value (passed by
 /// pointer) and stay out of line: the upstream BPF backend has five argument
@@ -92,23 +93,6 @@ pub(crate) fn load_pool<'a>(
     Ok(pool)
 }
 
-/// The vault must be this pool's `["vault", pool]` PDA and owned by us.
-pub(crate) fn check_vault(
-    vault: &AccountView,
-    pool_key: &Address,
-    pool: &Pool,
-    program_id: &Address,
-) -> ProgramResult {
-    guards::owner(vault, program_id)?;
-    pda::expect(
-        vault.address(),
-        &[VAULT_SEED, pool_key.as_ref()],
-        pool.vault_bump,
-        program_id,
-    )
-}
-
-/// Loads a participant of `pool_key` and checks its PDA at the stored bump.
 /// Inlined: with its slot it takes more arguments than the BPF backend's five
 /// registers.
 #[inline(always)]
@@ -189,25 +173,46 @@ pub(crate) fn load_submission<'a>(
     Ok(submission)
 }
 
-/// Creates a program-owned PDA of `T::LEN` bytes paid by `payer`; `seeds`
-/// must end with the canonical bump. Works even if someone pre-funded the
-/// address (transfer + assign + allocate instead of `CreateAccount`).
+/// Creates a program-owned PDA of `T::LEN` bytes paid by `payer`, holding its
+/// rent-exempt minimum plus `extra` lamports (one CPI carries a stake along
+/// with the rent); `seeds` must end with the canonical bump. Works even if
+/// someone pre-funded the address (transfer + assign + allocate instead of
+/// `CreateAccount`); the account then holds at least rent + `extra`.
 pub(crate) fn create_account<T: AccountState>(
     payer: &AccountView,
     account: &mut AccountView,
+    extra: u64,
     seeds: &[Seed],
     program_id: &Address,
 ) -> ProgramResult {
     guards::uninitialized(account)?;
-    let signer = Signer::from(seeds);
-    pinocchio_system::create_program_account_with_minimum_balance_signed(
+    let lamports = crate::logic::add(crate::syscalls::rent_exempt_minimum(T::LEN)?, extra)?;
+    let signer = [Signer::from(seeds)];
+    if account.lamports() == 0 {
+        return CreateAccount {
+            from: payer,
+            to: account,
+            lamports,
+            space: T::LEN as u64,
+            owner: program_id,
+        }
+        .invoke_signed(&signer);
+    }
+    let missing = lamports.saturating_sub(account.lamports());
+    if missing > 0 {
+        Transfer {
+            from: payer,
+            to: account,
+            lamports: missing,
+        }
+        .invoke()?;
+    }
+    Assign {
         account,
-        T::LEN,
-        program_id,
-        payer,
-        None,
-        &[signer],
-    )
+        owner: program_id,
+    }
+    .invoke_signed(&signer)?;
+    pinocchio::Resize::resize(account, T::LEN)
 }
 
 /// Rejects all-zero hashes and CIDs (an empty value can never be verified).

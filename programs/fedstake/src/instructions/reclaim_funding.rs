@@ -8,14 +8,13 @@
 //! (`NothingToReclaim`).
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool
-//! 1. `[WRITE]` vault
-//! 2. `[WRITE]` organization (receives the funding; must be the pool's)
+//! 0. `[WRITE]` pool (pays the funding back)
+//! 1. `[WRITE]` organization (receives the funding; must be the pool's)
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_pool};
+use super::{args, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, FundingReclaimed},
@@ -31,18 +30,16 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [pool_account, vault, organization, ..] = accounts else {
+    let [pool_account, organization, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     // 1. writability
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     guards::writable(organization)?;
     args(data).finish()?;
     // 2. accounts and relations
     crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, pool, program_id)?;
     guards::same_key(
         &pool.organization,
         organization,
@@ -58,7 +55,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     }
     // 4. move lamports and write
     pool.total_refunded = logic::add(pool.total_refunded, amount)?;
-    guards::move_lamports(vault, organization, amount)?;
+    guards::move_lamports(pool_account, organization, amount)?;
     pool.store(pool_account)?;
     events::emit(&FundingReclaimed {
         pool: pool_key,

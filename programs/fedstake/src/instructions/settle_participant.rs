@@ -8,15 +8,14 @@
 //! blocks the pool.
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool
+//! 0. `[WRITE]` pool (pays the stake back)
 //! 1. `[WRITE]` participant (closed)
-//! 2. `[WRITE]` vault
-//! 3. `[WRITE]` wallet (receives stake and rent; must be the participant's)
+//! 2. `[WRITE]` wallet (receives stake and rent; must be the participant's)
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_participant, load_pool};
+use super::{args, load_participant, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, ParticipantSettled},
@@ -33,25 +32,23 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [pool_account, participant_account, vault, wallet, ..] = accounts else {
+    let [pool_account, participant_account, wallet, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     // 1. writability
     guards::writable(pool_account)?;
     guards::writable(participant_account)?;
-    guards::writable(vault)?;
     guards::writable(wallet)?;
     args(data).finish()?;
     // 2. accounts and relations
     crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, pool, program_id)?;
     crate::load!(
         participant = load_participant,
         (participant_account, &pool_key, program_id)
     );
-    // The wallet cannot be the vault: the participant's address is derived
-    // from its wallet, and only a signed join creates one.
+    // The wallet cannot be the pool (or any PDA of ours): the participant's
+    // address is derived from its wallet, and only a signed join creates one.
     guards::same_key(&participant.wallet, wallet, FedstakeError::AccountMismatch)?;
     // 3. status and window
     if !pool.status.ended() {
@@ -71,7 +68,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         pool.active_participants = logic::decr(pool.active_participants, 1)?;
     }
     // 5. move lamports, close and write
-    guards::move_lamports(vault, wallet, stake)?;
+    guards::move_lamports(pool_account, wallet, stake)?;
     guards::close(participant_account, wallet)?;
     pool.store(pool_account)?;
     events::emit(&ParticipantSettled {

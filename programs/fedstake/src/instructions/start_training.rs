@@ -79,7 +79,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         Seed::from(&first),
         Seed::from(&bump_seed),
     ];
-    create_account::<Round>(organization, round_account, &seeds, program_id)?;
+    create_account::<Round>(organization, round_account, 0, &seeds, program_id)?;
     round.store(round_account)?;
     pool.store(pool_account)?;
     events::emit(&TrainingStarted {

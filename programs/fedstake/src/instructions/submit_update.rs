@@ -104,7 +104,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         Seed::from(wallet_key.as_ref()),
         Seed::from(&bump_seed),
     ];
-    create_account::<Submission>(wallet, submission_account, &seeds, program_id)?;
+    create_account::<Submission>(wallet, submission_account, 0, &seeds, program_id)?;
     Submission {
         pool: pool_key,
         wallet: wallet_key,

@@ -9,14 +9,13 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet
-//! 1. `[WRITE]` pool
+//! 1. `[WRITE]` pool (pays the stake back)
 //! 2. `[WRITE]` participant (closed when no reward is unpaid)
-//! 3. `[WRITE]` vault
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_participant, load_pool};
+use super::{args, load_participant, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, StakeWithdrawn},
@@ -32,7 +31,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [wallet, pool_account, participant_account, vault, ..] = accounts else {
+    let [wallet, pool_account, participant_account, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     // 1. signers and writability
@@ -40,12 +39,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(wallet)?;
     guards::writable(pool_account)?;
     guards::writable(participant_account)?;
-    guards::writable(vault)?;
     args(data).finish()?;
     // 2. accounts and relations
     crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, pool, program_id)?;
     crate::load!(
         participant = load_participant,
         (participant_account, &pool_key, program_id)
@@ -69,7 +66,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     participant.stake = 0;
     participant.status = ParticipantStatus::Exited;
     // 5. move lamports and write
-    guards::move_lamports(vault, wallet, amount)?;
+    guards::move_lamports(pool_account, wallet, amount)?;
     if close {
         pool.live_participants = logic::decr(pool.live_participants, 1)?;
         guards::close(participant_account, wallet)?;

@@ -1,8 +1,10 @@
 //! `Pool` — seeds `["pool", organization, pool_id (u64 LE)]`.
 //!
 //! One reward pool: who runs it, the task, the current global model, round
-//! clock, stake and reward books. The vault PDA `["vault", pool]` holds the
-//! lamports these books describe.
+//! clock, stake and reward books. The pool account itself holds the lamports
+//! these books describe, above its own rent: stakes (`total_staked`) and the
+//! reward balance. (A separate vault account would cost every pool a second
+//! account creation and bump search, and every payout a second PDA check.)
 
 use super::AccountState;
 use crate::discriminator::anchor_tag;
@@ -94,7 +96,7 @@ pub struct Pool {
     pub total_paid: u64,
     /// Unpaid rewards given up by `settle_participant` after the claim window.
     pub total_forfeited: u64,
-    /// Stakes currently held in the vault.
+    /// Stakes currently held by the pool account.
     pub total_staked: u64,
     /// Stake slashed into the reward balance.
     pub total_slashed: u64,
@@ -102,14 +104,13 @@ pub struct Pool {
     pub reward_policy: RewardPolicy,
     pub status: PoolStatus,
     pub bump: u8,
-    pub vault_bump: u8,
     pub created_at: i64,
     /// When the pool became Finished, Cancelled or Expired (0 before).
     pub ended_at: i64,
 }
 
 impl Pool {
-    /// Lamports of the vault that are neither stake nor already paid: the
+    /// Lamports of the pool above its rent that are not stake: the
     /// reward balance (funding + slashed stake − refunds − payouts).
     #[inline(always)]
     pub fn reward_balance(&self) -> Result<u64, ProgramError> {
@@ -146,7 +147,6 @@ unsafe impl AccountState for Pool {
         + 1 // reward_policy
         + 1 // status
         + 1 // bump
-        + 1 // vault_bump
         + 8 // created_at
         + 8; // ended_at
     const TAGS: &'static [(usize, u8)] = &[
@@ -195,7 +195,6 @@ mod tests {
             reward_policy: RewardPolicy::Contribution,
             status: PoolStatus::Expired,
             bump: 255,
-            vault_bump: 254,
             created_at: 16,
             ended_at: 17,
         });
