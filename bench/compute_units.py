@@ -59,8 +59,12 @@ NO_LINE_SO = REPO_ROOT / "target" / "deploy" / "fedstake-no-error-line.so"
 Samples = dict[str, list[int]]
 
 
+def _key(rng: random.Random) -> Keypair:
+    return Keypair.from_seed(rng.randbytes(32))
+
+
 def _random_pool(chain: EmbeddedGateway, rng: random.Random) -> AsyncPool:
-    return AsyncPool(chain, Keypair(), Keypair(), rng.getrandbits(64))
+    return AsyncPool(chain, _key(rng), _key(rng), rng.getrandbits(64))
 
 
 async def _pool(chain: EmbeddedGateway, rng: random.Random, trainers: int, **params: object):
@@ -73,7 +77,7 @@ async def _pool(chain: EmbeddedGateway, rng: random.Random, trainers: int, **par
         claim_window=WINDOW,
         **params,
     )
-    joined = [await run.new_trainer() for _ in range(trainers)]
+    joined = [await run.new_trainer(_key(rng)) for _ in range(trainers)]
     return run, created, joined
 
 
@@ -183,7 +187,9 @@ async def measure(chain: EmbeddedGateway, keys: int, seed: int) -> tuple[Samples
 def _failing_calls(chain: EmbeddedGateway) -> list[tuple[str, Instruction, list[Keypair]]]:
     """Calls that fail with a custom error: early (no accounts) and late (after
     loading and checking every account)."""
-    run = AsyncPool(chain)
+    # Fixed keys: both builds see the same PDAs (and bump searches).
+    organization, aggregator = Keypair.from_seed(bytes(32)), Keypair.from_seed(bytes([1] * 32))
+    run = AsyncPool(chain, organization, aggregator, 1)
     asyncio.run(run.setup())
     asyncio.run(run.create())
     org = run.organization
@@ -218,8 +224,14 @@ def _failing_cu(so_path: Path | None) -> dict[str, tuple[int, str]]:
 
 
 def _build_without_line() -> None:
+    """Builds the `no-error-line` variant next to the real program (which must
+    stay untouched: the tests and the demo load it)."""
+    real = REPO_ROOT / "target" / "deploy" / "fedstake.so"
+    before = real.read_bytes()
     env = {**os.environ, "FEDSTAKE_FEATURES": "no-error-line", "FEDSTAKE_SO": str(NO_LINE_SO)}
     subprocess.run(["bash", str(REPO_ROOT / "scripts" / "build_program.sh")], check=True, env=env)
+    if real.read_bytes() != before:
+        raise RuntimeError(f"building the variant changed {real}: run `make program`")
 
 
 def main() -> int:

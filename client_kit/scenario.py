@@ -22,6 +22,13 @@ from client_kit.protocol import Reason, Verdict
 
 SOL = 1_000_000_000
 INITIAL_HASH = hashlib.sha256(b"initial model").digest()
+# The reason a scripted verdict gives when none is named (one of its class).
+SCRIPTED_REASON = {
+    Verdict.PENDING: Reason.OK,
+    Verdict.ACCEPTED: Reason.OK,
+    Verdict.EXCLUDED: Reason.ROBUST_RULE,
+    Verdict.SLASHED: Reason.MALFORMED,
+}
 _pool_ids = itertools.count(1)
 
 
@@ -88,8 +95,9 @@ class AsyncPool:
             self.ix.fund_pool(self.organization.pubkey(), self.pool, amount), self.organization
         )
 
-    async def new_trainer(self) -> Trainer:
-        trainer = Trainer(Keypair(), Keypair(), generate_salt())
+    async def new_trainer(self, wallet: Keypair | None = None) -> Trainer:
+        """A funded trainer (2 SOL); `wallet` defaults to a fresh random key."""
+        trainer = Trainer(wallet or Keypair(), Keypair(), generate_salt())
         await self.chain.airdrop(trainer.wallet.pubkey(), 2 * SOL)
         self.trainers.append(trainer)
         return trainer
@@ -141,10 +149,7 @@ class AsyncPool:
     ) -> TxResult:
         """One verdict; the reason defaults to OK / robust_rule / malformed by class."""
         if reason is None:
-            reason = {
-                Verdict.ACCEPTED: Reason.OK,
-                Verdict.EXCLUDED: Reason.ROBUST_RULE,
-            }.get(verdict, Reason.MALFORMED)
+            reason = SCRIPTED_REASON[verdict]
         return await self.send(
             self.ix.judge_submission(
                 self.aggregator.pubkey(),

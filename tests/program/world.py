@@ -20,7 +20,8 @@ from client_kit.errors import FedstakeProgramError
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions, PoolParams
 from client_kit.keys import generate_salt, payout_commitment
-from client_kit.protocol import Reason, Verdict
+from client_kit.protocol import Verdict
+from client_kit.scenario import SCRIPTED_REASON
 
 SOL = 1_000_000_000
 FEE = 5_000  # lamports per signature
@@ -187,11 +188,7 @@ class PoolWorld:
         reason: int | None = None,
     ):
         if reason is None:
-            reason = {
-                Verdict.ACCEPTED: Reason.OK,
-                Verdict.EXCLUDED: Reason.ROBUST_RULE,
-                Verdict.SLASHED: Reason.MALFORMED,
-            }.get(Verdict(verdict), Reason.OK)
+            reason = SCRIPTED_REASON[Verdict(verdict)]
         return self.send(
             [
                 self.ix.judge_submission(
