@@ -132,6 +132,16 @@ def test_duplicate_mutable_accounts_payout_is_the_pool(training_world: PoolWorld
     expect_error(w, "DuplicateAccount", lambda: w.send([ix], w.organization))
 
 
+def test_duplicate_mutable_accounts_payout_is_the_participant(training_world: PoolWorld) -> None:
+    w = training_world
+    trainer = w.trainers[0]
+    w.commit_and_reveal(w.trainers)
+    w.judge(trainer, Verdict.ACCEPTED, 10_000)
+    participant = w.ix.participant(w.pool, trainer.wallet.pubkey())
+    ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), participant, trainer.salt)
+    expect_error(w, "DuplicateAccount", lambda: w.send([ix], w.organization))
+
+
 def test_non_canonical_bump_participant_address(world: PoolWorld) -> None:
     world.create()
     trainer = world.new_trainer()

@@ -140,3 +140,12 @@ def test_nobody_committed_finalizes_at_the_deadline(training_world: PoolWorld) -
     w.set_time(w.round_state(1).deadline)
     w.finalize()
     assert w.round_state(1).finalized and w.pool_state().round == 2
+
+
+def test_reveal_only_while_the_pool_trains(training_world: PoolWorld) -> None:
+    w = training_world
+    a = w.trainers[0]
+    w.submit(a)
+    w.set_time(w.round_state(1).expires_at)
+    w.expire_round()
+    expect_error(w, "InvalidPoolStatus", lambda: w.reveal(a))
