@@ -1,14 +1,15 @@
 """Compute units per instruction over many random keys, account sizes and rent,
 and the cost of Anchor's error line — from LiteSVM running the compiled program.
 
-Every pool gets a fresh random organization, aggregator, pool id and trainers,
-so every PDA's canonical bump (the only key-dependent cost: a bump search
-hashes once per rejected bump) varies. Per key set four pool lives run on one
-embedded chain:
+Every pool gets a fresh organization, aggregator, pool id and trainers drawn
+from a seeded generator, so every PDA's canonical bump (the only key-dependent
+cost: a bump search hashes once per rejected bump) varies between pools and
+the figures repeat from run to run. Per key set four pool lives run on one
+embedded chain, each step through `client_kit.actions`:
 
 - finished: create, fund, 3 joins, start; round 1 (3 commits, 3 reveals,
-  accept / exclude / slash, finalize opening round 2); round 2 (commits,
-  reveals, accept, a commitment never revealed slashed after the reveal
+  accept / exclude / slash, finalize opening round 2); round 2 (commits, a
+  reveal, accept, a commitment never revealed slashed after the reveal
   deadline, finalize finishing the pool); claim, withdraw (closing and
   keeping the account), close_submission, reclaim, settle after the claim
   window, close_pool by a stranger;
@@ -18,11 +19,14 @@ embedded chain:
 
 Prints min / median / max CU per instruction (target: every instruction
 ≤ 10,000 CU, worst case), account sizes with rent, and failing calls' CU.
-With `--error-line` it also builds the program without the error line
-(cargo feature `no-error-line`, `target/deploy/fedstake-no-error-line.so`)
-and prints what the line costs for the same failing calls.
+`--baseline OTHER.so` runs the same lives (same keys) on another build of the
+program in the same process and adds its CU max and the ratio. With
+`--error-line` it also builds the program without the error line (cargo
+feature `no-error-line`, `target/deploy/fedstake-no-error-line.so`) and
+prints what the line costs for the same failing calls.
 
-Run: `.venv/bin/python bench/compute_units.py [--keys 200] [--error-line]`.
+Run: `.venv/bin/python bench/compute_units.py [--keys 200] [--error-line]
+[--baseline OTHER.so]` (`make bench` runs the default).
 """
 
 from __future__ import annotations
@@ -31,225 +35,309 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import MessageV0
-from solders.transaction import VersionedTransaction
-from solders.transaction_metadata import FailedTransactionMetadata
+from solders.pubkey import Pubkey
 
-from client_kit.errors import FedstakeProgramError
+from client_kit.accounts import Participant, Pool, Round, Submission, account_size
+from client_kit.actions import exits, operator, organization, participant
+from client_kit.actions.reads import find_round, load_pool
+from client_kit.canonical import encode_tensors
+from client_kit.enums import Reason, Verdict
+from client_kit.errors import FedstakeProgramError, TransactionFailed
 from client_kit.gateway.base import TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.idl import REPO_ROOT, load_idl
-from client_kit.protocol import Reason, Verdict
-from client_kit.scenario import SOL, AsyncPool
+from client_kit.keys import PayoutSecret
+from client_kit.storage.local import LocalStore
+from client_kit.training.spec import mlp_spec
+from client_kit.training.task import TaskPackage, TrainingConfig
 
 TARGET_CU = 10_000
-WINDOW = 60  # seconds: round, reveal, grace and claim window of every pool
+SOL = 1_000_000_000
+WINDOW = 60  # seconds: round, reveal, grace, claim window and join window of every pool
 NO_LINE_SO = REPO_ROOT / "target" / "deploy" / "fedstake-no-error-line.so"
+TERMS = organization.PoolTerms(
+    reward_per_round=SOL,
+    max_rounds=1,
+    round_duration=WINDOW,
+    join_window=WINDOW,
+    min_stake=SOL // 10,
+    max_participants=5,
+    reveal_duration=WINDOW,
+    expiry_grace=WINDOW,
+    claim_window=WINDOW,
+)
+TASK = TaskPackage.create("cu", "", mlp_spec(3, [], 2), TrainingConfig(), seed=0)
+_CONSUMED = re.compile(r"^Program (\S+) consumed (\d+) of \d+ compute units$")
 
 Samples = dict[str, list[int]]
 
 
-def _key(rng: random.Random) -> Keypair:
-    return Keypair.from_seed(rng.randbytes(32))
+@dataclass
+class Member:
+    wallet: Keypair
+    secret: PayoutSecret | None = None
+    update: participant.PreparedUpdate | None = None
 
 
-def _random_pool(chain: EmbeddedGateway, rng: random.Random) -> AsyncPool:
-    return AsyncPool(chain, _key(rng), _key(rng), rng.getrandbits(64))
+@dataclass
+class Life:
+    """One pool with seeded keys, driven through the actions; `record` keeps CU."""
+
+    chain: EmbeddedGateway
+    store: LocalStore
+    rng: random.Random
+    samples: Samples
+    org: Keypair = field(init=False)
+    agg: Keypair = field(init=False)
+    pool: Pubkey = field(init=False)
+    members: list[Member] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.org, self.agg = self.key(), self.key()
+
+    def key(self) -> Keypair:
+        return Keypair.from_seed(self.rng.randbytes(32))
+
+    def record(self, name: str, tx: TxResult) -> None:
+        self.samples[name].append(tx.compute_units)
+
+    async def create(self, trainers: int, **terms: object) -> None:
+        for key in (self.org, self.agg):
+            await self.chain.airdrop(key.pubkey(), 20 * SOL)
+        terms_ = replace(TERMS, **terms)  # type: ignore[arg-type]
+        created = await organization.create_pool(
+            self.chain,
+            self.store,
+            self.org,
+            TASK,
+            terms_,
+            pool_id=self.rng.getrandbits(64),
+            aggregator=self.agg.pubkey(),
+        )
+        self.pool = created.pool
+        self.record("create_pool", created.tx)
+        for _ in range(trainers):
+            member = Member(self.key())
+            await self.chain.airdrop(member.wallet.pubkey(), 2 * SOL)
+            self.members.append(member)
+
+    async def join(self, member: Member) -> None:
+        joined = await participant.join_pool(
+            self.chain, member.wallet, self.pool, SOL // 2, payout_wallet=self.key().pubkey()
+        )
+        member.secret = joined.secret
+        self.record("join_pool", joined.tx)
+
+    async def commit(self, member: Member, number: int) -> None:
+        value = self.rng.random()
+        member.update = participant.prepare_update(
+            {name: np.full(shape, value, np.float32) for name, shape in SHAPES}
+        )
+        sent = await participant.submit_update(
+            self.chain, member.wallet, self.pool, member.update, 100
+        )
+        self.record("submit_update", sent.tx)
+
+    async def reveal(self, member: Member) -> None:
+        assert member.update is not None
+        revealed = await participant.reveal_update(
+            self.chain, self.store, member.wallet, self.pool, member.update
+        )
+        self.record("reveal_update", revealed.tx)
+
+    async def judge(
+        self, member: Member, number: int, verdict: Verdict, score: int, reason: Reason
+    ):
+        tx = await operator.judge_submission(
+            self.chain, self.agg, self.pool, number, member.wallet.pubkey(), verdict, score, reason
+        )
+        self.record("judge_submission", tx)
+
+    async def finalize(self, number: int) -> None:
+        model = encode_tensors({name: np.full(shape, number, np.float32) for name, shape in SHAPES})
+        done = await operator.finalize_round(
+            self.chain, self.store, self.agg, self.pool, number, model
+        )
+        self.record("finalize_round", done.tx)
 
 
-async def _pool(chain: EmbeddedGateway, rng: random.Random, trainers: int, **params: object):
-    run = _random_pool(chain, rng)
-    await run.setup()
-    created = await run.create(
-        round_duration=WINDOW,
-        reveal_duration=WINDOW,
-        expiry_grace=WINDOW,
-        claim_window=WINDOW,
-        **params,
-    )
-    joined = [await run.new_trainer(_key(rng)) for _ in range(trainers)]
-    return run, created, joined
+SHAPES = tuple(TASK.model.parameter_shapes().items())
 
 
-async def _finished_life(chain: EmbeddedGateway, rng: random.Random, record) -> dict[str, int]:
-    run, created, trainers = await _pool(chain, rng, 3, max_rounds=2)
-    record("create_pool", created)
-    record("fund_pool", await run.fund(2 * SOL))
-    for t in trainers:
-        record("join_pool", await run.join(t))
-    record("start_training", await run.start())
-    a, b, c = trainers
+async def _finished_life(life: Life) -> None:
+    chain = life.chain
+    await life.create(3, max_rounds=2)
+    life.record("fund_pool", (await organization.fund_pool(chain, life.org, life.pool, 2 * SOL)).tx)
+    for member in life.members:
+        await life.join(member)
+    life.record("start_training", await organization.start_training(chain, life.org, life.pool))
+    a, b, c = life.members
     # round 1: everyone commits (so reveals open at once), reveals and is judged
-    for t in trainers:
-        record("submit_update", await run.submit(t, 1))
-    for t in trainers:
-        record("reveal_update", await run.reveal(t, 1))
-    record("judge_submission", await run.judge(a, Verdict.ACCEPTED, 6_000))
-    record("judge_submission", await run.judge(b, Verdict.EXCLUDED, 0, Reason.TRUST))
-    record("judge_submission", await run.judge(c, Verdict.SLASHED, 0, Reason.NON_FINITE))
-    sizes = {
-        "Pool": len(await run.raw(run.pool)),
-        "Participant": len(await run.raw(run.participant(a))),
-        "Submission": len(await run.raw(run.ix.submission(run.pool, 1, a.wallet.pubkey()))),
-        "Round": len(await run.raw(run.ix.round(run.pool, 1))),
-    }
-    record("finalize_round", await run.finalize(b"\x07" * 32, 1))
-    # round 2: b commits and reveals; a commits and never reveals
-    for t in (a, b):
-        record("submit_update", await run.submit(t, 2))
-    record("reveal_update", await run.reveal(b, 2))
-    chain.set_time((await run.round_state(2)).reveal_deadline)
-    record("judge_submission", await run.judge(b, Verdict.ACCEPTED, 10_000, round_number=2))
-    record(
-        "judge_submission",
-        await run.judge(a, Verdict.SLASHED, 0, Reason.NOT_REVEALED, round_number=2),
-    )
-    record("finalize_round", await run.finalize(b"\x08" * 32, 2))
+    for member in life.members:
+        await life.commit(member, 1)
+    for member in life.members:
+        await life.reveal(member)
+    await life.judge(a, 1, Verdict.ACCEPTED, 6_000, Reason.OK)
+    await life.judge(b, 1, Verdict.EXCLUDED, 0, Reason.TRUST)
+    await life.judge(c, 1, Verdict.SLASHED, 0, Reason.NON_FINITE)
+    await life.finalize(1)
+    # round 2: a and b (c was slashed) commit, so reveals open; b reveals, a never does
+    for member in (a, b):
+        await life.commit(member, 2)
+    await life.reveal(b)
+    second = await find_round(chain, life.pool, 2)
+    assert second is not None
+    chain.set_time(second.reveal_deadline)
+    await life.judge(b, 2, Verdict.ACCEPTED, 10_000, Reason.OK)
+    await life.judge(a, 2, Verdict.SLASHED, 0, Reason.NOT_REVEALED)
+    await life.finalize(2)
     # exits: b claims and withdraws (closes); a withdraws with its reward unpaid
-    record("claim_reward", await run.claim(b, run.organization))
-    record("withdraw_stake", await run.withdraw(b))
-    record("withdraw_stake", await run.withdraw(a))
-    for t, number in ((a, 1), (b, 1), (c, 1), (a, 2), (b, 2)):
-        close = run.ix.close_submission(t.wallet.pubkey(), run.pool, number)
-        record("close_submission", await run.send(close, t.wallet))
-    stranger = run.aggregator
-    record("reclaim_funding", await run.reclaim(stranger))
-    pool = await run.pool_state()
+    assert b.secret is not None
+    life.record(
+        "claim_reward", (await participant.claim_reward(chain, life.org, life.pool, b.secret)).tx
+    )
+    for member in (b, a):
+        life.record(
+            "withdraw_stake", (await participant.withdraw_stake(chain, member.wallet, life.pool)).tx
+        )
+    for member, number in ((a, 1), (b, 1), (c, 1), (a, 2), (b, 2)):
+        tx = await participant.close_submission(chain, member.wallet, life.pool, number)
+        life.record("close_submission", tx)
+    stranger = life.agg
+    life.record("reclaim_funding", (await exits.reclaim_funding(chain, stranger, life.pool)).tx)
+    pool = await load_pool(chain, life.pool)
     chain.set_time(pool.ended_at + pool.claim_window)
-    record("settle_participant", await run.settle(a, stranger))
-    record("settle_participant", await run.settle(c, stranger))
-    record("reclaim_funding", await run.reclaim(stranger))
-    record("close_pool", await run.close_pool(stranger))
-    return sizes
+    for member in (a, c):
+        settled = await exits.settle_participant(chain, stranger, life.pool, member.wallet.pubkey())
+        life.record("settle_participant", settled.tx)
+    life.record("reclaim_funding", (await exits.reclaim_funding(chain, stranger, life.pool)).tx)
+    life.record("close_pool", await exits.close_pool(chain, stranger, life.pool))
 
 
-async def _expired_round_life(chain: EmbeddedGateway, rng: random.Random, record) -> None:
-    run, created, trainers = await _pool(chain, rng, 1)
-    record("create_pool", created)
-    await run.fund(SOL)
-    await run.join(trainers[0])
-    await run.start()
-    chain.set_time((await run.round_state(1)).expires_at)
-    record("expire_round", await run.expire_round(run.aggregator))
-    record("withdraw_stake", await run.withdraw(trainers[0]))
-    record("reclaim_funding", await run.reclaim(run.aggregator))
-    record("close_pool", await run.close_pool())
+async def _expired_round_life(life: Life) -> None:
+    chain = life.chain
+    await life.create(1)
+    await organization.fund_pool(chain, life.org, life.pool, SOL)
+    await life.join(life.members[0])
+    await organization.start_training(chain, life.org, life.pool)
+    first = await find_round(chain, life.pool, 1)
+    assert first is not None
+    chain.set_time(first.expires_at)
+    life.record("expire_round", await exits.expire_round(chain, life.agg, life.pool))
+    withdrawn = await participant.withdraw_stake(chain, life.members[0].wallet, life.pool)
+    life.record("withdraw_stake", withdrawn.tx)
+    life.record("reclaim_funding", (await exits.reclaim_funding(chain, life.agg, life.pool)).tx)
+    life.record("close_pool", await exits.close_pool(chain, life.org, life.pool))
 
 
-async def _never_started_life(chain: EmbeddedGateway, rng: random.Random, record) -> None:
-    run, created, trainers = await _pool(chain, rng, 1)
-    record("create_pool", created)
-    await run.join(trainers[0])
-    pool = await run.pool_state()
+async def _never_started_life(life: Life) -> None:
+    chain = life.chain
+    await life.create(1)
+    await life.join(life.members[0])
+    pool = await load_pool(chain, life.pool)
     chain.set_time(pool.join_deadline + pool.expiry_grace)
-    record("expire_pool", await run.expire_pool(run.aggregator))
-    record("withdraw_stake", await run.withdraw(trainers[0]))
-    record("close_pool", await run.close_pool())
+    life.record("expire_pool", await exits.expire_pool(chain, life.agg, life.pool))
+    withdrawn = await participant.withdraw_stake(chain, life.members[0].wallet, life.pool)
+    life.record("withdraw_stake", withdrawn.tx)
+    life.record("close_pool", await exits.close_pool(chain, life.org, life.pool))
 
 
-async def _cancelled_life(chain: EmbeddedGateway, rng: random.Random, record) -> None:
-    run, created, _ = await _pool(chain, rng, 0)
-    record("create_pool", created)
-    await run.fund(SOL)
-    org = run.organization
-    record("cancel_pool", await run.send(run.ix.cancel_pool(org.pubkey(), run.pool), org))
-    record("close_pool", await run.close_pool())
+async def _cancelled_life(life: Life) -> None:
+    await life.create(0)
+    await organization.fund_pool(life.chain, life.org, life.pool, SOL)
+    life.record("cancel_pool", await organization.cancel_pool(life.chain, life.org, life.pool))
+    life.record("close_pool", await exits.close_pool(life.chain, life.org, life.pool))
 
 
-async def measure(chain: EmbeddedGateway, keys: int, seed: int) -> tuple[Samples, dict[str, int]]:
-    """CU samples per instruction over `keys` random key sets, and the data
-    size of each account type."""
+LIVES: tuple[Callable[[Life], object], ...] = (
+    _finished_life,
+    _expired_round_life,
+    _never_started_life,
+    _cancelled_life,
+)
+
+
+async def measure(chain: EmbeddedGateway, keys: int, seed: int) -> Samples:
+    """CU samples per instruction over `keys` seeded key sets (four lives each)."""
     rng = random.Random(seed)
+    store = LocalStore(Path(tempfile.mkdtemp(prefix="fedstake-cu-store-")))
     samples: Samples = defaultdict(list)
-
-    def record(name: str, result: TxResult) -> None:
-        samples[name].append(result.compute_units)
-
-    sizes: dict[str, int] = {}
     for _ in range(keys):
-        sizes = await _finished_life(chain, rng, record)
-        await _expired_round_life(chain, rng, record)
-        await _never_started_life(chain, rng, record)
-        await _cancelled_life(chain, rng, record)
-    return samples, sizes
+        for life in LIVES:
+            await life(Life(chain, store, rng, samples))  # type: ignore[misc]
+    return samples
 
 
-def _failing_calls(chain: EmbeddedGateway) -> list[tuple[str, Instruction, list[Keypair]]]:
-    """Calls that fail with a custom error: early (no accounts) and late (after
-    loading and checking every account)."""
-    # Fixed keys: both builds see the same PDAs (and bump searches).
-    organization, aggregator = Keypair.from_seed(bytes(32)), Keypair.from_seed(bytes([1] * 32))
-    run = AsyncPool(chain, organization, aggregator, 1)
-    asyncio.run(run.setup())
-    asyncio.run(run.create())
-    org = run.organization
-    program = chain.program_id
-    judge = bytes(load_idl().instruction("judge_submission")["discriminator"])
-    calls: list[tuple[str, Instruction, list[Keypair]]] = [
-        ("UnknownInstruction (no data)", Instruction(program, b"", []), [org]),
-        ("NotEnoughAccounts (judge_submission)", Instruction(program, judge, []), [org]),
-    ]
-    calls.append(
-        ("InvalidAmount (fund_pool 0)", run.ix.fund_pool(org.pubkey(), run.pool, 0), [org])
-    )
-    calls.append(
-        ("NoParticipants (start_training)", run.ix.start_training(org.pubkey(), run.pool), [org])
-    )
-    return calls
+def _consumed(logs: list[str], program: Pubkey) -> int:
+    """The program's compute units from a transaction's logs (the runtime's
+    `Program <id> consumed N of M compute units` line)."""
+    for line in logs:
+        match = _CONSUMED.match(line)
+        if match and match.group(1) == str(program):
+            return int(match.group(2))
+    raise ValueError("no compute-unit line in the logs")
 
 
-def _failing_cu(so_path: Path | None) -> dict[str, tuple[int, str]]:
-    """CU of each failing call on the program at `so_path` (default build)."""
+async def _failing_cu(so_path: Path | None) -> dict[str, tuple[int, str]]:
+    """CU and Anchor error line of calls that fail with a custom error, early
+    (no accounts) and late (after loading and checking every account), on the
+    program at `so_path` (default: the packaged build). Fixed keys, so every
+    build sees the same PDAs and bump searches."""
     chain = EmbeddedGateway(program_so=so_path)
+    life = Life(chain, LocalStore(Path(tempfile.mkdtemp())), random.Random(1), defaultdict(list))
+    await life.create(0)
+    org, program = life.org, chain.program_id
+    judge = bytes(load_idl().instruction("judge_submission")["discriminator"])
+    calls = {
+        "UnknownInstruction (no data)": lambda: chain.send([Instruction(program, b"", [])], [org]),
+        "NotEnoughAccounts (judge_submission)": lambda: chain.send(
+            [Instruction(program, judge, [])], [org]
+        ),
+        "InvalidAmount (fund_pool 0)": lambda: organization.fund_pool(chain, org, life.pool, 0),
+        "NoParticipants (start_training)": lambda: organization.start_training(
+            chain, org, life.pool
+        ),
+    }
     out = {}
-    for label, ix, signers in _failing_calls(chain):
-        message = MessageV0.try_compile(signers[0].pubkey(), [ix], [], chain.svm.latest_blockhash())
-        result = chain.svm.send_transaction(VersionedTransaction(message, signers))
-        chain.svm.expire_blockhash()
-        assert isinstance(result, FailedTransactionMetadata), label
-        logs = list(result.meta().logs())
-        line = next((x for x in logs if "AnchorError occurred" in x), "")
-        out[label] = (result.meta().compute_units_consumed(), line)
+    for label, call in calls.items():
+        try:
+            await call()
+        except FedstakeProgramError as failure:
+            line = next((x for x in failure.logs if "AnchorError occurred" in x), "")
+            out[label] = (_consumed(failure.logs, program), line)
+        else:
+            raise AssertionError(f"{label} did not fail")
     return out
 
 
 def _build_without_line() -> None:
-    """Builds the `no-error-line` variant next to the real program (which must
-    stay untouched: the tests and the demo load it)."""
-    real = REPO_ROOT / "target" / "deploy" / "fedstake.so"
-    before = real.read_bytes()
+    """Builds the `no-error-line` variant next to the real program; the build
+    script leaves target/deploy/fedstake.so, the IDL and the package data alone
+    (sbpf-linker runs with `--deploy=false`)."""
     env = {**os.environ, "FEDSTAKE_FEATURES": "no-error-line", "FEDSTAKE_SO": str(NO_LINE_SO)}
     subprocess.run(["bash", str(REPO_ROOT / "scripts" / "build_program.sh")], check=True, env=env)
-    if real.read_bytes() != before:
-        # sbpf-linker 0.1.9 also writes target/deploy/fedstake.so itself unless
-        # told `--deploy=false`; put the real program back.
-        real.write_bytes(before)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=200, help="random key sets (default 200)")
-    parser.add_argument("--seed", type=int, default=9)
-    parser.add_argument(
-        "--error-line", action="store_true", help="also build without the line and compare"
-    )
-    args = parser.parse_args()
-
-    chain = EmbeddedGateway()
-    samples, sizes = asyncio.run(measure(chain, args.keys, args.seed))
-    print(f"Compute units over {args.keys} random key sets (organization, pool id, trainers):\n")
-    print("| instruction | calls | CU min | CU median | CU max | ≤ 10,000 |")
-    print("| --- | ---: | ---: | ---: | ---: | :---: |")
+def _table(samples: Samples, base: Samples | None) -> int:
+    """Prints the CU table; returns the worst instruction's CU max."""
+    extra = " baseline CU max | ratio |" if base else ""
+    print(f"| instruction | calls | CU min | CU median | CU max | ≤ 10,000 |{extra}")
+    print("| --- | ---: | ---: | ---: | ---: | :---: |" + (" ---: | ---: |" if base else ""))
     worst = 0
     for ix in load_idl().raw["instructions"]:
         values = samples[ix["name"]]
@@ -259,22 +347,49 @@ def main() -> int:
             continue
         worst = max(worst, max(values))
         ok = "yes" if max(values) <= TARGET_CU else "**no**"
-        print(
+        row = (
             f"| {ix['name']} | {len(values)} | {min(values):,} | "
             f"{int(statistics.median(values)):,} | {max(values):,} | {ok} |"
         )
-    print()
-    print("| account | bytes | rent-exempt lamports |")
-    print("| --- | ---: | ---: |")
-    for name, size in sizes.items():
-        rent = chain.svm.minimum_balance_for_rent_exemption(size)
-        print(f"| {name} | {size} | {rent:,} |")
+        if base:
+            before = max(base[ix["name"]])
+            row += f" {before:,} | {max(values) / before:.3f} |"
+        print(row)
+    return worst
 
-    with_line = _failing_cu(None)
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=200, help="seeded key sets (default 200)")
+    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another build of the program (.so) to run the same lives on, for a ratio",
+    )
+    parser.add_argument(
+        "--error-line", action="store_true", help="also build without the line and compare"
+    )
+    args = parser.parse_args(argv)
+
+    chain = EmbeddedGateway()
+    samples = asyncio.run(measure(chain, args.keys, args.seed))
+    base = None
+    if args.baseline:
+        base = asyncio.run(measure(EmbeddedGateway(args.baseline), args.keys, args.seed))
+    print(f"Compute units over {args.keys} seeded key sets (organization, pool id, trainers):\n")
+    worst = _table(samples, base)
+    print("\n| account | bytes | rent-exempt lamports |")
+    print("| --- | ---: | ---: |")
+    for cls in (Pool, Participant, Submission, Round):
+        size = account_size(cls)
+        print(f"| {cls.NAME} | {size} | {chain.svm.minimum_balance_for_rent_exemption(size):,} |")
+
+    with_line = asyncio.run(_failing_cu(None))
     without_line = None
     if args.error_line:
         _build_without_line()
-        without_line = _failing_cu(NO_LINE_SO)
+        without_line = asyncio.run(_failing_cu(NO_LINE_SO))
     print("\nFailing calls (Anchor's error line logged before each custom error):\n")
     header = "| failing call | CU | line bytes |" + (
         " CU without line | line costs |" if without_line else ""
@@ -284,8 +399,8 @@ def main() -> int:
     for label, (cu, line) in with_line.items():
         row = f"| {label} | {cu:,} | {len(line) - len('Program log: ')} |"
         if without_line:
-            base = without_line[label][0]
-            row += f" {base:,} | {cu - base:,} |"
+            baseline_cu = without_line[label][0]
+            row += f" {baseline_cu:,} | {cu - baseline_cu:,} |"
         print(row)
     print(f"\nworst instruction: {worst:,} CU (target ≤ {TARGET_CU:,})")
     return 0 if worst <= TARGET_CU else 1
@@ -294,6 +409,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except FedstakeProgramError as exc:  # a scripted step was refused: a bench bug
+    except TransactionFailed as exc:  # a scripted step was refused: a bench bug
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -21,8 +21,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from bench.attacks import Attack, choose_malicious
 from offchain.aggregation import AggregationRule, UpdateInput
-from offchain.attacks import Attack, choose_malicious
 
 NUM_CLASSES = 10
 NUM_FEATURES = 64

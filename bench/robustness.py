@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.attacks import ATTACKS
 from bench.fl_sim import SimConfig, load_dataset, run_centralized, run_federated
 from offchain.aggregation import DEFAULT_RULE, RULES, make_rule
-from offchain.attacks import ATTACKS
 
 RULE_ORDER = ["fedavg", "median", "trimmed_mean", "multikrum", "fltrust", "trusted_mean"]
 ATTACK_ORDER = [None, *ATTACKS]

@@ -15,14 +15,8 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from client_kit import pda
+from client_kit.enums import RewardPolicy, Verdict
 from client_kit.idl import Idl, IdlCodecError, cid_to_field, load_idl
-from client_kit.protocol import (
-    DEFAULT_CLAIM_WINDOW,
-    DEFAULT_EXPIRY_GRACE,
-    DEFAULT_REVEAL_DURATION,
-    RewardPolicy,
-    Verdict,
-)
 
 
 def build(
@@ -54,7 +48,8 @@ class PoolParams:
 
     Durations are seconds (each 1..=31,536,000 on chain); `join_deadline` is a
     unix time within a year from now; amounts are lamports; `slash_bps` is
-    basis points of a stake. See docs/PROTOCOL.md for the windows.
+    basis points of a stake. See docs/PROTOCOL.md for the windows; the
+    defaults a caller normally wants are `actions.organization.PoolTerms`'.
     """
 
     pool_id: int
@@ -69,10 +64,10 @@ class PoolParams:
     max_participants: int
     reward_per_round: int
     slash_bps: int
-    reveal_duration: int = DEFAULT_REVEAL_DURATION
-    expiry_grace: int = DEFAULT_EXPIRY_GRACE
-    claim_window: int = DEFAULT_CLAIM_WINDOW
-    reward_policy: RewardPolicy = RewardPolicy.EQUAL
+    reveal_duration: int
+    expiry_grace: int
+    claim_window: int
+    reward_policy: RewardPolicy
 
 
 class FedstakeInstructions:
@@ -122,7 +117,7 @@ class FedstakeInstructions:
                 "max_participants": params.max_participants,
                 "reward_per_round": params.reward_per_round,
                 "slash_bps": params.slash_bps,
-                "reward_policy": int(params.reward_policy),
+                "reward_policy": params.reward_policy.tag,
             },
         )
 
@@ -208,7 +203,8 @@ class FedstakeInstructions:
     ) -> Instruction:
         """One verdict: Accepted (reason 0, score in bps of the round budget),
         Excluded (reason 64..=127, score 0) or Slashed (reason 1..=63, score 0);
-        see `client_kit.protocol`."""
+        see `client_kit.enums`. A raw int `verdict` is sent as given (tests of
+        the program's refusals)."""
         return self._build(
             "judge_submission",
             {
@@ -221,7 +217,7 @@ class FedstakeInstructions:
             {
                 "round": round_number,
                 "wallet": wallet,
-                "verdict": int(verdict),
+                "verdict": verdict.tag if isinstance(verdict, Verdict) else verdict,
                 "score": score,
                 "reason": reason,
             },

@@ -12,6 +12,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.events import ProgramEvent
+from client_kit.gateway.filters import AccountFilter
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,11 @@ class ChainGateway(ABC):
     async def get_account(self, pubkey: Pubkey) -> AccountInfo | None: ...
 
     @abstractmethod
-    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
-        """Every account the program owns."""
+    async def program_accounts(
+        self, filters: Sequence[AccountFilter] = ()
+    ) -> list[tuple[Pubkey, AccountInfo]]:
+        """The accounts the program owns that pass every filter (all without
+        filters); `getProgramAccounts` semantics on every backend."""
 
     @abstractmethod
     async def unix_time(self) -> int: ...

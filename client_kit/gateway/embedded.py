@@ -25,9 +25,9 @@ from solders.transaction_metadata import FailedTransactionMetadata
 from client_kit.errors import ProgramNotDeployed, TransactionFailed, program_error
 from client_kit.events import events_from_logs
 from client_kit.gateway.base import AccountChange, AccountInfo, ChainGateway, TxResult
-from client_kit.idl import REPO_ROOT, load_idl
-
-DEFAULT_SO_PATH = REPO_ROOT / "target" / "deploy" / "fedstake.so"
+from client_kit.gateway.filters import AccountFilter, matches
+from client_kit.idl import load_idl
+from client_kit.program import ProgramArtifactMissing, program_bytes
 
 
 class EmbeddedGateway(ChainGateway):
@@ -37,17 +37,25 @@ class EmbeddedGateway(ChainGateway):
         program_id: Pubkey | None = None,
         start_time: int = 1_700_000_000,
     ) -> None:
+        """Loads `program_so` (default: the program shipped in the package) at
+        `program_id` (default: the IDL's address), clock at `start_time`."""
         super().__init__()
-        so_path = Path(program_so or DEFAULT_SO_PATH)
-        if not so_path.is_file():
-            raise ProgramNotDeployed(f"{so_path} not found: run `make program`")
+        if program_so is None:
+            try:
+                elf = program_bytes()
+            except ProgramArtifactMissing as exc:
+                raise ProgramNotDeployed(str(exc)) from None
+        elif Path(program_so).is_file():
+            elf = Path(program_so).read_bytes()
+        else:
+            raise ProgramNotDeployed(f"{program_so} not found: run `make program`")
         self.program_id = program_id or load_idl().address
         self.svm = LiteSVM()
         # program accounts seen alive (to report closes) and every key a
         # transaction or airdrop touched (what `save_state` persists)
         self._known: set[Pubkey] = set()
         self._touched: set[Pubkey] = set()
-        self.svm.add_program(self.program_id, so_path.read_bytes())
+        self.svm.add_program(self.program_id, elf)
         self.set_time(start_time)
 
     # --- clock -----------------------------------------------------------
@@ -94,7 +102,10 @@ class EmbeddedGateway(ChainGateway):
             self._publish_if_ours(key, slot)
         logs = list(result.logs())
         return TxResult(
-            str(result.signature()), logs, result.compute_units_consumed(), events_from_logs(logs)
+            str(result.signature()),
+            logs,
+            result.compute_units_consumed(),
+            events_from_logs(logs, self.program_id),
         )
 
     def _publish_if_ours(self, key: Pubkey, slot: int) -> None:
@@ -154,9 +165,13 @@ class EmbeddedGateway(ChainGateway):
             return None
         return _info(account)
 
-    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
+    async def program_accounts(
+        self, filters: Sequence[AccountFilter] = ()
+    ) -> list[tuple[Pubkey, AccountInfo]]:
         return [
-            (key, _info(account)) for key, account in self.svm.get_program_accounts(self.program_id)
+            (key, _info(account))
+            for key, account in self.svm.get_program_accounts(self.program_id)
+            if matches(bytes(account.data), filters)
         ]
 
     async def airdrop(self, pubkey: Pubkey, lamports: int) -> None:

@@ -2,9 +2,11 @@
 solana-test-validator, devnet, mainnet), with solana-py's `AsyncClient`.
 
 * `send` compiles a v0 transaction against a fresh blockhash, sends it with
-  preflight, waits (bounded) for the configured commitment, retries with a new
-  blockhash when the old one expires (bounded count), then reads logs and
-  compute units back with `getTransaction`.
+  preflight, waits (bounded) for the configured commitment, and when the old
+  blockhash expires looks every earlier attempt up again (full status history)
+  before it retries with a new blockhash (bounded count), so a transaction is
+  never executed twice; then reads logs and compute units back with
+  `getTransaction`.
 * Program errors come back as the named `FedstakeProgramError` whether they
   were caught in preflight simulation or on chain.
 * `subscribe()` starts one background watcher: `programSubscribe` over
@@ -32,7 +34,7 @@ from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed
 from solana.rpc.core import _COMMITMENT_TO_SOLDERS, RPCException
-from solana.rpc.models import TxOpts
+from solana.rpc.models import MemcmpOpts, TxOpts
 from solana.rpc.websocket_api import SolanaWsClient
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -52,7 +54,9 @@ from client_kit.errors import (
 )
 from client_kit.events import events_from_logs
 from client_kit.gateway.base import AccountChange, AccountInfo, ChainGateway, TxResult
+from client_kit.gateway.filters import AccountFilter, DataSize
 from client_kit.idl import load_idl
+from client_kit.storage.cid import b58encode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -175,10 +179,15 @@ class RpcGateway(ChainGateway):
     async def get_balance(self, pubkey: Pubkey) -> int:
         return (await self._call(self.client.get_balance(pubkey, commitment=self.commitment))).value
 
-    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
+    async def program_accounts(
+        self, filters: Sequence[AccountFilter] = ()
+    ) -> list[tuple[Pubkey, AccountInfo]]:
         resp = await self._call(
             self.client.get_program_accounts(
-                self.program_id, commitment=self.commitment, encoding="base64"
+                self.program_id,
+                commitment=self.commitment,
+                encoding="base64",
+                filters=[_rpc_filter(f) for f in filters] or None,
             )
         )
         return [
@@ -235,44 +244,74 @@ class RpcGateway(ChainGateway):
     async def send(
         self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
     ) -> TxResult:
+        """Sends one transaction; at most one of its attempts can ever land.
+
+        Each attempt is signed over a new blockhash. An attempt whose
+        blockhash expired without a status is resent only after every
+        signature sent so far was looked up again in the full status history
+        (a status can lag behind block height): if one landed, that one is the
+        result and nothing is resent. A preflight "already processed" means
+        this very transaction landed, so it is confirmed, not resent.
+        """
         payer = signers[0]
         previous_hash = None
+        sent: list[Signature] = []
         for _attempt in range(self.send_attempts):
             latest = await self._fresh_blockhash(previous_hash)
             message = MessageV0.try_compile(
                 payer.pubkey(), list(instructions), [], latest.blockhash
             )
             tx = VersionedTransaction(message, list(signers))
+            sig = tx.signatures[0]
             try:
-                resp = await self._call(
+                await self._call(
                     self.client.send_transaction(
                         tx, TxOpts(skip_confirmation=True, preflight_commitment=self.commitment)
                     )
                 )
             except RPCException as exc:
                 failure = _preflight_failure(exc)
-                if failure is None:  # identical transaction already landed with this hash
-                    previous_hash = latest.blockhash
-                    continue
-                raise failure from exc
-            sig = resp.value
+                if failure is not None:
+                    raise failure from exc
+                status = await self._confirm(sig, None)  # this transaction already landed
+                return await self._result(sig, status, message.account_keys)
+            sent.append(sig)
             status = await self._confirm(sig, latest.last_valid_block_height)
-            if status is None:  # blockhash expired before the transaction landed
+            if status is None:
+                landed = await self._landed(sent)
+                if landed is not None:
+                    return await self._result(landed[0], landed[1], message.account_keys)
                 previous_hash = latest.blockhash
                 log.info("transaction %s expired; resending with a new blockhash", sig)
                 continue
-            logs, units = await self._logs(sig)
-            if status.err is not None:
-                code = custom_error_code(str(status.err), logs)
-                if code is not None:
-                    raise program_error(code, logs)
-                raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
-            await self._report_closed(message.account_keys, status.slot)
-            return TxResult(str(sig), logs, units, events_from_logs(logs))
+            return await self._result(sig, status, message.account_keys)
         raise TransactionFailed(
             f"transaction not confirmed after {self.send_attempts} attempts "
             f"(blockhash expired each time) on {self.url}"
         )
+
+    async def _landed(self, sent: Sequence[Signature]) -> tuple[Signature, Any] | None:
+        """The first of `sent` that landed after all (searching the whole status
+        history), waited to the commitment; None if none of them did."""
+        resp = await self._call(
+            self.client.get_signature_statuses(list(sent), search_transaction_history=True)
+        )
+        for sig, status in zip(sent, resp.value, strict=True):
+            if status is not None:
+                log.info("transaction %s landed although its blockhash expired", sig)
+                return sig, await self._confirm(sig, None)
+        return None
+
+    async def _result(self, sig: Signature, status: Any, keys: Sequence[Pubkey]) -> TxResult:
+        """The landed transaction's logs and units, or its named failure."""
+        logs, units = await self._logs(sig)
+        if status.err is not None:
+            code = custom_error_code(str(status.err), logs)
+            if code is not None:
+                raise program_error(code, logs)
+            raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
+        await self._report_closed(keys, status.slot)
+        return TxResult(str(sig), logs, units, events_from_logs(logs, self.program_id))
 
     async def _fresh_blockhash(self, previous: Any) -> Any:
         """The latest blockhash, waiting (bounded) until it differs from `previous`."""
@@ -434,6 +473,13 @@ class RpcGateway(ChainGateway):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watcher
         await self.client.close()
+
+
+def _rpc_filter(f: AccountFilter) -> int | MemcmpOpts:
+    """solana-py's spelling of a filter: an int is `dataSize`, memcmp bytes are base58."""
+    if isinstance(f, DataSize):
+        return f.size
+    return MemcmpOpts(offset=f.offset, bytes=b58encode(f.data))
 
 
 def _reached(status: Any, commitment: Commitment) -> bool:

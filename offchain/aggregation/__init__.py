@@ -4,7 +4,7 @@ Public interface (consumed by the aggregator service and verify-round):
 
     rule = make_rule("fltrust")            # or RULES[name](**params)
     result = rule.aggregate(base, updates, reference=ref)
-    result.verdicts      # Verdict(key, accepted, reason, score_bps) per update
+    result.verdicts      # Judgment(key, accepted, reason, score_bps) per update
     result.global_model  # base + aggregated delta, float32 tensors
     result.model_hash()  # SHA-256 of the canonical bytes
     split_reward(reward_per_round, {v.key: v.score_bps for v in result.verdicts})
@@ -19,17 +19,16 @@ from .fltrust import FLTrust
 from .median import CoordinateMedian
 from .multikrum import MultiKrum
 from .prefilter import PreFilter
-from .registry import DEFAULT_RULE, RULES, make_rule
+from .registry import DEFAULT_RULE, RULES, make_rule, rule_for_task
 from .scoring import split_reward, to_bps
 from .trimmed_mean import TrimmedMean
 from .trusted_mean import TrustedMean
 from .types import (
     BPS_TOTAL,
     AggregationResult,
-    RejectReason,
+    Judgment,
     Tensors,
     UpdateInput,
-    Verdict,
 )
 
 __all__ = [
@@ -42,16 +41,16 @@ __all__ = [
     "Decision",
     "FLTrust",
     "FedAvg",
+    "Judgment",
     "MultiKrum",
     "PreFilter",
-    "RejectReason",
     "RoundContext",
     "Tensors",
     "TrimmedMean",
     "TrustedMean",
     "UpdateInput",
-    "Verdict",
     "make_rule",
+    "rule_for_task",
     "split_reward",
     "to_bps",
 ]

@@ -15,11 +15,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from client_kit.enums import Reason
+from offchain.errors import InvalidRoundInput
+
 from .layout import Layout, Rows
 from .prefilter import Candidate, PreFilter, _shape_reason
 from .scoring import to_bps
 from .stats import UpdateStats, update_stats
-from .types import AggregationResult, RejectReason, Tensors, UpdateInput, Verdict
+from .types import AggregationResult, Judgment, Tensors, UpdateInput
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Decision:
     """A rule's output for the candidates (lists aligned with `candidates`)."""
 
     weights: list[float]  # raw reward weight of each accepted candidate (≥ 0)
-    reasons: list[RejectReason]  # OK for accepted
+    reasons: list[Reason]  # OK for accepted
     delta: list[np.ndarray]  # aggregated delta per tensor, float64
     details: dict[str, object] = field(default_factory=dict)
 
@@ -73,7 +76,7 @@ class AggregationRule(ABC):
         layout = Layout.of(base)
         ordered = sorted(updates, key=lambda u: u.key)
         if len({u.key for u in ordered}) != len(ordered):
-            raise ValueError("duplicate participant keys in one round")
+            raise InvalidRoundInput("duplicate participant keys in one round")
         ref_rows, ref_stats = self._reference(layout, reference)
         screening = self.prefilter.screen(layout, ordered, self.workers)
         candidates = screening.candidates
@@ -83,20 +86,20 @@ class AggregationRule(ABC):
         else:
             decision = Decision([], [], [np.zeros(s) for s in layout.sizes])
         accepted_weights = [
-            w if r is RejectReason.OK else 0.0
+            w if r is Reason.OK else 0.0
             for w, r in zip(decision.weights, decision.reasons, strict=True)
         ]
         points = to_bps(accepted_weights)
-        judged: dict[int, tuple[RejectReason, int]] = {
+        judged: dict[int, tuple[Reason, int]] = {
             c.index: (r, p) for c, r, p in zip(candidates, decision.reasons, points, strict=True)
         }
-        verdicts: list[Verdict] = []
+        verdicts: list[Judgment] = []
         for index, update in enumerate(ordered):
             if index in screening.rejected:
-                verdicts.append(Verdict(update.key, False, screening.rejected[index].code, 0))
+                verdicts.append(Judgment(update.key, False, screening.rejected[index].code, 0))
             else:
                 reason, score = judged[index]
-                verdicts.append(Verdict(update.key, reason is RejectReason.OK, reason.code, score))
+                verdicts.append(Judgment(update.key, reason is Reason.OK, reason.code, score))
         details = {"median_norm": screening.median_norm, **decision.details}
         return AggregationResult(
             self.name, verdicts, apply_delta(layout, base, decision.delta), details
@@ -107,15 +110,15 @@ class AggregationRule(ABC):
     ) -> tuple[Rows | None, UpdateStats | None]:
         if reference is None:
             if self.needs_reference:
-                raise ValueError(f"rule {self.name!r} needs the pool's reference update")
+                raise InvalidRoundInput(f"rule {self.name!r} needs the pool's reference update")
             return None, None
         reason = _shape_reason(layout, UpdateInput("reference", reference, 1))
-        if reason is not RejectReason.OK:
-            raise ValueError(f"reference update is invalid: {reason.code}")
+        if reason is not Reason.OK:
+            raise InvalidRoundInput(f"reference update is invalid: {reason.code}")
         rows = layout.rows(reference)
         stats = update_stats(rows)
         if not stats.finite or stats.norm == 0.0:
-            raise ValueError("reference update must be finite and non-zero")
+            raise InvalidRoundInput("reference update must be finite and non-zero")
         return rows, stats
 
 

@@ -34,11 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from client_kit.enums import Reason
+
 from .base import Decision, RoundContext
 from .fixedpoint import grid_exponent
 from .geometry import GRAM_BITS
 from .layout import split_evenly
-from .types import RejectReason
 
 COORD_WIDTH = 1 << 11  # ≤ 2^22 coordinates per piece keeps int products < 2^53
 
@@ -117,14 +118,14 @@ def agreement(
     """Verdicts by cosine with the aggregate `delta` (see module docstring)."""
     if measured.target_square == 0.0:  # degenerate aggregate: nobody can be judged against it
         weights = [float(c.num_samples) for c in ctx.candidates]
-        return Decision(weights, [RejectReason.OK] * len(weights), delta)
+        return Decision(weights, [Reason.OK] * len(weights), delta)
     weights: list[float] = []
-    reasons: list[RejectReason] = []
+    reasons: list[Reason] = []
     cosines: list[float] = []
     for dot, square in zip(measured.dots, measured.squares, strict=True):
         cos = dot / math.sqrt(square * measured.target_square) if square > 0 else 0.0
         cosines.append(cos)
         accepted = cos > min_cos
-        reasons.append(RejectReason.OK if accepted else RejectReason.OUTLIER)
+        reasons.append(Reason.OK if accepted else Reason.ROBUST_RULE)
         weights.append(max(cos, 0.0) if accepted else 0.0)
     return Decision(weights, reasons, delta, {"cosines": cosines})

@@ -10,9 +10,10 @@ Every pre-filtered update is accepted and scored by its num_samples.
 
 from __future__ import annotations
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients
 from .fixedpoint import weighted_sum
-from .types import RejectReason
 
 
 class FedAvg(AggregationRule):
@@ -23,4 +24,4 @@ class FedAvg(AggregationRule):
         coeffs = sample_coefficients(ctx.candidates, everyone)
         delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
         weights = [float(c.num_samples) for c in ctx.candidates]
-        return Decision(weights, [RejectReason.OK] * len(weights), delta)
+        return Decision(weights, [Reason.OK] * len(weights), delta)

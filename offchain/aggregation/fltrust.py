@@ -21,10 +21,11 @@ import math
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext
 from .fixedpoint import weighted_sum
 from .geometry import dots_with
-from .types import RejectReason
 
 
 def trust_cosines(ctx: RoundContext) -> tuple[list[float], list[float], float]:
@@ -63,5 +64,5 @@ class FLTrust(AggregationRule):
             delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
         else:
             delta = [np.zeros(size) for size in ctx.layout.sizes]
-        reasons = [RejectReason.OK if ok else RejectReason.TRUST for ok in accepted]
+        reasons = [Reason.OK if ok else Reason.TRUST for ok in accepted]
         return Decision(trust, reasons, delta, {"cosines": cosines})

@@ -22,10 +22,11 @@ import math
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients
 from .fixedpoint import weighted_sum
 from .geometry import coarse_gram, pairwise_sq_distances
-from .types import RejectReason
 
 
 def krum_scores(distances: np.ndarray, byzantine: int) -> list[float]:
@@ -71,5 +72,5 @@ class MultiKrum(AggregationRule):
             float(c.num_samples) if keep_it else 0.0
             for c, keep_it in zip(ctx.candidates, chosen, strict=True)
         ]
-        reasons = [RejectReason.OK if keep_it else RejectReason.KRUM for keep_it in chosen]
+        reasons = [Reason.OK if keep_it else Reason.ROBUST_RULE for keep_it in chosen]
         return Decision(weights, reasons, delta, {"krum_scores": scores, "f": byzantine, "m": keep})

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
+from offchain.errors import InvalidRoundInput
+
 from .types import BPS_TOTAL
 
 
@@ -40,7 +42,7 @@ def to_bps(weights: Sequence[float]) -> list[int]:
 def split_reward(reward_per_round: int, scores_bps: Mapping[str, int]) -> dict[str, int]:
     """Lamports per participant: reward · score // total score (remainder stays in the pool)."""
     if reward_per_round < 0:
-        raise ValueError("reward_per_round must be non-negative")
+        raise InvalidRoundInput("reward_per_round must be non-negative")
     total = sum(scores_bps.values())
     if total <= 0:
         return dict.fromkeys(scores_bps, 0)

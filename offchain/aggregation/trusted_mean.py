@@ -37,11 +37,12 @@ import math
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients
 from .fixedpoint import weighted_sum
 from .geometry import gram
 from .linalg import explained_fractions
-from .types import RejectReason
 
 MAX_FLOOR = 0.25
 
@@ -79,15 +80,15 @@ class TrustedMean(AggregationRule):
         if floor > MAX_FLOOR:  # too few dimensions for the test to mean anything
             floor = 0.0
         min_cos = -self.sigmas / math.sqrt(ctx.layout.size)
-        reasons: list[RejectReason] = []
+        reasons: list[Reason] = []
         for i in range(count):
             if explained[i] < floor:
-                reasons.append(RejectReason.UNEXPLAINED)
+                reasons.append(Reason.UNEXPLAINED)
             elif not ref_cos[i] >= min_cos:
-                reasons.append(RejectReason.TRUST)
+                reasons.append(Reason.TRUST)
             else:
-                reasons.append(RejectReason.OK)
-        chosen = [r is RejectReason.OK for r in reasons]
+                reasons.append(Reason.OK)
+        chosen = [r is Reason.OK for r in reasons]
         if any(chosen):
             coeffs = sample_coefficients(ctx.candidates, chosen)
             delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)

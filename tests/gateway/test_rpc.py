@@ -16,12 +16,14 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Pool, decode_account
+from client_kit.actions import organization, participant
+from client_kit.enums import PoolStatus
 from client_kit.errors import ClusterUnreachable, ProgramNotDeployed
 from client_kit.gateway import connect_gateway
 from client_kit.gateway.base import AccountChange
 from client_kit.gateway.rpc import RpcGateway, TimeTravelUnsupported
-from client_kit.scenario import SOL, AsyncPool
 from tests.gateway.conftest import PROGRAM_ID, Surfnet
+from tests.pools import SOL, PoolScenario
 
 pytestmark = pytest.mark.timeout(60)
 MEASURED: dict[str, list[float]] = {}
@@ -51,38 +53,38 @@ async def changes_of(
     return found
 
 
-async def test_subscription_delivers_pool_and_participant_changes(rpc_chain: RpcGateway) -> None:
-    world = AsyncPool(rpc_chain)
+async def test_subscription_delivers_pool_and_participant_changes(
+    rpc_chain: RpcGateway, tmp_path
+) -> None:
+    world = PoolScenario(rpc_chain, tmp_path / "store")
     await world.setup()
     queue = rpc_chain.subscribe()
     await rpc_chain.wait_watching()
     t0 = time.monotonic()
     await world.create()
     sent = time.monotonic()
-    created = await next_change(queue, world.pool)
+    created = await next_change(queue, world.key)
     MEASURED.setdefault("confirm", []).append(sent - t0)
     MEASURED.setdefault("notify_after_send_start", []).append(time.monotonic() - t0)
     assert created.info is not None and created.info.owner == PROGRAM_ID
-    assert decode_account(Pool, created.info.data).status == "Open"
+    assert decode_account(Pool, created.info.data).status is PoolStatus.OPEN
 
     trainer = await world.new_trainer()
     t0 = time.monotonic()
     await world.join(trainer)
     sent = time.monotonic()
-    seen = await changes_of(queue, world.participant(trainer), world.pool)
+    seen = await changes_of(queue, world.participant(trainer), world.key)
     joined = seen[world.participant(trainer)]
     MEASURED["confirm"].append(sent - t0)
     MEASURED["notify_after_send_start"].append(time.monotonic() - t0)
     assert joined.info is not None
     participant = decode_account(Participant, joined.info.data)
     assert participant.wallet == trainer.wallet.pubkey() and participant.stake == SOL // 2
-    pool_after_join = seen[world.pool]
+    pool_after_join = seen[world.key]
     assert decode_account(Pool, pool_after_join.info.data).participant_count == 1  # type: ignore[union-attr]
 
     # a closed account is reported as gone
-    await world.send(
-        world.ix.cancel_pool(world.organization.pubkey(), world.pool), world.organization
-    )
+    await world.cancel()
     await world.withdraw(trainer)
     gone = await next_change(queue, world.participant(trainer))
     assert gone.info is None
@@ -149,10 +151,10 @@ async def proxied_chain(surfnet: Surfnet) -> AsyncIterator[tuple[RpcGateway, Tcp
 
 
 async def test_no_change_is_lost_across_a_disconnect(
-    proxied_chain: tuple[RpcGateway, TcpProxy],
+    proxied_chain: tuple[RpcGateway, TcpProxy], tmp_path
 ) -> None:
     chain, proxy = proxied_chain
-    world = AsyncPool(chain)
+    world = PoolScenario(chain, tmp_path / "store")
     await world.setup()
     await world.create()
     await world.fund(SOL)
@@ -173,29 +175,24 @@ async def test_no_change_is_lost_across_a_disconnect(
     await asyncio.sleep(0.3)
     other = RpcGateway(chain.url, program_id=PROGRAM_ID)  # another client makes the changes
     try:
-        elsewhere = AsyncPool(other, world.organization, world.aggregator, world.pool_id)
-        await elsewhere.send(
-            world.ix.cancel_pool(world.organization.pubkey(), world.pool), world.organization
-        )
-        await elsewhere.withdraw(trainer)
+        await organization.cancel_pool(other, world.organization, world.key)
+        await participant.withdraw_stake(other, trainer.wallet, world.key)
     finally:
         await other.close()
     while not queue.empty():  # nothing could have arrived over the dead socket
-        assert queue.get_nowait().pubkey not in (world.pool, world.participant(trainer))
+        assert queue.get_nowait().pubkey not in (world.key, world.participant(trainer))
     t0 = time.monotonic()
     await proxy.start()
     # Then the reconnect's backfill reports both: the changed pool, the closed participant
-    seen = await changes_of(queue, world.pool, world.participant(trainer))
+    seen = await changes_of(queue, world.key, world.participant(trainer))
     MEASURED.setdefault("reconnect_backfill", []).append(time.monotonic() - t0)
-    cancelled = seen[world.pool]
-    assert decode_account(Pool, cancelled.info.data).status == "Cancelled"  # type: ignore[union-attr]
+    cancelled = seen[world.key]
+    assert decode_account(Pool, cancelled.info.data).status is PoolStatus.CANCELLED  # type: ignore[union-attr]
     assert seen[world.participant(trainer)].info is None
     assert chain.connects >= 2
     # And live notifications flow again afterwards
-    await world.send(
-        world.ix.close_pool(world.organization.pubkey(), world.pool), world.organization
-    )
-    assert (await next_change(queue, world.pool)).info is None
+    await world.close()
+    assert (await next_change(queue, world.key)).info is None
     print(
         f"\nrpc timings: {json.dumps({k: [round(x, 3) for x in v] for k, v in MEASURED.items()})}"
     )

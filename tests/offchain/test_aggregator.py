@@ -1,150 +1,109 @@
-"""The aggregator's round: fetch by CID, verify against the chain, judge, finalize."""
+"""The aggregator's round: fetch by CID, verify against the chain, judge, finalize.
+
+Participants' bytes are untrusted: whatever they reveal, the round is judged
+to the end and every bad update becomes a verdict with a named reason —
+Slashed for an objective fault, Excluded for a rule's doubt. The operator's
+own failures (a store that cannot deliver) never become a verdict."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
-from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
-from client_kit.accounts import Participant, Pool, Round, Submission, decode_account
-from client_kit.canonical import decode_tensors, encode_tensors
+from client_kit.actions.operator import UpdateUnavailable
+from client_kit.actions.participant import PreparedUpdate
+from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors, tensors_hash
+from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
 from client_kit.gateway.embedded import EmbeddedGateway
-from client_kit.instructions import FedstakeInstructions, PoolParams
 from client_kit.storage.errors import StoreUnavailable
 from client_kit.storage.local import LocalStore
-from offchain.aggregation import make_rule
-from offchain.aggregator import RoundNotReady, judge_round
+from offchain.aggregation import Judgment, make_rule
+from offchain.aggregator import judge_round, rule_verdict
+from offchain.errors import RoundMismatch, RoundNotReady
+from tests.pools import SOL, PoolScenario, filled
 
-SOL = 1_000_000_000
-BASE = {"w": np.zeros((3, 2), np.float32)}
-
-
-@dataclass
-class RoundSetup:
-    chain: EmbeddedGateway
-    store: LocalStore
-    ix: FedstakeInstructions
-    aggregator: Keypair
-    pool: Pubkey
-    params: PoolParams
-
-    async def commit(self, kp: Keypair, update_hash: bytes) -> None:
-        await self.chain.send(
-            [
-                self.ix.submit_update(
-                    kp.pubkey(),
-                    self.pool,
-                    1,
-                    update_hash=update_hash,
-                    num_samples=10,
-                    base_model_hash=self.params.initial_model_hash,
-                )
-            ],
-            [kp],
-        )
-
-    async def reveal(self, kp: Keypair, data: bytes) -> None:
-        cid = self.store.put(data)  # uploaded only at reveal time
-        await self.chain.send([self.ix.reveal_update(kp.pubkey(), self.pool, 1, cid)], [kp])
-
-    async def submission(self, kp: Keypair) -> Submission:
-        info = await self.chain.get_account(self.ix.submission(self.pool, 1, kp.pubkey()))
-        return decode_account(Submission, info.data)
-
-    async def participant(self, kp: Keypair) -> Participant:
-        info = await self.chain.get_account(self.ix.participant(self.pool, kp.pubkey()))
-        return decode_account(Participant, info.data)
-
-    async def round(self) -> Round:
-        return decode_account(
-            Round, (await self.chain.get_account(self.ix.round(self.pool, 1))).data
-        )
+# one float32 tensor "w" with dims [0, 2^63]: zero elements, but no numpy shape
+HOSTILE_DIMS = bytes.fromhex("4653544b0101000000010077010200000000000000000000000000000080")
 
 
-async def _pool_with(store: LocalStore, trainers: int) -> tuple[RoundSetup, list[Keypair]]:
-    chain = EmbeddedGateway()
-    ix = FedstakeInstructions(chain.program_id)
-    org, agg = Keypair(), Keypair()
-    for key in (org.pubkey(), agg.pubkey()):
-        await chain.airdrop(key, 10 * SOL)
-    base_bytes = encode_tensors(BASE)
-    params = PoolParams(
-        pool_id=1,
-        aggregator=agg.pubkey(),
-        task_cid="bafkreitask",
-        initial_model_hash=hashlib.sha256(base_bytes).digest(),
-        initial_model_cid=store.put(base_bytes),
-        max_rounds=1,
-        round_duration=60,
-        join_deadline=await chain.unix_time() + 60,
-        min_stake=SOL // 10,
-        max_participants=8,
-        reward_per_round=SOL,
-        slash_bps=5_000,
+def lying(data: bytes, claimed: bytes) -> PreparedUpdate:
+    """What a cheating participant sends: `claimed`'s hash committed, `data` revealed."""
+    return PreparedUpdate(data, canonical_hash(claimed))
+
+
+def honest_bytes(data: bytes) -> PreparedUpdate:
+    """Bytes stored under their true hash, whatever they are."""
+    return PreparedUpdate(data, canonical_hash(data))
+
+
+async def _training_pool(tmp_path, trainers: int) -> PoolScenario:
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store")
+    await world.setup()
+    await world.create(max_participants=trainers)
+    await world.fund(SOL)
+    for _ in range(trainers):
+        await world.join(await world.new_trainer())
+    await world.start()
+    return world
+
+
+async def _judge(world: PoolScenario, rule: str = "fedavg"):  # type: ignore[no-untyped-def]
+    return await judge_round(
+        world.chain,
+        world.store,
+        world.aggregator,
+        world.key,
+        rule=make_rule(rule),
+        base=world.task.initial_tensors(),
     )
-    pool = ix.pool(org.pubkey(), 1)
-    await chain.send([ix.create_pool(org.pubkey(), params)], [org])
-    await chain.send([ix.fund_pool(org.pubkey(), pool, SOL)], [org])
-    wallets = [Keypair() for _ in range(trainers)]
-    for kp in wallets:
-        await chain.airdrop(kp.pubkey(), 2 * SOL)
-        await chain.send([ix.join_pool(kp.pubkey(), pool, SOL // 2, b"\x01" * 32)], [kp])
-    await chain.send([ix.start_training(org.pubkey(), pool)], [org])
-    return RoundSetup(chain, store, ix, agg, pool, params), wallets
-
-
-def _bytes(value: float) -> bytes:
-    return encode_tensors({"w": np.full((3, 2), value, np.float32)})
 
 
 async def test_objective_faults_are_slashed_and_doubts_only_excluded(tmp_path) -> None:
-    # Given a round where everyone committed and revealed: two honest updates,
-    # a swapped one, garbage bytes, non-finite values and a free-rider
-    s, (honest, honest2, swapper, garbler, nan, idle) = await _pool_with(
-        LocalStore(tmp_path / "store"), 6
-    )
-    revealed = {
-        honest: _bytes(0.1),
-        honest2: _bytes(0.3),
-        swapper: _bytes(9.0),
-        garbler: b"not tensors at all",
-        nan: _bytes(float("nan")),
-        idle: _bytes(0.0),
-    }
-    committed = dict(revealed)
-    committed[swapper] = b"something else"  # commits to other bytes than it reveals
-    for kp, data in committed.items():
-        await s.commit(kp, hashlib.sha256(data).digest())
-    for kp, data in revealed.items():
-        await s.reveal(kp, data)
+    # Given a round where everyone committed and revealed: two honest updates, one
+    # whose bytes differ from its commitment, garbage, hostile dims, wrong shapes,
+    # non-finite values and a free-rider (the base sent back: a zero delta)
+    world = await _training_pool(tmp_path, 8)
+    honest, honest2, swapper, garbler, hostile, misshaped, nan, idle = world.trainers
+    await world.submit(honest, filled(world.task, 0.1))
+    await world.submit(honest2, filled(world.task, 0.3))
+    await world.submit(swapper, lying(encode_tensors(filled(world.task, 9.0)), b"something else"))
+    await world.submit(garbler, honest_bytes(b"not tensors at all"))
+    await world.submit(hostile, honest_bytes(HOSTILE_DIMS))
+    await world.submit(misshaped, {"w": np.zeros(3, np.float32)})
+    await world.submit(nan, filled(world.task, float("nan")))
+    await world.submit(idle, filled(world.task, 0.0))
+    for trainer in world.trainers:
+        await world.reveal(trainer)
 
     # When the aggregator judges the round (everyone revealed: no need to wait)
-    outcome = await judge_round(
-        s.chain, s.store, s.aggregator, s.pool, rule=make_rule("fedavg"), base=BASE
-    )
+    outcome = await _judge(world)
 
     # Then objective faults are slashed with their reason, the free-rider only excluded
-    verdicts = {j.wallet: (j.verdict.name, j.reason) for j in outcome.judged}
-    assert verdicts[swapper.pubkey()] == ("SLASHED", "hash_mismatch")
-    assert verdicts[garbler.pubkey()] == ("SLASHED", "malformed")
-    assert verdicts[nan.pubkey()] == ("SLASHED", "non_finite")
-    assert verdicts[idle.pubkey()] == ("EXCLUDED", "free_rider")
-    assert verdicts[honest.pubkey()][0] == verdicts[honest2.pubkey()][0] == "ACCEPTED"
-    swapped = await s.submission(swapper)
-    assert swapped.verdict == "Slashed" and swapped.reason == 1 and swapped.slashed == SOL // 4
-    excluded = await s.participant(idle)
-    assert excluded.stake == SOL // 2 and excluded.status == "Active"
-    assert excluded.excluded_count == 1 and excluded.slashed_count == 0
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
+    slashed = Verdict.SLASHED
+    assert verdicts[swapper.wallet.pubkey()] == (slashed, Reason.HASH_MISMATCH)
+    assert verdicts[garbler.wallet.pubkey()] == (slashed, Reason.MALFORMED)
+    assert verdicts[hostile.wallet.pubkey()] == (slashed, Reason.MALFORMED)
+    assert verdicts[misshaped.wallet.pubkey()] == (slashed, Reason.SHAPE)
+    assert verdicts[nan.wallet.pubkey()] == (slashed, Reason.NON_FINITE)
+    assert verdicts[idle.wallet.pubkey()] == (Verdict.EXCLUDED, Reason.FREE_RIDER)
+    assert verdicts[honest.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    assert verdicts[honest2.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    swapped = await world.submission_state(swapper)
+    assert swapped.verdict is slashed and swapped.reason is Reason.HASH_MISMATCH
+    assert swapped.slashed == SOL // 4
+    excluded = await world.participant_state(idle)
+    assert excluded.stake == SOL // 2 and excluded.status is ParticipantStatus.ACTIVE
+    assert (excluded.excluded_count, excluded.slashed_count) == (1, 0)
     # and the chain holds the stored model's hash
-    state = decode_account(Pool, (await s.chain.get_account(s.pool)).data)
-    assert state.status == "Finished" and state.global_model_hash == outcome.global_hash
-    stored = s.store.get(outcome.global_cid)
-    assert hashlib.sha256(stored).digest() == outcome.global_hash
-    np.testing.assert_allclose(decode_tensors(stored)["w"], 0.2, rtol=1e-6)
+    state = await world.pool_state()
+    assert state.status is PoolStatus.FINISHED and state.global_model_hash == outcome.global_hash
+    stored = world.store.get(outcome.global_cid)
+    assert canonical_hash(stored) == outcome.global_hash
+    base = world.task.initial_tensors()
+    expected = {k: v + 0.2 for k, v in base.items()}  # FedAvg of equal-weight 0.1 and 0.3
+    for name, value in decode_tensors(stored).items():
+        np.testing.assert_allclose(value, expected[name], atol=1e-6)
 
 
 class _DownStore(LocalStore):
@@ -155,39 +114,68 @@ class _DownStore(LocalStore):
 
 
 async def test_store_outage_raises_and_judges_nobody(tmp_path) -> None:
-    # Given two honest, revealed updates and a store whose reads fail
-    s, wallets = await _pool_with(_DownStore(tmp_path / "store"), 2)
-    updates = {kp: _bytes(value) for kp, value in zip(wallets, (0.1, 0.3), strict=True)}
-    for kp, data in updates.items():
-        await s.commit(kp, hashlib.sha256(data).digest())
-    for kp, data in updates.items():
-        await s.reveal(kp, data)
+    # Given two honest, revealed updates and then a store whose reads fail
+    world = await _training_pool(tmp_path, 2)
+    for trainer, value in zip(world.trainers, (0.1, 0.3), strict=True):
+        await world.submit(trainer, filled(world.task, value))
+    for trainer in world.trainers:
+        await world.reveal(trainer)
+    world.store = _DownStore(tmp_path / "store")
     # When the aggregator tries to judge, Then it raises and sends nothing
-    with pytest.raises(StoreUnavailable):
-        await judge_round(
-            s.chain, s.store, s.aggregator, s.pool, rule=make_rule("fedavg"), base=BASE
-        )
-    for kp in wallets:
-        assert (await s.submission(kp)).verdict == "Pending"
-        assert (await s.participant(kp)).stake == SOL // 2
-    assert (await s.round()).judged_count == 0
+    with pytest.raises(UpdateUnavailable) as raised:
+        await _judge(world)
+    assert isinstance(raised.value.__cause__, StoreUnavailable)
+    for trainer in world.trainers:
+        assert (await world.submission_state(trainer)).verdict is Verdict.PENDING
+        assert (await world.participant_state(trainer)).stake == SOL // 2
+    assert (await world.round_state()).judged_count == 0
 
 
 async def test_unrevealed_commitment_waits_for_the_reveal_deadline_then_is_slashed(
     tmp_path,
 ) -> None:
-    s, (revealer, silent) = await _pool_with(LocalStore(tmp_path / "store"), 2)
-    data = _bytes(0.2)
-    await s.commit(revealer, hashlib.sha256(data).digest())
-    await s.commit(silent, hashlib.sha256(_bytes(0.4)).digest())
-    await s.reveal(revealer, data)
-    rule = make_rule("fedavg")
+    world = await _training_pool(tmp_path, 2)
+    revealer, silent = world.trainers
+    await world.submit(revealer, filled(world.task, 0.2))
+    await world.submit(silent, filled(world.task, 0.4))
+    await world.reveal(revealer)
     with pytest.raises(RoundNotReady):
-        await judge_round(s.chain, s.store, s.aggregator, s.pool, rule=rule, base=BASE)
-    assert (await s.round()).judged_count == 0
-    s.chain.set_time((await s.round()).reveal_deadline)
-    outcome = await judge_round(s.chain, s.store, s.aggregator, s.pool, rule=rule, base=BASE)
-    verdicts = {j.wallet: (j.verdict.name, j.reason) for j in outcome.judged}
-    assert verdicts[silent.pubkey()] == ("SLASHED", "not_revealed")
-    assert verdicts[revealer.pubkey()][0] == "ACCEPTED"
-    assert (await s.participant(silent)).stake == SOL // 4
+        await _judge(world)
+    assert (await world.round_state()).judged_count == 0
+    world.chain.set_time((await world.round_state()).reveal_deadline)
+    outcome = await _judge(world)
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
+    assert verdicts[silent.wallet.pubkey()] == (Verdict.SLASHED, Reason.NOT_REVEALED)
+    assert verdicts[revealer.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    assert (await world.participant_state(silent)).stake == SOL // 4
+
+
+@pytest.mark.parametrize(
+    ("judgment", "expected"),
+    [
+        (Judgment("k", True, "ok", 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
+        (Judgment("k", False, "non_finite", 0), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
+        (Judgment("k", False, "shape", 0), (Verdict.SLASHED, Reason.SHAPE, 0)),
+        (Judgment("k", False, "trust", 0), (Verdict.EXCLUDED, Reason.TRUST, 0)),
+        (Judgment("k", False, "robust_rule", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        # a name this client does not know is a doubt, never a slash
+        (Judgment("k", False, "brand_new_test", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        # a rejection that claims "ok" is still no acceptance
+        (Judgment("k", False, "ok", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+    ],
+)
+def test_rule_judgments_map_to_verdict_classes(judgment, expected) -> None:  # type: ignore[no-untyped-def]
+    assert rule_verdict(judgment) == expected
+
+
+async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
+    chain = EmbeddedGateway()
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create()
+    wrong = filled(world.task, 1.0)
+    assert tensors_hash(wrong) != world.task.initial_weights_hash
+    with pytest.raises(RoundMismatch):
+        await judge_round(
+            chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=wrong
+        )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 
-from client_kit.protocol import Verdict
+from client_kit.enums import Verdict
 from tests.program.world import SOL, PoolWorld
 
 

@@ -14,7 +14,7 @@ from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client_kit.protocol import Verdict
+from client_kit.enums import Verdict
 from tests.program.world import SOL, PoolWorld, expect_error
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from solders.instruction import AccountMeta, Instruction
 
-from client_kit.protocol import Reason, Verdict
+from client_kit.enums import Reason, Verdict
 from tests.program.world import PoolWorld, expect_error
 
 
@@ -58,7 +58,10 @@ def test_reveal_rules(training_world: PoolWorld) -> None:
     w.submit(a)
     w.submit(b)
     w.set_time(w.round_state(1).deadline)
-    expect_error(w, "EmptyHash", lambda: w.reveal(a, cid="\x00"))
+    # an all-zero CID field (the client refuses to build one; send the bytes by hand)
+    valid = w.ix.reveal_update(a.wallet.pubkey(), w.pool, 1, "bafkreix")
+    empty = Instruction(valid.program_id, bytes(valid.data)[:-64] + bytes(64), valid.accounts)
+    expect_error(w, "EmptyHash", lambda: w.send([empty], a.wallet))
     # b signs a reveal of a's submission
     foreign = w.ix.reveal_update(b.wallet.pubkey(), w.pool, 1, "bafkreix")
     metas = list(foreign.accounts)

@@ -29,10 +29,10 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Submission, decode_account
+from client_kit.enums import Reason, Verdict
 from client_kit.errors import TransactionFailed
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions
-from client_kit.protocol import Reason, Verdict
 from tests.program.world import FEE, SOL, START, PoolWorld, Trainer
 
 TRAINERS = 3

@@ -11,9 +11,9 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, decode_account
+from client_kit.actions.organization import next_pool_id
+from client_kit.enums import Verdict
 from client_kit.keys import payout_commitment
-from client_kit.pool_ids import next_free_pool_id
-from client_kit.protocol import Verdict
 from tests.program.world import FEE, SOL, PoolWorld, Trainer, expect_error
 
 
@@ -200,7 +200,7 @@ def test_pool_id_reused_after_close_is_refused_by_name(world: PoolWorld) -> None
     # When the organization creates pool 1 again, Then it is refused by name
     expect_error(world, "PoolIdRetired", world.create)
     # and the client finds the next usable id
-    free = asyncio.run(next_free_pool_id(world.chain, world.organization.pubkey()))
+    free = asyncio.run(next_pool_id(world.chain, world.organization.pubkey()))
     assert free == 2
     world.pool_id = free
     world.create()

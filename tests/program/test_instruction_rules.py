@@ -6,7 +6,7 @@ from __future__ import annotations
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 
-from client_kit.protocol import Verdict
+from client_kit.enums import Verdict
 from tests.program.world import SOL, PoolWorld, expect_error
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from solders.instruction import Instruction
 
-from client_kit.protocol import Verdict
+from client_kit.enums import Verdict
 from tests.program.world import SOL, START, PoolWorld, expect_error
 
 

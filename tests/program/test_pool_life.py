@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from client_kit.protocol import Reason, Verdict
+from client_kit.enums import Reason, Verdict
 from tests.program.world import INITIAL_HASH, SOL, START, PoolWorld
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from client_kit.protocol import Reason, Verdict
+from client_kit.enums import Reason, Verdict
 from tests.program.world import SOL, PoolWorld, expect_error
 
 REFUSED = [

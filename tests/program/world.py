@@ -16,12 +16,12 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Pool, Round, Submission, decode_account
+from client_kit.enums import Reason, RewardPolicy, Verdict
 from client_kit.errors import FedstakeProgramError
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.instructions import FedstakeInstructions, PoolParams
 from client_kit.keys import generate_salt, payout_commitment
-from client_kit.protocol import Verdict
-from client_kit.scenario import SCRIPTED_REASON
+from tests.pools import SCRIPTED_REASON
 
 SOL = 1_000_000_000
 FEE = 5_000  # lamports per signature
@@ -87,6 +87,7 @@ class PoolWorld:
             max_participants=5,
             reward_per_round=SOL,
             slash_bps=5_000,
+            reward_policy=RewardPolicy.EQUAL,
         )
         values.update(overrides)
         return PoolParams(**values)  # type: ignore[arg-type]
@@ -188,7 +189,7 @@ class PoolWorld:
         reason: int | None = None,
     ):
         if reason is None:
-            reason = SCRIPTED_REASON[Verdict(verdict)]
+            reason = SCRIPTED_REASON.get(verdict, Reason.OK)
         return self.send(
             [
                 self.ix.judge_submission(
