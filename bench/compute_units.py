@@ -330,7 +330,9 @@ def _build_without_line() -> None:
     script leaves target/deploy/fedstake.so, the IDL and the package data alone
     (sbpf-linker runs with `--deploy=false`)."""
     env = {**os.environ, "FEDSTAKE_FEATURES": "no-error-line", "FEDSTAKE_SO": str(NO_LINE_SO)}
-    subprocess.run(["bash", str(REPO_ROOT / "scripts" / "build_program.sh")], check=True, env=env)
+    script = str(REPO_ROOT / "scripts" / "build_program.sh")
+    sys.stdout.flush()  # the build's progress goes to stderr, after what was printed
+    subprocess.run(["bash", script], check=True, env=env, stdout=sys.stderr)
 
 
 def _table(samples: Samples, base: Samples | None) -> int:

@@ -127,12 +127,15 @@ class Participant:
 
 @dataclass(frozen=True)
 class Submission:
-    """`Submission` — seeds `["submission", pool, round u32 LE, wallet]`."""
+    """`Submission` — seeds `["submission", pool, round u32 LE, wallet]`.
+    `update_commitment` = sha256(update_hash ‖ wallet) from the commitment;
+    `update_hash` and `update_cid` are zero until `revealed`."""
 
     NAME: ClassVar[str] = "Submission"
     pool: Pubkey
     wallet: Pubkey
     round: int
+    update_commitment: bytes
     update_hash: bytes
     update_cid: bytes
     num_samples: int

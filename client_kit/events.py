@@ -99,24 +99,27 @@ class TrainingStarted(ProgramEvent):
 
 @dataclass(frozen=True)
 class UpdateSubmitted(ProgramEvent):
-    """`wallet` committed to its update for `round` (hash only)."""
+    """`wallet` committed to its update for `round`: `update_commitment` =
+    sha256(update_hash ‖ wallet); the hash itself stays private until revealed."""
 
     NAME: ClassVar[str] = "UpdateSubmitted"
     pool: Pubkey
     wallet: Pubkey
     round: int
-    update_hash: bytes
+    update_commitment: bytes
     num_samples: int
 
 
 @dataclass(frozen=True)
 class UpdateRevealed(ProgramEvent):
-    """`wallet` revealed where its committed update for `round` is stored."""
+    """`wallet` opened its commitment for `round`: the update's hash and where
+    its bytes are stored."""
 
     NAME: ClassVar[str] = "UpdateRevealed"
     pool: Pubkey
     wallet: Pubkey
     round: int
+    update_hash: bytes
     update_cid: bytes
     revealed_count: int
 

@@ -152,12 +152,13 @@ class FedstakeInstructions:
         pool: Pubkey,
         round_number: int,
         *,
-        update_hash: bytes,
+        update_commitment: bytes,
         num_samples: int,
         base_model_hash: bytes,
     ) -> Instruction:
-        """Commits to an update (its SHA-256) for round `round_number`; the CID
-        follows with `reveal_update` once the submission phase is closed."""
+        """Commits to an update for round `round_number`: `update_commitment` is
+        `canonical.update_commitment(update_hash, wallet)`; the hash and the CID
+        follow with `reveal_update` once the submission phase is closed."""
         return self._build(
             "submit_update",
             {
@@ -169,16 +170,21 @@ class FedstakeInstructions:
             },
             {
                 "round": round_number,
-                "update_hash": update_hash,
+                "update_commitment": update_commitment,
                 "num_samples": num_samples,
                 "base_model_hash": base_model_hash,
             },
         )
 
     def reveal_update(
-        self, wallet: Pubkey, pool: Pubkey, round_number: int, update_cid: str
+        self,
+        wallet: Pubkey,
+        pool: Pubkey,
+        round_number: int,
+        update_hash: bytes,
+        update_cid: str,
     ) -> Instruction:
-        """Reveals where the committed update of `wallet` is stored."""
+        """Opens `wallet`'s commitment: the update's hash and where it is stored."""
         return self._build(
             "reveal_update",
             {
@@ -187,7 +193,11 @@ class FedstakeInstructions:
                 "round": self.round(pool, round_number),
                 "submission": self.submission(pool, round_number, wallet),
             },
-            {"round": round_number, "update_cid": cid_to_field(update_cid)},
+            {
+                "round": round_number,
+                "update_hash": update_hash,
+                "update_cid": cid_to_field(update_cid),
+            },
         )
 
     def judge_submission(

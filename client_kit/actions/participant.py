@@ -31,7 +31,13 @@ from client_kit.actions.reads import (
     load_participant,
     load_pool,
 )
-from client_kit.canonical import Tensors, canonical_hash, decode_tensors, encode_tensors
+from client_kit.canonical import (
+    Tensors,
+    canonical_hash,
+    decode_tensors,
+    encode_tensors,
+    update_commitment,
+)
 from client_kit.enums import PoolStatus
 from client_kit.errors import FedstakeError, InvalidInput
 from client_kit.events import StakeWithdrawn
@@ -113,11 +119,14 @@ class PreparedUpdate:
 
 @dataclass(frozen=True)
 class Submitted:
-    """A commitment: the round and the update's hash (nothing stored yet), the transaction."""
+    """A commitment: the round, the update's hash (kept private: only
+    `update_commitment` = sha256(update_hash ‖ wallet) is on chain; nothing is
+    stored yet), the transaction."""
 
     pool: Pubkey
     round: int
     update_hash: bytes
+    update_commitment: bytes
     tx: TxResult
 
 
@@ -265,9 +274,9 @@ async def submit_update(
     update: PreparedUpdate,
     num_samples: int,
 ) -> Submitted:
-    """Commits to the update for the pool's open round: records its hash only
-    (nothing is stored: see the module docstring), citing the pool's current
-    global model hash as its base.
+    """Commits to the update for the pool's open round: records only
+    sha256(update_hash ‖ wallet) (nothing is stored: see the module
+    docstring), citing the pool's current global model hash as its base.
 
     Raises `PoolNotTraining` when no round is open (nothing sent); program
     errors (deadline passed, already submitted, not active) come back as
@@ -276,16 +285,17 @@ async def submit_update(
     state = await load_pool(chain, pool)
     if state.status is not PoolStatus.TRAINING:
         raise PoolNotTraining(f"pool is {state.status}, not {PoolStatus.TRAINING}")
+    commitment = update_commitment(update.update_hash, bytes(wallet.pubkey()))
     ix = instructions(chain).submit_update(
         wallet.pubkey(),
         pool,
         state.round,
-        update_hash=update.update_hash,
+        update_commitment=commitment,
         num_samples=num_samples,
         base_model_hash=state.global_model_hash,
     )
     tx = await chain.send([ix], [wallet])
-    return Submitted(pool, state.round, update.update_hash, tx)
+    return Submitted(pool, state.round, update.update_hash, commitment, tx)
 
 
 async def reveal_update(
@@ -297,9 +307,10 @@ async def reveal_update(
     *,
     progress: ProgressCallback | None = None,
 ) -> Revealed:
-    """Stores the committed update's bytes and reveals their CID for the pool's
-    current round, once its submission phase is closed (deadline passed, or
-    every eligible participant committed) and before its reveal deadline.
+    """Stores the committed update's bytes and opens the commitment (the
+    update's hash and the bytes' CID) for the pool's current round, once its
+    submission phase is closed (deadline passed, or every eligible
+    participant committed) and before its reveal deadline.
 
     Checked before anything is stored: `NotCommitted` (no commitment of this
     wallet in the round), `NotTheCommittedUpdate` (another update's bytes),
@@ -310,7 +321,8 @@ async def reveal_update(
     submission = await find_submission(chain, pool, state.round, wallet.pubkey())
     if submission is None:
         raise NotCommitted(f"{wallet.pubkey()} has no commitment in round {state.round}")
-    if submission.update_hash != update.update_hash:
+    opened = update_commitment(update.update_hash, bytes(wallet.pubkey()))
+    if opened != submission.update_commitment:
         raise NotTheCommittedUpdate("this is not the update you committed to (hash differs)")
     current = await find_round(chain, pool, state.round)
     now = await chain.unix_time()
@@ -321,7 +333,9 @@ async def reveal_update(
     if now >= current.reveal_deadline:
         raise RevealWindowClosed(f"round {state.round}'s reveal deadline has passed")
     cid = await asyncio.to_thread(store.put, update.data, progress=progress)
-    ix = instructions(chain).reveal_update(wallet.pubkey(), pool, state.round, cid)
+    ix = instructions(chain).reveal_update(
+        wallet.pubkey(), pool, state.round, update.update_hash, cid
+    )
     tx = await chain.send([ix], [wallet])
     return Revealed(pool, state.round, cid, tx)
 

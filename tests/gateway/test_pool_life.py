@@ -6,7 +6,7 @@ import pytest
 from solders.keypair import Keypair
 
 from client_kit.actions.participant import RevealNotOpen, StakeTooLow
-from client_kit.canonical import tensors_hash
+from client_kit.canonical import tensors_hash, update_commitment
 from client_kit.enums import PoolStatus, Reason, Verdict
 from client_kit.errors import FedstakeProgramError
 from client_kit.events import (
@@ -51,16 +51,21 @@ async def test_pool_life_moves_every_lamport_where_the_books_say(
     for trainer in (honest_a, honest_b, attacker):
         submitted = await world.submit(trainer)
         assert [type(e) for e in submitted.tx.events] == [UpdateSubmitted]
-        assert submitted.tx.events[0].update_hash == submitted.update_hash
+        assert submitted.tx.events[0].update_commitment == submitted.update_commitment
     submission = await world.submission_state(honest_a)
-    assert submission.update_hash == tensors_hash(world.update_for(honest_a))
+    own_hash = tensors_hash(world.update_for(honest_a))
+    assert submission.update_commitment == update_commitment(
+        own_hash, bytes(honest_a.wallet.pubkey())
+    )
     assert submission.base_model_hash == world.task.initial_weights_hash
-    assert not submission.revealed and submission.update_cid == bytes(64)
+    assert not submission.revealed  # neither the hash nor the CID is on chain yet
+    assert submission.update_hash == bytes(32) and submission.update_cid == bytes(64)
     for trainer in (honest_a, honest_b, attacker):  # everyone committed: reveals open
         revealed = await world.reveal(trainer)
         assert [type(e) for e in revealed.tx.events] == [UpdateRevealed]
         assert world.store.get(revealed.update_cid)
-    assert (await world.submission_state(honest_a)).revealed
+    revealed_a = await world.submission_state(honest_a)
+    assert revealed_a.revealed and revealed_a.update_hash == own_hash
     await world.judge(honest_a, Verdict.ACCEPTED, 6_000)
     await world.judge(honest_b, Verdict.ACCEPTED, 4_000)
     judged = await world.judge(attacker, Verdict.SLASHED, 0, Reason.NON_FINITE)

@@ -165,7 +165,7 @@ FIXTURES = [
                 w.trainer(0).wallet.pubkey(),
                 w.pool,
                 1,
-                update_hash=w.update_hash(w.trainer(0)),
+                update_commitment=w.commitment(w.trainer(0)),
                 num_samples=10,
                 base_model_hash=w.pool_state().global_model_hash,
             ),
@@ -183,7 +183,13 @@ FIXTURES = [
         "reveal_update",
         setup=committed,
         call=lambda w: Call(
-            w.ix.reveal_update(w.trainer(0).wallet.pubkey(), w.pool, 1, "bafkreirevealed"),
+            w.ix.reveal_update(
+                w.trainer(0).wallet.pubkey(),
+                w.pool,
+                1,
+                w.update_hash(w.trainer(0)),
+                "bafkreirevealed",
+            ),
             [w.trainer(0).wallet],
         ),
         event="UpdateRevealed",

@@ -27,7 +27,6 @@ IDL's accounts by name and its arguments by type.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -258,7 +257,7 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
             trainer.wallet.pubkey(),
             training.pool,
             1,
-            update_hash=hashlib.sha256(bytes(trainer.wallet.pubkey())).digest(),
+            update_commitment=training.commitment(trainer),
             num_samples=100,
             base_model_hash=training.pool_state().global_model_hash,
         )
@@ -302,7 +301,11 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
         ),
         "close_pool": lambda: ix.close_pool(org, w["empty"].pool),
         "reveal_update": lambda: ix.reveal_update(
-            revealing.trainers[2].wallet.pubkey(), revealing.pool, 1, "bafkreiupdate"
+            revealing.trainers[2].wallet.pubkey(),
+            revealing.pool,
+            1,
+            revealing.update_hash(revealing.trainers[2]),
+            "bafkreiupdate",
         ),
         "expire_round": lambda: ix.expire_round(w["silent"].pool, 1),
         "expire_pool": lambda: ix.expire_pool(w["stale"].pool),

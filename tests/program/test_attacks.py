@@ -31,7 +31,7 @@ def test_missing_signer_is_refused(training_world: PoolWorld) -> None:
         trainer.wallet.pubkey(),
         w.pool,
         1,
-        update_hash=b"\x01" * 32,
+        update_commitment=b"\x01" * 32,
         num_samples=10,
         base_model_hash=w.pool_state().global_model_hash,
     )
@@ -194,7 +194,7 @@ def test_pda_sharing_participant_of_another_user(training_world: PoolWorld) -> N
         thief.wallet.pubkey(),
         w.pool,
         1,
-        update_hash=b"\x02" * 32,
+        update_commitment=b"\x02" * 32,
         num_samples=5,
         base_model_hash=w.pool_state().global_model_hash,
     )

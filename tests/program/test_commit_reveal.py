@@ -16,12 +16,69 @@ def test_commitment_hides_the_update_until_the_reveal(training_world: PoolWorld)
         "pool",
         "wallet",
         "round",
-        "update_hash",
+        "update_commitment",
         "num_samples",
     }
+    assert submitted.events[0].fields["update_commitment"] == w.commitment(a)
     submission = w.submission_state(a)
-    assert submission.update_cid == bytes(64) and not submission.revealed
-    assert submission.update_hash == w.update_hash(a)
+    assert submission.update_commitment == w.commitment(a)
+    assert submission.update_hash == bytes(32) and submission.update_cid == bytes(64)
+    assert not submission.revealed
+
+
+def test_a_copied_commitment_cannot_be_revealed(training_world: PoolWorld) -> None:
+    # Given a copier that reads the peer's commitment on chain and commits the same bytes
+    w = training_world
+    peer, copier, _ = w.trainers
+    w.submit(peer)
+    copied = w.submission_state(peer).update_commitment
+    w.send(
+        [
+            w.ix.submit_update(
+                copier.wallet.pubkey(),
+                w.pool,
+                1,
+                update_commitment=copied,
+                num_samples=100,
+                base_model_hash=w.pool_state().global_model_hash,
+            )
+        ],
+        copier.wallet,
+    )
+    w.set_time(w.round_state(1).deadline)
+    # When the peer reveals, the copier learns the peer's hash and CID
+    w.reveal(peer, cid="bafkreipeer")
+    opened = w.submission_state(peer)
+    assert opened.update_hash == w.update_hash(peer) and opened.update_cid_str == "bafkreipeer"
+    # Then revealing them as its own is refused by name and changes nothing
+    copier_submission = w.ix.submission(w.pool, 1, copier.wallet.pubkey())
+    expect_error(
+        w,
+        "UpdateCommitmentMismatch",
+        lambda: w.reveal(copier, cid="bafkreipeer", update_hash=opened.update_hash),
+        copier_submission,
+    )
+    assert not w.submission_state(copier).revealed
+    assert w.round_state(1).revealed_count == 1
+    # and the copier's commitment stays unrevealed: after the reveal deadline it is slashed
+    w.set_time(w.round_state(1).reveal_deadline)
+    w.judge(copier, Verdict.SLASHED, 0, reason=Reason.NOT_REVEALED)
+    assert w.participant_state(copier).stake == w.participant_state(peer).stake // 2
+
+
+def test_a_reveal_must_open_the_own_commitment(training_world: PoolWorld) -> None:
+    w = training_world
+    for t in w.trainers:
+        w.submit(t)
+    a = w.trainers[0]
+    # another update's hash does not open a's commitment
+    expect_error(
+        w, "UpdateCommitmentMismatch", lambda: w.reveal(a, update_hash=w.update_hash(a, b"x"))
+    )
+    expect_error(w, "EmptyHash", lambda: w.reveal(a, update_hash=bytes(32)))
+    revealed = w.reveal(a)
+    assert revealed.events[0].fields["update_hash"] == w.update_hash(a)
+    assert w.submission_state(a).update_hash == w.update_hash(a)
 
 
 def test_reveal_opens_when_the_submission_phase_closes(training_world: PoolWorld) -> None:
@@ -59,17 +116,17 @@ def test_reveal_rules(training_world: PoolWorld) -> None:
     w.submit(b)
     w.set_time(w.round_state(1).deadline)
     # an all-zero CID field (the client refuses to build one; send the bytes by hand)
-    valid = w.ix.reveal_update(a.wallet.pubkey(), w.pool, 1, "bafkreix")
+    valid = w.ix.reveal_update(a.wallet.pubkey(), w.pool, 1, w.update_hash(a), "bafkreix")
     empty = Instruction(valid.program_id, bytes(valid.data)[:-64] + bytes(64), valid.accounts)
     expect_error(w, "EmptyHash", lambda: w.send([empty], a.wallet))
     # b signs a reveal of a's submission
-    foreign = w.ix.reveal_update(b.wallet.pubkey(), w.pool, 1, "bafkreix")
+    foreign = w.ix.reveal_update(b.wallet.pubkey(), w.pool, 1, w.update_hash(a), "bafkreix")
     metas = list(foreign.accounts)
     metas[3] = AccountMeta(w.ix.submission(w.pool, 1, a.wallet.pubkey()), False, True)
     stolen = Instruction(foreign.program_id, bytes(foreign.data), metas)
     expect_error(w, "AccountMismatch", lambda: w.send([stolen], b.wallet))
     # the round argument must name the submission's round
-    wrong_round = w.ix.reveal_update(a.wallet.pubkey(), w.pool, 2, "bafkreix")
+    wrong_round = w.ix.reveal_update(a.wallet.pubkey(), w.pool, 2, w.update_hash(a), "bafkreix")
     metas = list(wrong_round.accounts)
     metas[2] = AccountMeta(w.ix.round(w.pool, 1), False, True)
     metas[3] = AccountMeta(w.ix.submission(w.pool, 1, a.wallet.pubkey()), False, True)

@@ -179,14 +179,15 @@ class Life:
                     wallet,
                     pool,
                     number,
-                    update_hash=w.update_hash(t, bytes([number])),
+                    update_commitment=w.commitment(t, bytes([number])),
                     num_samples=rng.choice([1, 100]),
                     base_model_hash=rng.choice([base, base, b"\x01" * 32]),
                 ),
                 [t.wallet],
             )
         if kind == "reveal":
-            return ix.reveal_update(wallet, pool, number, "bafkreiupdate"), [t.wallet]
+            opened = w.update_hash(t, bytes([number]))
+            return ix.reveal_update(wallet, pool, number, opened, "bafkreiupdate"), [t.wallet]
         if kind == "judge":
             verdict, reason = rng.choice(VERDICTS)
             score = rng.choice([0, 1_000, 3_333, 5_000, 10_000]) if verdict == 1 else 0
@@ -275,7 +276,7 @@ class Life:
                 t.wallet.pubkey(),
                 w.pool,
                 number,
-                update_hash=w.update_hash(t, bytes([number])),
+                update_commitment=w.commitment(t, bytes([number])),
                 num_samples=100,
                 base_model_hash=pool.global_model_hash,
             )
@@ -284,7 +285,10 @@ class Life:
         unrevealed = [i for i, sub in submissions.items() if not sub.revealed]
         if unrevealed and not round_state.reveals_closed(now) and rng.random() < 0.9:
             t = w.trainers[rng.choice(unrevealed)]
-            self.send(ix.reveal_update(t.wallet.pubkey(), w.pool, number, "bafkreiu"), t.wallet)
+            opened = w.update_hash(t, bytes([number]))
+            self.send(
+                ix.reveal_update(t.wallet.pubkey(), w.pool, number, opened, "bafkreiu"), t.wallet
+            )
             return
         pending = [i for i, sub in submissions.items() if sub.verdict == "Pending"]
         if pending:

@@ -16,6 +16,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Pool, Round, Submission, decode_account
+from client_kit.canonical import update_commitment
 from client_kit.enums import Reason, RewardPolicy, Verdict
 from client_kit.errors import FedstakeProgramError
 from client_kit.gateway.embedded import EmbeddedGateway
@@ -140,6 +141,10 @@ class PoolWorld:
     def update_hash(self, trainer: Trainer, tag: bytes = b"u") -> bytes:
         return hashlib.sha256(tag + bytes(trainer.wallet.pubkey())).digest()
 
+    def commitment(self, trainer: Trainer, tag: bytes = b"u") -> bytes:
+        """What `trainer` commits to: sha256(update_hash ‖ wallet)."""
+        return update_commitment(self.update_hash(trainer, tag), bytes(trainer.wallet.pubkey()))
+
     def submit(
         self, trainer: Trainer, round_number: int = 1, base: bytes | None = None, tag: bytes = b"u"
     ):
@@ -149,7 +154,7 @@ class PoolWorld:
                     trainer.wallet.pubkey(),
                     self.pool,
                     round_number,
-                    update_hash=self.update_hash(trainer, tag),
+                    update_commitment=self.commitment(trainer, tag),
                     num_samples=100,
                     base_model_hash=base
                     if base is not None
@@ -159,9 +164,18 @@ class PoolWorld:
             trainer.wallet,
         )
 
-    def reveal(self, trainer: Trainer, round_number: int = 1, cid: str = "bafkreiupdate"):
+    def reveal(
+        self,
+        trainer: Trainer,
+        round_number: int = 1,
+        cid: str = "bafkreiupdate",
+        tag: bytes = b"u",
+        update_hash: bytes | None = None,
+    ):
+        """Opens `trainer`'s commitment (made with `tag`), or claims `update_hash`."""
+        opened = self.update_hash(trainer, tag) if update_hash is None else update_hash
         return self.send(
-            [self.ix.reveal_update(trainer.wallet.pubkey(), self.pool, round_number, cid)],
+            [self.ix.reveal_update(trainer.wallet.pubkey(), self.pool, round_number, opened, cid)],
             trainer.wallet,
         )
 

@@ -106,7 +106,7 @@ pub struct UpdateSubmitted {
     pub pool: Address,
     pub wallet: Address,
     pub round: u32,
-    pub update_hash: Hash,
+    pub update_commitment: Hash,
     pub num_samples: u64,
 }
 
@@ -121,6 +121,7 @@ pub struct UpdateRevealed {
     pub pool: Address,
     pub wallet: Address,
     pub round: u32,
+    pub update_hash: Hash,
     pub update_cid: Cid,
     pub revealed_count: u32,
 }

@@ -1,7 +1,13 @@
-//! `reveal_update(round, update_cid)` — the participant tells where the bytes
-//! of its committed update are stored, once the submission phase is closed
-//! (deadline passed, or every eligible participant committed) and before the
-//! round's reveal deadline.
+//! `reveal_update(round, update_hash, update_cid)` — the participant opens its
+//! commitment: the update's SHA-256 and where its bytes are stored, once the
+//! submission phase is closed (deadline passed, or every eligible participant
+//! committed) and before the round's reveal deadline.
+//!
+//! The program checks `sha256(update_hash ‖ wallet)` against the submission's
+//! `update_commitment` (`UpdateCommitmentMismatch` otherwise) with the
+//! `sol_sha256` syscall, then records the hash and the CID. A participant who
+//! committed to a copy of a peer's commitment cannot open it: that needs the
+//! peer's wallet as signer.
 //!
 //! Participants upload the update bytes only now: uploading earlier would let
 //! peers find the update through the storage network before committing theirs.
@@ -15,7 +21,7 @@
 //! 3. `[WRITE]` submission PDA `["submission", pool, round, wallet]`
 //!
 //! ### Data
-//! `round u32, update_cid [64]` (the CID as zero-padded ASCII)
+//! `round u32, update_hash [32], update_cid [64]` (the CID as zero-padded ASCII)
 
 use super::{args, load_pool, load_round, load_submission, non_empty};
 use crate::{
@@ -44,8 +50,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     // 2. arguments
     let mut r = args(data);
     let number = r.u32()?;
+    let update_hash: [u8; 32] = r.array()?;
     let update_cid: [u8; 64] = r.array()?;
     r.finish()?;
+    non_empty(&update_hash)?;
     non_empty(&update_cid)?;
     // 3. accounts and their relations
     crate::load!(pool = load_pool, (pool_account, program_id));
@@ -79,7 +87,14 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if submission.revealed {
         return Err(FedstakeError::AlreadyRevealed.into());
     }
-    // 5. write
+    // 5. the commitment opens with this hash for this wallet only
+    let mut opened = [0u8; 32];
+    syscalls::sha256_into(&[&update_hash, wallet.address().as_ref()], &mut opened);
+    if !syscalls::same_key(&opened, &submission.update_commitment) {
+        return Err(FedstakeError::UpdateCommitmentMismatch.into());
+    }
+    // 6. write
+    submission.update_hash = update_hash;
     submission.update_cid = update_cid;
     submission.revealed = true;
     submission.revealed_at = now;
@@ -90,6 +105,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         pool: pool_key,
         wallet: submission.wallet,
         round: number,
+        update_hash,
         update_cid,
         revealed_count: round.revealed_count,
     })

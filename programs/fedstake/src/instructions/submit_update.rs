@@ -1,9 +1,13 @@
 //! `submit_update` — a participant commits to its update for the open round:
 //! once, before the submission deadline, citing the current global model.
 //!
-//! Only the update's SHA-256 is recorded. Where the bytes are stored (the CID)
-//! is revealed after the submission phase with `reveal_update`, so nobody can
-//! copy a peer's update within a round.
+//! Only `update_commitment = sha256(update_hash ‖ wallet)` is recorded, where
+//! `update_hash` is the SHA-256 of the canonical update bytes. The hash and
+//! where the bytes are stored (the CID) are revealed after the submission
+//! phase with `reveal_update`, which checks them against the commitment. So
+//! nobody can copy a peer's update within a round: the bytes are not
+//! readable yet, and a peer's commitment copied verbatim cannot be opened
+//! with another wallet.
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (participant's signing key; pays rent)
@@ -14,7 +18,7 @@
 //! 5. `[]` system program
 //!
 //! ### Data
-//! `round u32, update_hash [32], num_samples u64, base_model_hash [32]`
+//! `round u32, update_commitment [32], num_samples u64, base_model_hash [32]`
 
 use super::{args, create_account, load_participant, load_pool, load_round, non_empty};
 use crate::{
@@ -46,11 +50,11 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::system_program(system_program)?;
     let mut r = args(data);
     let number = r.u32()?;
-    let update_hash: [u8; 32] = r.array()?;
+    let update_commitment: [u8; 32] = r.array()?;
     let num_samples = r.u64()?;
     let base_model_hash: [u8; 32] = r.array()?;
     r.finish()?;
-    non_empty(&update_hash)?;
+    non_empty(&update_commitment)?;
 
     crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
@@ -109,7 +113,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         pool: pool_key,
         wallet: wallet_key,
         round: number,
-        update_hash,
+        update_commitment,
+        update_hash: [0; 32],
         update_cid: [0; CID_LEN],
         num_samples,
         base_model_hash,
@@ -130,7 +135,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         pool: pool_key,
         wallet: wallet_key,
         round: number,
-        update_hash,
+        update_commitment,
         num_samples,
     })
 }

@@ -1,7 +1,8 @@
 //! `Submission` — seeds `["submission", pool, round (u32 LE), wallet]`.
 //!
-//! One participant's commitment for one round (`update_hash`), the update's
-//! CID once revealed, and the aggregator's verdict on it.
+//! One participant's commitment for one round (`update_commitment` =
+//! `sha256(update_hash ‖ wallet)`), the update's hash and CID once revealed,
+//! and the aggregator's verdict on it.
 
 use super::{
     pool::{Cid, Hash, CID_LEN},
@@ -57,7 +58,13 @@ pub struct Submission {
     pub pool: Address,
     pub wallet: Address,
     pub round: u32,
-    /// SHA-256 of the canonical update bytes (the commitment).
+    /// `sha256(update_hash ‖ wallet)`, recorded by `submit_update`. Binding the
+    /// committer's wallet means a peer's commitment, read on chain, is useless
+    /// to a copier: opening it needs the peer's `update_hash`, secret until
+    /// the peer reveals, and then only opens for the peer's wallet.
+    pub update_commitment: Hash,
+    /// SHA-256 of the canonical update bytes; zero until `reveal_update`
+    /// checks it against `update_commitment`.
     pub update_hash: Hash,
     /// Where the update bytes are stored; zero until `reveal_update`.
     pub update_cid: Cid,
@@ -83,7 +90,7 @@ pub struct Submission {
 unsafe impl AccountState for Submission {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Submission");
     const LEN: usize =
-        8 + 32 + 32 + 4 + 32 + CID_LEN + 8 + 32 + 1 + 4 + 1 + 8 + 8 + 1 + 8 + 8 + 8 + 1;
+        8 + 32 + 32 + 4 + 32 + 32 + CID_LEN + 8 + 32 + 1 + 4 + 1 + 8 + 8 + 1 + 8 + 8 + 8 + 1;
     const TAGS: &'static [(usize, u8)] = &[
         (offset_of!(Submission, verdict), 3),
         (offset_of!(Submission, revealed), 1),
@@ -102,6 +109,7 @@ mod tests {
             pool: Address::new_from_array([1; 32]),
             wallet: Address::new_from_array([2; 32]),
             round: 3,
+            update_commitment: [13; 32],
             update_hash: [4; 32],
             update_cid: [5; CID_LEN],
             num_samples: u64::MAX,
