@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from solders.keypair import Keypair
 
-from client_kit.actions.participant import RevealNotOpen, StakeTooLow
+from client_kit.actions import participant
+from client_kit.actions.participant import (
+    NotCommitted,
+    NotTheCommittedUpdate,
+    RevealNotOpen,
+    RevealWindowClosed,
+    StakeTooLow,
+)
 from client_kit.canonical import tensors_hash, update_commitment
 from client_kit.enums import PoolStatus, Reason, Verdict
 from client_kit.errors import FedstakeProgramError
@@ -14,6 +21,7 @@ from client_kit.events import (
     PoolCreated,
     PoolFunded,
     RewardClaimed,
+    RoundExpired,
     RoundFinalized,
     StakeWithdrawn,
     SubmissionJudged,
@@ -165,3 +173,69 @@ async def test_round_deadline_lets_the_round_finalize_without_everyone(
     await world.finalize(filled(world.task, 0.2))
     assert (await world.round_state(1)).finalized
     assert (await world.participant_state(worker)).reward_accrued == SOL
+
+
+async def test_reveal_checks_everything_before_uploading(chain: ChainGateway, tmp_path) -> None:
+    # Given a training pool where one of two trainers committed
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create()
+    await world.fund(SOL)
+    alice, bob = await world.new_trainer(), await world.new_trainer()
+    for trainer in (alice, bob):
+        await world.join(trainer)
+    await world.start()
+    await world.submit(alice)
+    other = participant.prepare_update(filled(world.task, 0.7))
+    stored_before = sorted(p.name for p in world.store.root.rglob("*"))
+    # When reveals come too early, for another update, or from a wallet that never committed
+    with pytest.raises(RevealNotOpen):  # bob may still commit: uploading would leak it
+        await world.reveal(alice)
+    await advance_to(chain, (await world.round_state()).deadline)
+    with pytest.raises(NotTheCommittedUpdate):
+        await world.reveal(alice, other)
+    with pytest.raises(NotCommitted):
+        await world.reveal(bob, other)
+    await advance_to(chain, (await world.round_state()).reveal_deadline)
+    with pytest.raises(RevealWindowClosed):
+        await world.reveal(alice)
+    # Then nothing was uploaded and nothing was revealed
+    assert sorted(p.name for p in world.store.root.rglob("*")) == stored_before
+    assert not (await world.submission_state(alice)).revealed
+
+
+async def test_a_silent_aggregator_is_expired_and_the_pool_emptied_by_strangers(
+    chain: ChainGateway, tmp_path
+) -> None:
+    # Given a pool in training whose aggregator never judges
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create(claim_window=600)
+    await world.fund(SOL)
+    alice = await world.new_trainer()
+    await world.join(alice)
+    await world.start()
+    await world.submit(alice)
+    stranger = Keypair()
+    await chain.airdrop(stranger.pubkey(), SOL)
+    with pytest.raises(FedstakeProgramError) as early:
+        await world.expire_round(stranger)
+    assert early.value.name == "ExpiryNotReached"
+    # When anyone expires the round once its grace is over
+    await advance_to(chain, (await world.round_state()).expires_at)
+    expired = await world.expire_round(stranger)
+    assert [type(e) for e in expired.events] == [RoundExpired]
+    assert (await world.pool_state()).status is PoolStatus.EXPIRED
+    # Then alice takes back her whole stake, the organization its funding, and the pool closes
+    withdrawn = await world.withdraw(alice)
+    assert withdrawn.closed and withdrawn.returned > SOL // 2
+    org_before = await chain.get_balance(world.organization.pubkey())
+    reclaimed = await world.reclaim(stranger)
+    assert reclaimed.amount == SOL and reclaimed.organization == world.organization.pubkey()
+    assert await chain.get_balance(world.organization.pubkey()) == org_before + SOL
+    with pytest.raises(FedstakeProgramError) as again:
+        await world.reclaim(stranger)
+    assert again.value.name == "NothingToReclaim"
+    await advance_to(chain, (await world.pool_state()).ended_at + 600)
+    await world.close(stranger)
+    assert await chain.get_account(world.key) is None

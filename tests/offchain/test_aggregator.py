@@ -14,6 +14,7 @@ from client_kit.actions.operator import UpdateUnavailable
 from client_kit.actions.participant import PreparedUpdate
 from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors, tensors_hash
 from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
+from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.storage.errors import StoreUnavailable
 from client_kit.storage.local import LocalStore
@@ -179,3 +180,21 @@ async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
         await judge_round(
             chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=wrong
         )
+
+
+async def test_a_verdict_outside_its_reason_class_is_refused_before_sending(tmp_path) -> None:
+    world = await _training_pool(tmp_path, 1)
+    (alice,) = world.trainers
+    await world.submit(alice, filled(world.task, 0.1))
+    await world.reveal(alice)
+    before = await world.submission_state(alice)
+    for verdict, reason in (
+        (Verdict.SLASHED, Reason.TRUST),  # a doubt never slashes
+        (Verdict.EXCLUDED, Reason.NON_FINITE),  # an objective fault is not a doubt
+        (Verdict.ACCEPTED, Reason.ROBUST_RULE),
+        (Verdict.EXCLUDED, Reason(200)),  # reserved codes belong to no class
+        (Verdict.PENDING, Reason.OK),
+    ):
+        with pytest.raises(InvalidInput):
+            await world.judge(alice, verdict, 0, reason)
+    assert await world.submission_state(alice) == before
