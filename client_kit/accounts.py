@@ -15,7 +15,14 @@ from typing import Any, ClassVar, TypeVar
 
 from solders.pubkey import Pubkey
 
-from client_kit.enums import ParticipantStatus, PoolStatus, Reason, UnknownVariant, Verdict
+from client_kit.enums import (
+    ParticipantStatus,
+    PoolStatus,
+    Reason,
+    RewardPolicy,
+    UnknownVariant,
+    Verdict,
+)
 from client_kit.errors import FedstakeError
 from client_kit.gateway.filters import AccountFilter, DataSize, Memcmp
 from client_kit.idl import Idl, IdlCodecError, field_to_cid, load_idl
@@ -41,7 +48,10 @@ class Pool:
     max_rounds: int
     round_deadline: int
     round_duration: int
+    reveal_duration: int
     join_deadline: int
+    expiry_grace: int
+    claim_window: int
     min_stake: int
     max_participants: int
     participant_count: int
@@ -52,13 +62,15 @@ class Pool:
     total_refunded: int
     total_accrued: int
     total_paid: int
+    total_forfeited: int
     total_staked: int
     total_slashed: int
     slash_bps: int
+    reward_policy: RewardPolicy
     status: PoolStatus
     bump: int
-    vault_bump: int
     created_at: int
+    ended_at: int
 
     @property
     def task_cid_str(self) -> str:
@@ -70,8 +82,24 @@ class Pool:
 
     @property
     def reward_balance(self) -> int:
-        """Lamports available for rewards: funded + slashed − refunded − paid."""
+        """The pool's lamports that are neither stake nor rent (the program's
+        `reward_balance`): funded + slashed − refunded − paid."""
         return self.total_funded + self.total_slashed - self.total_refunded - self.total_paid
+
+    @property
+    def rewards_owed(self) -> int:
+        """Rewards credited to participants, neither paid nor forfeited."""
+        return self.total_accrued - self.total_paid - self.total_forfeited
+
+    @property
+    def reclaimable(self) -> int:
+        """What `reclaim_funding` would send the organization once the pool ended."""
+        return self.reward_balance - self.rewards_owed
+
+    @property
+    def ended(self) -> bool:
+        """Finished, Cancelled or Expired (`ended_at` is set)."""
+        return self.status.ended
 
 
 @dataclass(frozen=True)
@@ -85,7 +113,8 @@ class Participant:
     payout_commitment: bytes
     status: ParticipantStatus
     accepted_count: int
-    rejected_count: int
+    excluded_count: int
+    slashed_count: int
     reward_accrued: int
     reward_paid: int
     joined_at: int
@@ -98,12 +127,15 @@ class Participant:
 
 @dataclass(frozen=True)
 class Submission:
-    """`Submission` — seeds `["submission", pool, round u32 LE, wallet]`."""
+    """`Submission` — seeds `["submission", pool, round u32 LE, wallet]`.
+    `update_commitment` = sha256(update_hash ‖ wallet) from the commitment;
+    `update_hash` and `update_cid` are zero until `revealed`."""
 
     NAME: ClassVar[str] = "Submission"
     pool: Pubkey
     wallet: Pubkey
     round: int
+    update_commitment: bytes
     update_hash: bytes
     update_cid: bytes
     num_samples: int
@@ -113,7 +145,9 @@ class Submission:
     reason: Reason
     reward: int
     slashed: int
+    revealed: bool
     submitted_at: int
+    revealed_at: int
     judged_at: int
     bump: int
 
@@ -131,14 +165,18 @@ class Round:
     round: int
     opened_at: int
     deadline: int
+    reveal_deadline: int
+    expires_at: int
     base_model_hash: bytes
     global_model_hash: bytes
     global_model_cid: bytes
     eligible_count: int
     submission_count: int
+    revealed_count: int
     judged_count: int
     accepted_count: int
-    rejected_count: int
+    excluded_count: int
+    slashed_count: int
     total_score: int
     reward_budget: int
     reward_accrued: int
@@ -149,6 +187,16 @@ class Round:
     @property
     def global_model_cid_str(self) -> str:
         return field_to_cid(self.global_model_cid)
+
+    def submissions_closed(self, now: int) -> bool:
+        """The commitment phase is over (program's `Round::submissions_closed`)."""
+        return now >= self.deadline or self.submission_count >= self.eligible_count
+
+    def reveals_closed(self, now: int) -> bool:
+        """The reveal phase is over (program's `Round::reveals_closed`)."""
+        return now >= self.reveal_deadline or (
+            self.submissions_closed(now) and self.revealed_count >= self.submission_count
+        )
 
 
 ACCOUNT_TYPES: dict[str, type] = {cls.NAME: cls for cls in (Pool, Participant, Submission, Round)}

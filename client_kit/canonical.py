@@ -24,6 +24,8 @@ the format with byte-level vectors.
 
 The hash of canonical bytes is `canonical_hash(data)` (or `tensors_hash`,
 which streams the same bytes): the one place update and model hashes are made.
+`update_commitment` binds an update hash to the wallet that commits to it
+(what `submit_update` records; docs/PROTOCOL.md).
 """
 
 from __future__ import annotations
@@ -202,3 +204,13 @@ def canonical_hash(data: bytes) -> bytes:
     """SHA-256 of canonical bytes: an update's `update_hash`, a model's
     `global_model_hash` (32 bytes). Equals `tensors_hash(decode_tensors(data))`."""
     return hashlib.sha256(data).digest()
+
+
+def update_commitment(update_hash: bytes, wallet: bytes) -> bytes:
+    """`sha256(update_hash ‖ wallet)` (32 bytes): what `submit_update` records
+    and `reveal_update` opens. `wallet` is the committer's 32-byte public key
+    (a `Pubkey` passes as `bytes(pubkey)`). Raises `ValueError` unless both
+    are 32 bytes."""
+    if len(update_hash) != 32 or len(wallet) != 32:
+        raise ValueError("update_commitment takes a 32-byte hash and a 32-byte wallet")
+    return hashlib.sha256(bytes(update_hash) + bytes(wallet)).digest()

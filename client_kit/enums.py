@@ -1,23 +1,27 @@
-"""Typed on-chain state: pool and participant statuses, verdicts, judgment reasons.
+"""Typed on-chain state and the protocol's codes: pool and participant
+statuses, reward policies, verdicts and judgment reasons — one place.
 
-`PoolStatus`, `ParticipantStatus` and `Verdict` mirror the IDL's enum types
-variant for variant: a member's value is the IDL variant name and its position
-is the borsh tag (Anchor encodes a unit enum as one u8 index). A test checks
-each enum against the IDL, so a program change that adds or renames a variant
-fails loudly until the enum here is updated.
+`PoolStatus`, `ParticipantStatus`, `RewardPolicy` and `Verdict` mirror the
+IDL's enum types variant for variant: a member's value is the IDL variant name
+and its position is the borsh tag (Anchor encodes a unit enum as one u8
+index; instruction arguments that take one are plain u8s, sent as `.tag`). A
+test checks each enum against the IDL, so a program change that adds or
+renames a variant fails loudly until the enum here is updated.
 
 `Reason` is the u8 `reason` a judgment carries (the IDL types it as a plain
-u8). Codes are grouped by what they allow the aggregator to do:
+u8). Its range fixes the verdict it may accompany; the program enforces the
+pairing (`InvalidVerdict` otherwise, see docs/PROTOCOL.md):
 
-    0         OK           accepted
-    1..63     objective    a fault anyone can reproduce from the stored bytes and
-                           the chain (hash mismatch, malformed bytes, non-finite
-                           values, wrong shapes); the slashable class
-    64..127   statistical  the robust rule's doubt (outlier, not selected, ...);
-                           excludes from a round's reward, never slashes
-    128..255  reserved
+    0         OK           Accepted (the only reason an accepted submission has)
+    1..63     objective    Slashed: a fault anyone can reproduce from the stored
+                           bytes and the chain (hash mismatch, malformed bytes,
+                           non-finite values, wrong shapes, over the declared
+                           norm bound, never revealed); score 0
+    64..127   statistical  Excluded: the robust rule's doubt; no reward this
+                           round, no slash, the participant stays Active; score 0
+    128..255  reserved     refused by the program
 
-Codes are stable: add new ones, never renumber.
+Codes are stable: add new ones in their range, never renumber.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from client_kit.errors import FedstakeError
 
 
 class UnknownVariant(FedstakeError, ValueError):
-    """A borsh enum tag or name outside the enum's variants."""
+    """A borsh enum tag or name outside the enum's variants, or a reason code
+    outside every verdict class."""
 
 
 class IdlEnum(StrEnum):
@@ -61,16 +66,52 @@ class IdlEnum(StrEnum):
 
 
 class PoolStatus(IdlEnum):
-    """`Pool.status`: Open → Training → Finished, or Cancelled while Open."""
+    """`Pool.status`: Open → Training → Finished; Cancelled (by the organization,
+    while Open) or Expired (by anyone: an Open pool past join_deadline +
+    expiry_grace, or a Training pool whose round passed its expires_at)."""
 
     OPEN = "Open"
     TRAINING = "Training"
     FINISHED = "Finished"
     CANCELLED = "Cancelled"
+    EXPIRED = "Expired"
+
+    @property
+    def ended(self) -> bool:
+        """Finished, Cancelled or Expired: the exits (withdraw, reclaim, settle) are open."""
+        return self in (PoolStatus.FINISHED, PoolStatus.CANCELLED, PoolStatus.EXPIRED)
+
+
+class RewardPolicy(IdlEnum):
+    """`Pool.reward_policy`: how the aggregator scores accepted submissions.
+
+    EQUAL: accepted participants share a round's budget equally. CONTRIBUTION:
+    pro rata to the aggregator's reproducible contribution measure. The
+    program records the policy and enforces only the cap (scores of a round
+    sum to at most 10,000 bps).
+    """
+
+    EQUAL = "Equal"
+    CONTRIBUTION = "Contribution"
+
+    @classmethod
+    def parse(cls, value: RewardPolicy | str | int) -> RewardPolicy:
+        """From a member, a name in any case ("equal", "Contribution") or a tag;
+        `UnknownVariant` otherwise."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls.from_tag(value)  # type: ignore[return-value]
+        if isinstance(value, str):
+            for member in cls:
+                if member.value.lower() == value.lower():
+                    return member
+        raise UnknownVariant(f"{cls.__name__}: no policy {value!r} (equal, contribution)")
 
 
 class ParticipantStatus(IdlEnum):
-    """`Participant.status`."""
+    """`Participant.status`: Active; Slashed (may not submit again); Exited
+    (stake withdrawn, account kept until its reward is claimed or settled)."""
 
     ACTIVE = "Active"
     SLASHED = "Slashed"
@@ -78,16 +119,19 @@ class ParticipantStatus(IdlEnum):
 
 
 class Verdict(IdlEnum):
-    """`Submission.verdict` (and the u8 `verdict` of `SubmissionJudged`, by tag)."""
+    """`Submission.verdict` and `SubmissionJudged.verdict`; `judge_submission`
+    takes the tag as its u8 `verdict`."""
 
     PENDING = "Pending"
     ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
+    EXCLUDED = "Excluded"
+    SLASHED = "Slashed"
 
 
 #: IDL type name → Python enum; the decoders and the IDL test use this table.
 IDL_ENUMS: dict[str, type[IdlEnum]] = {
     "PoolStatus": PoolStatus,
+    "RewardPolicy": RewardPolicy,
     "ParticipantStatus": ParticipantStatus,
     "Verdict": Verdict,
 }
@@ -102,6 +146,10 @@ class ReasonKind(Enum):
     RESERVED = "reserved"
 
 
+FIRST_OBJECTIVE, LAST_OBJECTIVE = 1, 63
+FIRST_STATISTICAL, LAST_STATISTICAL = 64, 127
+
+
 class Reason(IntEnum):
     """Why a submission was judged the way it was; the value is the on-chain u8.
 
@@ -110,20 +158,20 @@ class Reason(IntEnum):
     """
 
     OK = 0
-    # objective, reproducible from the bytes and the chain (1..63)
-    HASH = 1  # fetched bytes do not match the on-chain update_hash, or cannot be fetched
-    MALFORMED = 2  # bytes are not canonical tensor bytes
-    SHAPE = 3  # tensor names or shapes differ from the base model
-    DTYPE = 4  # a tensor is not float32
-    NAN = 5  # NaN or Inf somewhere in the update
-    SAMPLES = 6  # num_samples is not a positive integer
-    # statistical, the robust rule's judgment (64..127)
-    NORM = 64  # update norm far above the round's median norm
-    FREE_RIDER = 65  # (near) zero update: the base model sent back
-    KRUM = 66  # not among the Multi-Krum selection
-    TRUST = 67  # cosine with the pool's reference update at or below the threshold
-    OUTLIER = 68  # disagrees with the coordinate-wise robust aggregate
-    UNEXPLAINED = 69  # not in the span of the other updates: looks like random noise
+    # objective, slashable: reproducible from the stored bytes and the chain (1..63)
+    HASH_MISMATCH = 1  # bytes received for the revealed CID do not hash to update_hash
+    MALFORMED = 2  # not canonical tensor bytes (or a claim the chain would not hold)
+    NON_FINITE = 3  # NaN or ±Inf in the update
+    SHAPE = 4  # wrong tensor set, shape or dtype
+    NORM_BOUND = 5  # norm over the pool's declared bound (task package)
+    NOT_REVEALED = 6  # committed, never revealed by the reveal deadline
+    DUPLICATE = 7  # same update as another submission of the round (reserved)
+    # statistical, exclude only: the robust rule's doubt (64..127)
+    TRUST = 64  # cosine with the operator's reference update too low
+    UNEXPLAINED = 65  # outside the span of the other updates (looks like noise)
+    NORM_OUTLIER = 66  # statistical norm test (not the declared bound)
+    FREE_RIDER = 67  # (near) zero update: the base model sent back
+    ROBUST_RULE = 68  # rejected by the pool's robust rule (Multi-Krum, median agreement, …)
 
     @classmethod
     def _missing_(cls, value: object) -> Reason | None:
@@ -139,15 +187,24 @@ class Reason(IntEnum):
         """The class of this code (ok, objective, statistical, reserved)."""
         if self.value == 0:
             return ReasonKind.OK
-        if self.value < 64:
+        if self.value <= LAST_OBJECTIVE:
             return ReasonKind.OBJECTIVE
-        if self.value < 128:
+        if self.value <= LAST_STATISTICAL:
             return ReasonKind.STATISTICAL
         return ReasonKind.RESERVED
 
     @property
+    def verdict(self) -> Verdict:
+        """The only verdict this reason may accompany (OK → Accepted, objective
+        → Slashed, statistical → Excluded); `UnknownVariant` for reserved codes."""
+        kind = self.kind
+        if kind is ReasonKind.RESERVED:
+            raise UnknownVariant(f"reason {self.value} belongs to no verdict class (0..=127)")
+        return _VERDICT_OF_KIND[kind]
+
+    @property
     def code(self) -> str:
-        """Short machine-readable name used in logs and verdicts (`"hash"`, `"krum"`)."""
+        """Short machine-readable name used in logs and output (`"hash_mismatch"`)."""
         return self.name.lower()
 
     @classmethod
@@ -157,3 +214,10 @@ class Reason(IntEnum):
             return cls[code.upper()]
         except KeyError:
             raise UnknownVariant(f"no reason named {code!r}") from None
+
+
+_VERDICT_OF_KIND = {
+    ReasonKind.OK: Verdict.ACCEPTED,
+    ReasonKind.OBJECTIVE: Verdict.SLASHED,
+    ReasonKind.STATISTICAL: Verdict.EXCLUDED,
+}

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from solders.pubkey import Pubkey
 
-from client_kit.enums import Reason, UnknownVariant, Verdict
+from client_kit.enums import Reason, RewardPolicy, UnknownVariant, Verdict
 from client_kit.errors import FedstakeError
 from client_kit.idl import Idl, IdlCodecError, load_idl
 
@@ -59,11 +59,12 @@ class PoolCreated(ProgramEvent):
     pool_id: int
     max_rounds: int
     reward_per_round: int  # lamports
+    reward_policy: RewardPolicy
 
 
 @dataclass(frozen=True)
 class PoolFunded(ProgramEvent):
-    """`funder` moved `amount` lamports into the pool's vault."""
+    """`funder` moved `amount` lamports into the pool."""
 
     NAME: ClassVar[str] = "PoolFunded"
     pool: Pubkey
@@ -85,24 +86,42 @@ class ParticipantJoined(ProgramEvent):
 
 @dataclass(frozen=True)
 class TrainingStarted(ProgramEvent):
-    """Joining closed; round `round` is open until `deadline`."""
+    """Joining closed; round `round` takes commitments until `deadline`,
+    reveals until `reveal_deadline`, and may be expired from `expires_at`."""
 
     NAME: ClassVar[str] = "TrainingStarted"
     pool: Pubkey
     round: int
     deadline: int  # unix seconds
+    reveal_deadline: int  # unix seconds
+    expires_at: int  # unix seconds
 
 
 @dataclass(frozen=True)
 class UpdateSubmitted(ProgramEvent):
-    """`wallet` recorded the hash of its update for `round`."""
+    """`wallet` committed to its update for `round`: `update_commitment` =
+    sha256(update_hash ‖ wallet); the hash itself stays private until revealed."""
 
     NAME: ClassVar[str] = "UpdateSubmitted"
     pool: Pubkey
     wallet: Pubkey
     round: int
-    update_hash: bytes
+    update_commitment: bytes
     num_samples: int
+
+
+@dataclass(frozen=True)
+class UpdateRevealed(ProgramEvent):
+    """`wallet` opened its commitment for `round`: the update's hash and where
+    its bytes are stored."""
+
+    NAME: ClassVar[str] = "UpdateRevealed"
+    pool: Pubkey
+    wallet: Pubkey
+    round: int
+    update_hash: bytes
+    update_cid: bytes
+    revealed_count: int
 
 
 @dataclass(frozen=True)
@@ -122,16 +141,19 @@ class SubmissionJudged(ProgramEvent):
 
 @dataclass(frozen=True)
 class RoundFinalized(ProgramEvent):
-    """Round `round` closed with a new global model hash."""
+    """Round `round` closed with a new global model hash; the next round (if
+    not `finished`) takes commitments until `next_deadline`."""
 
     NAME: ClassVar[str] = "RoundFinalized"
     pool: Pubkey
     round: int
     global_model_hash: bytes
     accepted_count: int
-    rejected_count: int
+    excluded_count: int
+    slashed_count: int
     reward_accrued: int  # lamports
     finished: bool
+    next_deadline: int  # unix seconds (unchanged when finished)
 
 
 @dataclass(frozen=True)
@@ -147,12 +169,14 @@ class RewardClaimed(ProgramEvent):
 
 @dataclass(frozen=True)
 class StakeWithdrawn(ProgramEvent):
-    """`wallet` took back `amount` lamports of stake and rent."""
+    """`wallet` took back `amount` lamports of stake (and the account's rent if
+    `closed`; an account with reward unpaid stays open until claimed or settled)."""
 
     NAME: ClassVar[str] = "StakeWithdrawn"
     pool: Pubkey
     wallet: Pubkey
     amount: int  # lamports
+    closed: bool
 
 
 @dataclass(frozen=True)
@@ -176,11 +200,56 @@ class SubmissionClosed(ProgramEvent):
 
 @dataclass(frozen=True)
 class PoolClosed(ProgramEvent):
-    """The pool was closed; `returned` lamports went to the organization."""
+    """`closer` closed the pool; `returned` lamports went to the organization."""
 
     NAME: ClassVar[str] = "PoolClosed"
     pool: Pubkey
+    closer: Pubkey
     returned: int  # lamports
+
+
+@dataclass(frozen=True)
+class RoundExpired(ProgramEvent):
+    """Round `round` passed `expires_at` unfinalized; the pool is Expired."""
+
+    NAME: ClassVar[str] = "RoundExpired"
+    pool: Pubkey
+    round: int
+    expires_at: int  # unix seconds
+    ended_at: int  # unix seconds
+
+
+@dataclass(frozen=True)
+class PoolExpired(ProgramEvent):
+    """An Open pool passed `join_deadline + expiry_grace`; it is Expired."""
+
+    NAME: ClassVar[str] = "PoolExpired"
+    pool: Pubkey
+    join_deadline: int  # unix seconds
+    ended_at: int  # unix seconds
+
+
+@dataclass(frozen=True)
+class FundingReclaimed(ProgramEvent):
+    """`amount` lamports nobody was owed went back to the organization."""
+
+    NAME: ClassVar[str] = "FundingReclaimed"
+    pool: Pubkey
+    organization: Pubkey
+    amount: int  # lamports
+    total_refunded: int  # lamports
+
+
+@dataclass(frozen=True)
+class ParticipantSettled(ProgramEvent):
+    """After the claim window `wallet`'s account was closed: `stake_returned`
+    lamports went to it, `forfeited` lamports of unpaid reward were forfeited."""
+
+    NAME: ClassVar[str] = "ParticipantSettled"
+    pool: Pubkey
+    wallet: Pubkey
+    stake_returned: int  # lamports
+    forfeited: int  # lamports
 
 
 EVENT_TYPES: dict[str, type[ProgramEvent]] = {
@@ -191,6 +260,7 @@ EVENT_TYPES: dict[str, type[ProgramEvent]] = {
         ParticipantJoined,
         TrainingStarted,
         UpdateSubmitted,
+        UpdateRevealed,
         SubmissionJudged,
         RoundFinalized,
         RewardClaimed,
@@ -198,6 +268,10 @@ EVENT_TYPES: dict[str, type[ProgramEvent]] = {
         PoolCancelled,
         SubmissionClosed,
         PoolClosed,
+        RoundExpired,
+        PoolExpired,
+        FundingReclaimed,
+        ParticipantSettled,
     )
 }
 

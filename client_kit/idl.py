@@ -27,7 +27,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
-from client_kit.enums import IDL_ENUMS, IdlEnum, Reason, Verdict
+from client_kit.enums import IDL_ENUMS, Reason
 from client_kit.errors import FedstakeError
 
 # Where `make program` writes the IDL in a checkout. Only checkout tests read
@@ -38,8 +38,6 @@ DEFAULT_IDL_PATH = REPO_ROOT / "target" / "idl" / "fedstake.json"
 
 #: fields whose IDL type is a plain u8 but whose meaning is a `Reason` code
 REASON_FIELDS = frozenset({"reason"})
-#: u8 fields (in events) that carry an IDL enum's tag
-TAG_FIELDS: dict[str, type[IdlEnum]] = {"verdict": Verdict}
 _INTS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i64": "<q", "i32": "<i"}
 
 
@@ -242,8 +240,6 @@ class Idl:
                         values[key] = enum_cls.from_name(values[key])
                 elif key in REASON_FIELDS and idl_type == "u8":
                     values[key] = Reason(values[key])
-                elif key in TAG_FIELDS and idl_type == "u8":
-                    values[key] = TAG_FIELDS[key].from_tag(values[key])
         return values
 
 

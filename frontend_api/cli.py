@@ -1,17 +1,27 @@
-"""`fedstake api serve`: the API and dashboard under uvicorn.
+"""The `fedstake` console command, composed at the top layer, and `fedstake
+api serve` (the API and dashboard under uvicorn).
 
-This typer app is added to `fedstake` through the `fedstake.commands` entry
-point (pyproject.toml), so `client_kit.cli` never imports this package.
-Options fall back to `FEDSTAKE_API_*` variables (`frontend_api.settings`);
-the chain is the global `--url` (embedded by default: the chain `fedstake`
-keeps in `<home>/embedded-state.json`, loaded at start, read-only).
+Each layer adds its own commands to the one below's and never reaches up:
+client_kit builds the app (`client_kit.cli.main.build_app`), `offchain.cli`
+adds what needs the operator runtime, and this module adds `api`. The entry
+point (`[project.scripts] fedstake`) is `run` here.
+
+`api serve` options fall back to `FEDSTAKE_API_*` variables
+(`frontend_api.settings`); the chain is the global `--url` (embedded by
+default: the chain `fedstake` keeps in `<home>/embedded-state.json`, loaded at
+start and followed read-only). FastAPI and uvicorn are imported only when the
+command runs, so the other commands start as fast as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+
+from client_kit.cli.main import run as run_app
+from offchain.cli import app
 
 api_app = typer.Typer(help="The HTTP API, websocket feed and dashboard.", no_args_is_help=True)
 
@@ -76,3 +86,15 @@ def serve(
         if isinstance(error, FedstakeError):
             raise error  # one line on stderr, exit code 1 (client_kit.cli.main.run)
         raise ApiError(f"the server did not start: {error or 'see the log above'}")
+
+
+app.add_typer(api_app, name="api")
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (`[project.scripts] fedstake`)."""
+    run_app(app, argv)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,10 +1,19 @@
 """Judges one round of a pool: the aggregator's whole job for that round.
 
-For every submission on chain: fetch the update by CID and check its bytes
-against the on-chain `update_hash` (mismatch → rejected, reason `hash`),
-decode it (any malformed bytes → rejected, reason `malformed`), check names
-and shapes against the base (`shape`), run the pool's robust rule on the
-rest, record each verdict, store the new global model and record its hash.
+Once the round's reveal phase is over: a commitment never revealed is
+Slashed (`not_revealed`); every revealed update is fetched by its CID and
+checked against the on-chain `update_hash` (bytes received that do not hash
+to it → Slashed `hash_mismatch`), decoded (undecodable, or a revealed CID
+that is not a CID → Slashed `malformed`; wrong tensors → Slashed `shape`);
+the rest go through the pool's robust rule, and `rule_verdict` maps each of
+its judgments to a verdict: objective faults it finds (non-finite values, …)
+are Slashed, its doubts only Excluded. Each verdict is recorded, the new
+global model stored and its hash recorded.
+
+Operator-side failures never become verdicts: a store that cannot deliver
+raises `UpdateUnavailable` before anything is sent, and the round is retried
+or, if nobody judges in time, expires (docs/PROTOCOL.md).
+
 Every chain and store exchange goes through `client_kit.actions`; this module
 only decides. Works on any `ChainGateway`.
 """
@@ -21,13 +30,13 @@ from solders.pubkey import Pubkey
 
 from client_kit.accounts import Submission
 from client_kit.actions import operator
-from client_kit.actions.reads import load_pool
+from client_kit.actions.reads import find_round, load_pool
 from client_kit.canonical import MalformedUpdate, encode_tensors, tensors_hash
-from client_kit.enums import Reason, Verdict
+from client_kit.enums import Reason, ReasonKind, UnknownVariant, Verdict
 from client_kit.gateway.base import ChainGateway
 from client_kit.storage.base import ContentStore
-from offchain.aggregation import AggregationRule, UpdateInput
-from offchain.errors import RoundMismatch
+from offchain.aggregation import AggregationRule, Judgment, UpdateInput
+from offchain.errors import RoundMismatch, RoundNotReady
 
 Tensors = dict[str, np.ndarray]
 
@@ -55,17 +64,39 @@ class RoundOutcome:
     global_cid: str
 
 
+def rule_verdict(judgment: Judgment) -> tuple[Verdict, Reason, int]:
+    """The verdict, reason and score (bps) recorded for a rule's judgment.
+
+    Accepted keeps its score. A rejection is Slashed only for an objective
+    reason (1..=63: a fault anyone can reproduce from the bytes); every other
+    reason — the rule's statistical doubts, and any name this client does not
+    know — only excludes (no slash, no reward this round).
+    """
+    if judgment.accepted:
+        return Verdict.ACCEPTED, Reason.OK, judgment.score_bps
+    try:
+        reason = Reason.from_code(judgment.reason)
+    except UnknownVariant:
+        reason = Reason.ROBUST_RULE
+    if reason.kind not in (ReasonKind.OBJECTIVE, ReasonKind.STATISTICAL):
+        reason = Reason.ROBUST_RULE
+    return reason.verdict, reason, 0
+
+
 async def checked_update(
     store: ContentStore, submission: Submission, base: Mapping[str, np.ndarray]
 ) -> tuple[Tensors | None, Reason]:
     """The submission's update as float arrays, or None and the objective
     reason it cannot be used. Nothing a participant sends escapes as an
-    exception: bytes that do not decode are `MALFORMED`."""
+    exception (bytes that do not decode are `MALFORMED`); the store's failures
+    do, as `UpdateUnavailable`: they are the operator's, not a fault."""
+    if not submission.revealed:
+        return None, Reason.NOT_REVEALED
     try:
         tensors = await operator.fetch_update(store, submission)
-    except (operator.UpdateUnavailable, operator.UpdateHashMismatch):
-        return None, Reason.HASH
-    except MalformedUpdate:
+    except operator.UpdateHashMismatch:
+        return None, Reason.HASH_MISMATCH
+    except (operator.InvalidRevealedCid, MalformedUpdate):
         return None, Reason.MALFORMED
     if set(tensors) != set(base) or any(tensors[k].shape != base[k].shape for k in base):
         return None, Reason.SHAPE
@@ -82,16 +113,24 @@ async def judge_round(
     base: Mapping[str, np.ndarray],
     reference: Mapping[str, np.ndarray] | None = None,
 ) -> RoundOutcome:
-    """Judges and finalizes the pool's open round (its deadline or full
-    participation must already allow finalizing).
+    """Judges and finalizes the pool's open round once its reveal phase is over
+    (the reveal deadline passed, or every commitment was revealed after the
+    submission phase closed).
 
-    Raises `PoolNotFound`, `RoundMismatch` when `base` is not the pool's
-    global model, and the chain's errors for transactions it sends.
+    Raises, before sending anything: `PoolNotFound`; `RoundMismatch` when
+    `base` is not the pool's global model; `RoundNotReady` while the reveal
+    phase is open; `UpdateUnavailable` when the store cannot deliver a
+    revealed update. Then the chain's errors for transactions it sends.
     """
     pool = await load_pool(chain, pool_key)
     if tensors_hash(base) != pool.global_model_hash:
         raise RoundMismatch("the base model given does not match the pool's global model hash")
     number = pool.round
+    current = await find_round(chain, pool_key, number)
+    if current is None:
+        raise RoundMismatch(f"pool {pool_key} has no round {number}")
+    if not current.reveals_closed(await chain.unix_time()):
+        raise RoundNotReady(f"round {number}: the reveal phase is still open")
     submissions = await operator.round_submissions(chain, pool_key, number)
 
     inputs: list[UpdateInput] = []
@@ -115,12 +154,10 @@ async def judge_round(
     for submission in submissions:
         key = str(submission.wallet)
         if key in early:
-            verdict, score, reason = Verdict.REJECTED, 0, early[key]
+            reason = early[key]
+            verdict, score = reason.verdict, 0
         else:
-            judgment = judgments[key]
-            verdict = Verdict.ACCEPTED if judgment.accepted else Verdict.REJECTED
-            score = judgment.score_bps if judgment.accepted else 0
-            reason = Reason(judgment.reason_code)
+            verdict, reason, score = rule_verdict(judgments[key])
         await operator.judge_submission(
             chain, aggregator, pool_key, number, submission.wallet, verdict, score, reason
         )

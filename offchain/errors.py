@@ -17,3 +17,7 @@ class InvalidRoundInput(FedstakeError, ValueError):
 class RoundMismatch(FedstakeError):
     """The operator's view of a round disagrees with the chain (e.g. a base
     model whose hash is not the pool's global model hash)."""
+
+
+class RoundNotReady(FedstakeError):
+    """The round cannot be judged yet: its reveal phase is still open."""

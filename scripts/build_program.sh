@@ -19,8 +19,12 @@ LLVM_MAJOR="22"
 DEBIAN_RUSTC="/usr/bin/rustc"
 DEBIAN_CARGO="/usr/bin/cargo"
 LLVM_DIR="$ROOT/.tools/llvm-$LLVM_MAJOR"
-BUILD_DIR="$ROOT/target/sbpf"
-OUT_SO="$ROOT/target/deploy/fedstake.so"
+# FEDSTAKE_FEATURES / FEDSTAKE_SO build a variant (e.g. the CU bench's build
+# without the Anchor error line) in its own target dir, leaving the real
+# program, the IDL and the package data alone.
+FEATURES="${FEDSTAKE_FEATURES:-}"
+BUILD_DIR="$ROOT/target/sbpf${FEATURES:+-$FEATURES}"
+OUT_SO="${FEDSTAKE_SO:-$ROOT/target/deploy/fedstake.so}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 
 say() { printf '[program] %s\n' "$*"; }
@@ -84,7 +88,8 @@ build() {
     CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
         "$DEBIAN_CARGO" build --quiet --release --locked \
         --manifest-path "$ROOT/programs/fedstake/Cargo.toml" \
-        --target bpfel-unknown-none -Zbuild-std=core,alloc
+        --target bpfel-unknown-none -Zbuild-std=core,alloc \
+        ${FEATURES:+--features "$FEATURES"}
 }
 
 check_and_install() {
@@ -122,5 +127,7 @@ ensure_llvm_dir
 ensure_linker
 build
 check_and_install
-write_idl
-package_artifacts
+if [[ -z "${FEDSTAKE_SO:-}" ]]; then
+    write_idl
+    package_artifacts
+fi

@@ -1,14 +1,17 @@
 """`make demo`: a full federated run on the embedded SVM, told as a story.
 
-An organization publishes a task (digits MLP) and opens and funds a pool; six
+An organization publishes a task (digits MLP) and opens and funds a pool; seven
 participants stake, each trains on its own non-IID shard of scikit-learn's
-digits, stores its update (real CIDs) and records its SHA-256 on chain. One
-participant sends a sign-flipped, scaled update and one sends the global
-model back unchanged (a free-rider). The aggregator fetches every update,
-checks it against its on-chain hash, runs the pool's robust rule, judges
-each submission on chain (rejections are slashed), stores the new global
-model and records its hash. After three rounds a relayer claims every reward
-by revealing the committed payout wallets, and everybody withdraws.
+digits and commits to its update's SHA-256 on chain; once everyone committed,
+each stores its update (real CIDs) and reveals the CID. One participant sends
+a sign-flipped, scaled update, one sends the global model back unchanged (a
+free-rider), one commits but never reveals. The aggregator fetches every
+revealed update, checks it against its commitment, runs the pool's robust
+rule (its doubts only exclude: no reward, no slash), slashes the objective
+fault (the commitment never revealed), stores the new global model and
+records its hash. After three rounds a relayer claims every reward by
+revealing the committed payout wallets, everybody withdraws, anyone sends the
+organization what nobody is owed, and the organization closes the pool.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from rich.console import Console
 from rich.table import Table
 from solders.keypair import Keypair
 
-from client_kit.actions import organization, participant
-from client_kit.actions.reads import load_participant, load_pool
+from client_kit.actions import exits, organization, participant
+from client_kit.actions.reads import find_round, load_participant, load_pool
 from client_kit.canonical import decode_tensors, tensors_hash
-from client_kit.enums import ParticipantStatus
+from client_kit.enums import ParticipantStatus, Verdict
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.keys import PayoutSecret
 from client_kit.storage.local import LocalStore
@@ -47,7 +50,7 @@ console = Console(width=max(110, Console().width))
 @dataclass
 class Trainer:
     name: str
-    behaviour: str  # honest, attacker, free-rider
+    behaviour: str  # honest, attacker, free-rider, silent
     wallet: Keypair = field(default_factory=Keypair)
     payout: Keypair = field(default_factory=Keypair)
     secret: PayoutSecret | None = None
@@ -76,7 +79,7 @@ async def run() -> int:
         await chain.airdrop(key, 20 * SOL)
 
     console.rule("[bold]fedstake demo: federated learning with stakes, on the compiled program")
-    federation = digits_shards(7, alpha=0.5, seed=7)
+    federation = digits_shards(8, alpha=0.5, seed=7)
     root, shards = federation.shards[0], federation.shards[1:]
     task = TaskPackage.create(
         "digits",
@@ -98,8 +101,8 @@ async def run() -> int:
         f"pool {pool} and funds {ROUNDS} rounds × 1 SOL of rewards."
     )
 
-    behaviours = ["honest"] * 4 + ["attacker", "free-rider"]
-    names = ["ana", "ben", "chloe", "dev", "mallory", "fred"]
+    behaviours = ["honest"] * 4 + ["attacker", "free-rider", "silent"]
+    names = ["ana", "ben", "chloe", "dev", "mallory", "fred", "sam"]
     trainers = [Trainer(n, b) for n, b in zip(names, behaviours, strict=True)]
     for t in trainers:
         await chain.airdrop(t.wallet.pubkey(), 2 * SOL)
@@ -108,7 +111,7 @@ async def run() -> int:
         )
         t.secret = joined.secret
     console.print(
-        "Six participants stake 0.5 SOL each and commit to hidden payout wallets "
+        "Seven participants stake 0.5 SOL each and commit to hidden payout wallets "
         "(sha256(wallet ‖ salt)); each holds a private non-IID shard of digits."
     )
     await organization.start_training(chain, org, pool)
@@ -120,18 +123,32 @@ async def run() -> int:
     for number in range(1, ROUNDS + 1):
         console.rule(f"round {number}")
         inputs = await participant.fetch_round_inputs(chain, store, pool)
+        committed = {}
         for i, t in enumerate(trainers):
             standing = await load_participant(chain, pool, t.wallet.pubkey())
             if standing.status is not ParticipantStatus.ACTIVE:
                 t.verdicts.append("-")
                 continue
             update, samples = await make_update(t, inputs, shards[i], seed=100 * number + i)
-            await participant.submit_update(
-                chain, store, t.wallet, pool, participant.prepare_update(update), samples
-            )
-        console.print("Participants train locally and record their update hashes on chain.")
+            committed[t.name] = participant.prepare_update(update)
+            await participant.submit_update(chain, t.wallet, pool, committed[t.name], samples)
+        console.print(
+            "Participants train locally and commit to their update hashes on chain; "
+            "nobody has uploaded anything, so nobody can see anyone's update yet."
+        )
+        for t in trainers:
+            if t.name in committed and t.behaviour != "silent":
+                await participant.reveal_update(chain, store, t.wallet, pool, committed[t.name])
+        console.print(
+            "Everyone committed, so the reveal phase opens: each stores its update and "
+            "reveals the CID, too late for anyone to copy it."
+        )
+        current = await find_round(chain, pool, number)
+        assert current is not None
+        if current.revealed_count < current.submission_count:
+            chain.set_time(current.reveal_deadline)
+            console.print("Someone never revealed: the aggregator waits for the reveal deadline.")
         reference = train_local(task, weights, root, seed=number).update
-        chain.advance(601)
         outcome = await judge_round(
             chain, store, aggregator, pool, rule=rule, base=weights, reference=reference
         )
@@ -141,11 +158,11 @@ async def run() -> int:
             if j is not None:
                 code = j.reason.code
                 t.verdicts.append(f"{j.score_bps / 100:.0f}%" if j.accepted else f"✗ {code}")
-                mark = (
-                    "[green]accepted[/green]"
-                    if j.accepted
-                    else f"[red]rejected ({code}), slashed[/red]"
-                )
+                mark = {
+                    Verdict.ACCEPTED: "[green]accepted[/green]",
+                    Verdict.EXCLUDED: f"[yellow]excluded ({code}): no reward, no slash[/yellow]",
+                    Verdict.SLASHED: f"[red]slashed ({code})[/red]",
+                }[j.verdict]
                 console.print(
                     f"  {t.name:8s} {mark}"
                     + (f", {j.score_bps / 100:.1f}% of the reward" if j.accepted else "")
@@ -187,7 +204,14 @@ async def run() -> int:
     final = await load_pool(chain, pool)
     console.print(
         f"Pool {final.status}: {sol(final.total_paid)} SOL paid, {sol(final.total_slashed)} SOL "
-        f"slashed and kept in the vault for the organization."
+        f"slashed into the pool's reward balance."
+    )
+    reclaimed = await exits.reclaim_funding(chain, relayer, pool)
+    await organization.close_pool(chain, org, pool)
+    console.print(
+        f"Anyone may send the organization what nobody is owed: {sol(reclaimed.amount)} SOL "
+        "(unspent budget and slashed stake) went back to it; with every participant gone "
+        "it closed the pool and took back the rent."
     )
     return 0
 

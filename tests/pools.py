@@ -17,7 +17,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Pool, Round, Submission
-from client_kit.actions import operator, organization, participant
+from client_kit.actions import exits, operator, organization, participant
 from client_kit.actions.reads import (
     find_round,
     find_submission,
@@ -34,6 +34,12 @@ from client_kit.training.spec import mlp_spec
 from client_kit.training.task import AggregationSpec, TaskPackage, TrainingConfig
 
 SOL = 1_000_000_000
+# The reason a scripted verdict gives when none is named (one of its class).
+SCRIPTED_REASON = {
+    Verdict.ACCEPTED: Reason.OK,
+    Verdict.EXCLUDED: Reason.ROBUST_RULE,
+    Verdict.SLASHED: Reason.SHAPE,
+}
 DEFAULT_TERMS = organization.PoolTerms(
     reward_per_round=SOL,
     max_rounds=1,
@@ -71,6 +77,7 @@ class Trainer:
     wallet: Keypair
     payout: Keypair
     secret: PayoutSecret | None = None
+    committed: participant.PreparedUpdate | None = None  # the update to reveal
 
 
 @dataclass
@@ -92,10 +99,6 @@ class PoolScenario:
     def key(self) -> Pubkey:
         assert self.pool is not None, "create the pool first"
         return self.pool
-
-    @property
-    def vault(self) -> Pubkey:
-        return self.ix.vault(self.key)
 
     def participant(self, trainer: Trainer) -> Pubkey:
         return self.ix.participant(self.key, trainer.wallet.pubkey())
@@ -127,8 +130,21 @@ class PoolScenario:
     async def cancel(self):  # type: ignore[no-untyped-def]
         return await organization.cancel_pool(self.chain, self.organization, self.key)
 
-    async def close(self):  # type: ignore[no-untyped-def]
-        return await organization.close_pool(self.chain, self.organization, self.key)
+    async def close(self, closer: Keypair | None = None):  # type: ignore[no-untyped-def]
+        """`close_pool` by the organization, or by `closer` (anyone, after the claim window)."""
+        return await exits.close_pool(self.chain, closer or self.organization, self.key)
+
+    async def expire_round(self, caller: Keypair):  # type: ignore[no-untyped-def]
+        return await exits.expire_round(self.chain, caller, self.key)
+
+    async def expire_pool(self, caller: Keypair):  # type: ignore[no-untyped-def]
+        return await exits.expire_pool(self.chain, caller, self.key)
+
+    async def reclaim(self, caller: Keypair):  # type: ignore[no-untyped-def]
+        return await exits.reclaim_funding(self.chain, caller, self.key)
+
+    async def settle(self, trainer: Trainer, caller: Keypair):  # type: ignore[no-untyped-def]
+        return await exits.settle_participant(self.chain, caller, self.key, trainer.wallet.pubkey())
 
     async def new_trainer(self) -> Trainer:
         trainer = Trainer(Keypair(), Keypair())
@@ -155,18 +171,32 @@ class PoolScenario:
     async def submit(
         self, trainer: Trainer, update: Tensors | participant.PreparedUpdate | None = None
     ):  # type: ignore[no-untyped-def]
+        """Commits to `update` (default: the trainer's own); nothing is stored yet."""
         prepared = (
             update
             if isinstance(update, participant.PreparedUpdate)
             else participant.prepare_update(update or self.update_for(trainer))
         )
-        return await participant.submit_update(
-            self.chain, self.store, trainer.wallet, self.key, prepared, 100
+        trainer.committed = prepared
+        return await participant.submit_update(self.chain, trainer.wallet, self.key, prepared, 100)
+
+    async def reveal(self, trainer: Trainer, update: participant.PreparedUpdate | None = None):  # type: ignore[no-untyped-def]
+        """Stores and reveals the committed update (or `update`, to test a wrong one)."""
+        prepared = update or trainer.committed
+        assert prepared is not None, "commit first"
+        return await participant.reveal_update(
+            self.chain, self.store, trainer.wallet, self.key, prepared
         )
 
-    async def judge(self, trainer: Trainer, accepted: bool, score: int, round_number: int = 1):  # type: ignore[no-untyped-def]
-        verdict = Verdict.ACCEPTED if accepted else Verdict.REJECTED
-        reason = Reason.OK if accepted else Reason.SHAPE
+    async def judge(
+        self,
+        trainer: Trainer,
+        verdict: Verdict,
+        score: int,
+        reason: Reason | None = None,
+        round_number: int = 1,
+    ):  # type: ignore[no-untyped-def]
+        """One verdict; the reason defaults to one of the verdict's class."""
         return await operator.judge_submission(
             self.chain,
             self.aggregator,
@@ -175,7 +205,7 @@ class PoolScenario:
             trainer.wallet.pubkey(),
             verdict,
             score,
-            reason,
+            SCRIPTED_REASON[verdict] if reason is None else reason,
         )
 
     async def finalize(self, global_model: Tensors, round_number: int = 1):  # type: ignore[no-untyped-def]

@@ -65,9 +65,11 @@ def test_every_named_error_derives_from_the_root() -> None:
 @pytest.mark.parametrize(
     ("folder", "skip", "forbidden"),
     [
-        # client_kit is the library: it never reaches up (the CLI is the application layer)
-        ("client_kit", ("client_kit/cli/",), ("offchain", "frontend_api")),
-        ("offchain", (), ("frontend_api", "client_kit.cli")),
+        # client_kit is the library: it never reaches up, its CLI included
+        ("client_kit", (), ("offchain", "frontend_api")),
+        # the operator runtime uses the library, not its commands; offchain/cli.py
+        # composes the `fedstake` console command from them
+        ("offchain", ("offchain/cli.py",), ("frontend_api", "client_kit.cli")),
     ],
 )
 def test_dependencies_point_one_way(folder: str, skip: tuple[str, ...], forbidden) -> None:  # type: ignore[no-untyped-def]
@@ -78,6 +80,18 @@ def test_dependencies_point_one_way(folder: str, skip: tuple[str, ...], forbidde
         if any(name == f or name.startswith(f"{f}.") for f in forbidden)
     ]
     assert wrong == []
+
+
+def test_the_console_command_is_composed_in_offchain() -> None:
+    # `fedstake` = client_kit's commands + the ones that need the operator runtime
+    scripts = (ROOT / "pyproject.toml").read_text()
+    assert 'fedstake = "offchain.cli:run"' in scripts
+    from offchain.cli import app
+
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
+    groups = {g.name for g in app.registered_groups}
+    assert {"submit", "reveal", "claim", "withdraw", "settle"} <= commands
+    assert {"pool", "round", "keys", "task"} <= groups
 
 
 def test_pool_flows_are_built_only_in_client_kit() -> None:

@@ -2,12 +2,16 @@
 
 Grouped by who calls them:
 
-* `organization` — create a pool (storing its task package), fund, start,
-  cancel, close; pick the next free pool id;
+* `organization` — create a pool (storing its task package; windows and
+  reward policy), fund, start, cancel, close; pick the next free pool id;
 * `participant` — join, fetch the task and the global model (hash checked),
-  train, store and submit an update, claim, withdraw, close a submission;
+  train, commit to an update, then store and reveal it, claim, withdraw,
+  close a submission;
 * `operator` — list a round's submissions (memcmp-filtered), fetch and verify
-  an update, judge, store and finalize the global model;
+  a revealed update, judge, store and finalize the global model;
+* `exits` — what anyone may do to end a pool nobody tends: expire a silent
+  round or a pool that never started, reclaim funding for the organization,
+  settle a participant after the claim window, close the pool;
 * `reads` — the typed reads all three need (pool, participant, round,
   submission, pool listing).
 

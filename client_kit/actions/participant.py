@@ -1,14 +1,14 @@
 """What a participant does in a pool: join with a hidden payout wallet, fetch
 the task and the current global model (checked against the chain), train,
-store and submit an update, and at the end claim and withdraw.
+commit to an update and reveal it, and at the end claim and withdraw.
 
-The update flow is two steps on purpose: `prepare_update` turns tensors or
-bytes into canonical bytes and their hash, and `submit_update` stores those
-bytes (its CID) and records the hash for the open round. When the program
-moves to commit–reveal, `submit_update` becomes the commitment (hash only,
-the CID kept locally in `Submitted`) and a `reveal_update(round, cid)` sent
-after the submission deadline publishes the CID; callers already hold
-everything the reveal needs.
+An update goes out in three steps (docs/PROTOCOL.md, "A round, phase by
+phase"): `prepare_update` turns tensors or bytes into canonical bytes and
+their hash; `submit_update` records only the commitment during the
+submission phase, and stores nothing — uploading the bytes earlier would let
+peers copy the update through the storage network; `reveal_update`, once the
+submission phase is closed, stores the bytes and reveals their CID. A
+commitment not revealed by the round's reveal deadline is slashed.
 
 Amounts are lamports.
 """
@@ -25,14 +25,22 @@ from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Pool, Submission
 from client_kit.actions.reads import (
+    find_round,
     find_submission,
     instructions,
     load_participant,
     load_pool,
 )
-from client_kit.canonical import Tensors, canonical_hash, decode_tensors, encode_tensors
+from client_kit.canonical import (
+    Tensors,
+    canonical_hash,
+    decode_tensors,
+    encode_tensors,
+    update_commitment,
+)
 from client_kit.enums import PoolStatus
 from client_kit.errors import FedstakeError, InvalidInput
+from client_kit.events import StakeWithdrawn
 from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.keys import (
     PayoutSecret,
@@ -56,6 +64,23 @@ class PoolNotTraining(FedstakeError):
 
 class GlobalModelMismatch(FedstakeError):
     """The stored global model does not hash to what the chain records."""
+
+
+class NotCommitted(FedstakeError):
+    """The wallet has no commitment in the round it tries to reveal for."""
+
+
+class NotTheCommittedUpdate(InvalidInput):
+    """The update given to reveal is not the one the wallet committed to."""
+
+
+class RevealNotOpen(FedstakeError):
+    """The round's submission phase is still open: revealing (and storing the
+    bytes) now would show the update to peers who have not committed yet."""
+
+
+class RevealWindowClosed(FedstakeError):
+    """The round's reveal deadline has passed; the commitment can no longer be revealed."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +119,24 @@ class PreparedUpdate:
 
 @dataclass(frozen=True)
 class Submitted:
-    """A recorded update: round, hash, where the bytes are stored, the transaction."""
+    """A commitment: the round, the update's hash (kept private: only
+    `update_commitment` = sha256(update_hash ‖ wallet) is on chain; nothing is
+    stored yet), the transaction."""
 
     pool: Pubkey
     round: int
     update_hash: bytes
+    update_commitment: bytes
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """A reveal: the round, where the committed update's bytes are now stored,
+    and the transaction."""
+
+    pool: Pubkey
+    round: int
     update_cid: str
     tx: TxResult
 
@@ -115,10 +153,13 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Withdrawn:
-    """A withdrawal: lamports returned to the wallet (stake + account rent − fee)."""
+    """A withdrawal: lamports returned to the wallet (stake, plus the account's
+    rent if it `closed`, minus the fee). The account stays open (Exited, stake
+    0) while reward is unpaid: claim it, then withdraw again to close."""
 
     pool: Pubkey
     returned: int
+    closed: bool
     tx: TxResult
 
 
@@ -228,36 +269,75 @@ def prepare_update(update: bytes | Mapping[str, object]) -> PreparedUpdate:
 
 async def submit_update(
     chain: ChainGateway,
-    store: ContentStore,
     wallet: Keypair,
     pool: Pubkey,
     update: PreparedUpdate,
     num_samples: int,
-    *,
-    progress: ProgressCallback | None = None,
 ) -> Submitted:
-    """Stores the update's bytes and records its hash for the pool's open round.
+    """Commits to the update for the pool's open round: records only
+    sha256(update_hash ‖ wallet) (nothing is stored: see the module
+    docstring), citing the pool's current global model hash as its base.
 
-    The base cited is the pool's current global model hash. Raises
-    `PoolNotTraining` when no round is open (nothing stored or sent);
-    program errors (deadline passed, already submitted, not active) come back
-    as `FedstakeProgramError`.
+    Raises `PoolNotTraining` when no round is open (nothing sent); program
+    errors (deadline passed, already submitted, not active) come back as
+    `FedstakeProgramError`.
     """
     state = await load_pool(chain, pool)
     if state.status is not PoolStatus.TRAINING:
         raise PoolNotTraining(f"pool is {state.status}, not {PoolStatus.TRAINING}")
-    cid = await asyncio.to_thread(store.put, update.data, progress=progress)
+    commitment = update_commitment(update.update_hash, bytes(wallet.pubkey()))
     ix = instructions(chain).submit_update(
         wallet.pubkey(),
         pool,
         state.round,
-        update_hash=update.update_hash,
-        update_cid=cid,
+        update_commitment=commitment,
         num_samples=num_samples,
         base_model_hash=state.global_model_hash,
     )
     tx = await chain.send([ix], [wallet])
-    return Submitted(pool, state.round, update.update_hash, cid, tx)
+    return Submitted(pool, state.round, update.update_hash, commitment, tx)
+
+
+async def reveal_update(
+    chain: ChainGateway,
+    store: ContentStore,
+    wallet: Keypair,
+    pool: Pubkey,
+    update: PreparedUpdate,
+    *,
+    progress: ProgressCallback | None = None,
+) -> Revealed:
+    """Stores the committed update's bytes and opens the commitment (the
+    update's hash and the bytes' CID) for the pool's current round, once its
+    submission phase is closed (deadline passed, or every eligible
+    participant committed) and before its reveal deadline.
+
+    Checked before anything is stored: `NotCommitted` (no commitment of this
+    wallet in the round), `NotTheCommittedUpdate` (another update's bytes),
+    `RevealNotOpen` (the submission phase is still open), `RevealWindowClosed`.
+    Program errors come back as `FedstakeProgramError`.
+    """
+    state = await load_pool(chain, pool)
+    submission = await find_submission(chain, pool, state.round, wallet.pubkey())
+    if submission is None:
+        raise NotCommitted(f"{wallet.pubkey()} has no commitment in round {state.round}")
+    opened = update_commitment(update.update_hash, bytes(wallet.pubkey()))
+    if opened != submission.update_commitment:
+        raise NotTheCommittedUpdate("this is not the update you committed to (hash differs)")
+    current = await find_round(chain, pool, state.round)
+    now = await chain.unix_time()
+    if current is None or not current.submissions_closed(now):
+        raise RevealNotOpen(
+            f"round {state.round}'s submission phase is still open: reveal after it closes"
+        )
+    if now >= current.reveal_deadline:
+        raise RevealWindowClosed(f"round {state.round}'s reveal deadline has passed")
+    cid = await asyncio.to_thread(store.put, update.data, progress=progress)
+    ix = instructions(chain).reveal_update(
+        wallet.pubkey(), pool, state.round, update.update_hash, cid
+    )
+    tx = await chain.send([ix], [wallet])
+    return Revealed(pool, state.round, cid, tx)
 
 
 async def claim_reward(
@@ -274,12 +354,16 @@ async def claim_reward(
 
 
 async def withdraw_stake(chain: ChainGateway, wallet: Keypair, pool: Pubkey) -> Withdrawn:
-    """Takes back the unslashed stake (and the account's rent) after the pool
-    finished or was cancelled; closes the participant account."""
+    """Takes back the remaining (unslashed) stake once the pool ended (Finished,
+    Cancelled or Expired), whether or not the reward was claimed. Closes the
+    participant account (rent back to the wallet) when no reward is unpaid;
+    otherwise it stays until the reward is claimed and this is called again,
+    or until anyone settles it after the claim window."""
     await load_pool(chain, pool)
     before = await chain.get_balance(wallet.pubkey())
     tx = await chain.send([instructions(chain).withdraw_stake(wallet.pubkey(), pool)], [wallet])
-    return Withdrawn(pool, await chain.get_balance(wallet.pubkey()) - before, tx)
+    closed = any(isinstance(e, StakeWithdrawn) and e.closed for e in tx.events)
+    return Withdrawn(pool, await chain.get_balance(wallet.pubkey()) - before, closed, tx)
 
 
 async def close_submission(

@@ -1,4 +1,5 @@
-"""`fedstake`: organizations run pools, participants join, submit and claim.
+"""The `fedstake` commands client_kit provides: organizations run pools,
+participants join, commit, reveal and claim, anyone ends what nobody tends.
 
 Every command prints a table (or JSON with `--json`). Any `FedstakeError`,
 and any usage error typer finds, is one line on stderr (`error: …`) and exit
@@ -7,20 +8,16 @@ code 1; nothing is sent when a check fails locally. Global options (`--url`,
 as with the Solana CLI.
 
 The commands are thin: each parses its arguments and runs one
-`client_kit.actions` function. This package is the application layer, so
-`task init` may use the operator's rule registry (`offchain`) to check a
-task's rule; the rest of client_kit never imports offchain.
-
-Packages above this one add their command groups without being imported
-here: each entry point of the `fedstake.commands` group (pyproject.toml) is a
-typer app added under its name (`api` → `frontend_api.cli:api_app`).
+`client_kit.actions` function. `build_app` assembles them; the console
+command itself is composed in `offchain.cli`, which adds what needs the
+operator runtime (the rule check of `task init`; later the operator service
+and `verify-round`), so client_kit never imports offchain.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -30,38 +27,36 @@ import typer
 from client_kit.cli import participant
 from client_kit.cli.keys import keys_app
 from client_kit.cli.pool import pool_app
+from client_kit.cli.round import round_app
 from client_kit.cli.session import Session
-from client_kit.cli.task import task_app
+from client_kit.cli.task import RuleCheck, make_task_app
 from client_kit.config import resolve_settings
 from client_kit.errors import FedstakeError
-
-app = typer.Typer(
-    help="fedstake: incentivized federated learning pools on Solana.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,  # a traceback must never print a key
-)
-app.add_typer(pool_app, name="pool")
-app.add_typer(keys_app, name="keys")
-app.add_typer(task_app, name="task")
-participant.register(app)
-COMMAND_GROUP = "fedstake.commands"
-
-
-def add_command_groups(target: typer.Typer) -> None:
-    """Adds every `fedstake.commands` entry point (a typer app) under its name."""
-    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
-        target.add_typer(entry.load(), name=entry.name)
-
-
-add_command_groups(app)
 
 # Global options: name → takes a value. Moved in front of the subcommand.
 GLOBAL_OPTIONS = {"--url": True, "-u": True, "--keypair": True, "-k": True, "--home": True}
 GLOBAL_FLAGS = {"--json"}
 
 
-@app.callback()
-def main(
+def build_app(*, check_rule: RuleCheck | None = None) -> typer.Typer:
+    """The `fedstake` app with every client_kit command; `check_rule` vets a
+    task's aggregation rule in `task init` (see `client_kit.cli.task`). The
+    caller may add sub-apps and commands before running it."""
+    app = typer.Typer(
+        help="fedstake: incentivized federated learning pools on Solana.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,  # a traceback must never print a key
+    )
+    app.callback()(_global_options)
+    app.add_typer(pool_app, name="pool")
+    app.add_typer(round_app, name="round")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(make_task_app(check_rule), name="task")
+    participant.register(app)
+    return app
+
+
+def _global_options(
     ctx: typer.Context,
     url: Annotated[
         str | None, typer.Option("--url", "-u", help="embedded, localnet, devnet or an RPC URL.")
@@ -108,9 +103,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def run(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: runs the app and turns every named error
-    into one stderr line and exit code 1."""
+def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
+    """Runs `app` as a console command (`argv` defaults to the process's) and
+    turns every named error into one stderr line and exit code 1."""
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=args, prog_name="fedstake", standalone_mode=False)
@@ -127,7 +122,3 @@ def run(argv: Sequence[str] | None = None) -> None:
         print(f"error: {_one_line(str(exc)) or type(exc).__name__}", file=sys.stderr)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    run()

@@ -1,5 +1,7 @@
-"""Participant commands: `airdrop`, `join`, `train`, `submit`, `claim`,
-`withdraw`, `status`. Each one parses its arguments and runs one action."""
+"""Participant commands: `airdrop`, `join`, `train`, `submit` (the
+commitment), `reveal`, `claim`, `withdraw`, `status`, and `settle` (anyone, for
+a participant who never came back). Each one parses its arguments and runs
+one action."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from client_kit.actions import participant
+from client_kit.actions import exits, participant
 from client_kit.cli.output import emit
 from client_kit.cli.session import Session, format_sol, parse_pubkey, parse_sol, read_input_file
 from client_kit.enums import PoolStatus
@@ -83,8 +85,10 @@ def train(
 ) -> None:
     """Fetch the task and current global model, check its hash, train locally.
 
-    Your data never leaves this machine; only the update file is written. Send
-    it with `fedstake submit POOL --update OUT --samples N`.
+    Your data never leaves this machine; only the update file is written.
+    Commit to it with `fedstake submit POOL --update OUT --samples N`, then
+    publish it with `fedstake reveal POOL --update OUT` once the submission
+    phase closes.
     """
     from rich.progress import Progress
 
@@ -126,7 +130,41 @@ def submit(
     update: Annotated[Path, typer.Option(help="Update file (canonical bytes).")],
     samples: Annotated[int, typer.Option(help="Local training samples used.", min=1)],
 ) -> None:
-    """Store an update and record its SHA-256 for the pool's open round."""
+    """Commit to an update for the pool's open round (its SHA-256 only).
+
+    Nothing is uploaded yet: that would let peers copy it. Once the round's
+    submission phase closes, publish it with `fedstake reveal POOL --update FILE`.
+    """
+    s = _session(ctx)
+    key = parse_pubkey(pool, "pool")
+    prepared = read_input_file(update, "update", participant.prepare_update)
+    wallet = s.keypair()
+
+    async def go() -> dict[str, Any]:
+        sent = await participant.submit_update(
+            s.gateway(),
+            wallet,
+            key,
+            prepared,  # type: ignore[arg-type]
+            samples,
+        )
+        return {
+            "pool": pool,
+            "round": sent.round,
+            "update_hash": sent.update_hash.hex(),
+            "signature": sent.tx.signature,
+        }
+
+    emit(s.run(go()), s.as_json, "update committed")
+
+
+def reveal(
+    ctx: typer.Context,
+    pool: PoolArg,
+    update: Annotated[Path, typer.Option(help="The update file you committed to.")],
+) -> None:
+    """Store your committed update and reveal its CID, once the round's
+    submission phase is closed and before its reveal deadline."""
     s = _session(ctx)
     key = parse_pubkey(pool, "pool")
     prepared = read_input_file(update, "update", participant.prepare_update)
@@ -135,24 +173,22 @@ def submit(
 
     async def go() -> dict[str, Any]:
         with s.progress("storing update") as progress:
-            sent = await participant.submit_update(
+            revealed = await participant.reveal_update(
                 s.gateway(),
                 store,
                 wallet,
                 key,
                 prepared,  # type: ignore[arg-type]
-                samples,
                 progress=progress,
             )
         return {
             "pool": pool,
-            "round": sent.round,
-            "update_hash": sent.update_hash.hex(),
-            "update_cid": sent.update_cid,
-            "signature": sent.tx.signature,
+            "round": revealed.round,
+            "update_cid": revealed.update_cid,
+            "signature": revealed.tx.signature,
         }
 
-    emit(s.run(go()), s.as_json, "update submitted")
+    emit(s.run(go()), s.as_json, "update revealed")
 
 
 def claim(
@@ -182,16 +218,50 @@ def claim(
 
 
 def withdraw(ctx: typer.Context, pool: PoolArg) -> None:
-    """Take back your unslashed stake after the pool finished or was cancelled."""
+    """Take back your unslashed stake once the pool ended, claimed or not.
+
+    With reward still unpaid your participant account stays open: claim, then
+    withdraw again to close it (or anyone settles it after the claim window).
+    """
     s = _session(ctx)
     key = parse_pubkey(pool, "pool")
     wallet = s.keypair()
 
     async def go() -> dict[str, Any]:
         done = await participant.withdraw_stake(s.gateway(), wallet, key)
-        return {"pool": pool, "returned": format_sol(done.returned), "signature": done.tx.signature}
+        return {
+            "pool": pool,
+            "returned": format_sol(done.returned),
+            "account_closed": done.closed,
+            "signature": done.tx.signature,
+        }
 
     emit(s.run(go()), s.as_json, "stake withdrawn")
+
+
+def settle(
+    ctx: typer.Context,
+    pool: PoolArg,
+    wallet: Annotated[str, typer.Option(help="The participant's wallet.")],
+) -> None:
+    """After the claim window (anyone): close a participant account still
+    open; its stake and rent go to its wallet, unpaid reward is forfeited."""
+    s = _session(ctx)
+    key = parse_pubkey(pool, "pool")
+    member = parse_pubkey(wallet, "wallet")
+    caller = s.keypair()
+
+    async def go() -> dict[str, Any]:
+        done = await exits.settle_participant(s.gateway(), caller, key, member)
+        return {
+            "pool": pool,
+            "wallet": wallet,
+            "stake_returned": format_sol(done.stake_returned),
+            "forfeited": format_sol(done.forfeited),
+            "signature": done.tx.signature,
+        }
+
+    emit(s.run(go()), s.as_json, "participant settled")
 
 
 def status(
@@ -217,13 +287,15 @@ def status(
             "reward_accrued": format_sol(member.reward_accrued),
             "reward_unpaid": format_sol(member.reward_unpaid),
             "accepted": member.accepted_count,
-            "rejected": member.rejected_count,
+            "excluded": member.excluded_count,
+            "slashed": member.slashed_count,
         }
         if view.submission is not None:
             sub = view.submission
-            out["submission"] = f"{sub.verdict.value} (score {sub.score} bps)"
+            shown = "revealed" if sub.revealed else "committed, not revealed"
+            out["submission"] = f"{sub.verdict.value}, {shown} (score {sub.score} bps)"
         if state.status is PoolStatus.TRAINING:
-            out["round_closes_in"] = f"{max(0, state.round_deadline - view.now)} s"
+            out["submissions_close_in"] = f"{max(0, state.round_deadline - view.now)} s"
         return out
 
     emit(s.run(go()), s.as_json, "participant")
@@ -231,7 +303,7 @@ def status(
 
 def register(app: typer.Typer) -> None:
     """Adds the participant commands to the top-level app."""
-    for command in (airdrop, join, train, submit, claim, withdraw, status):
+    for command in (airdrop, join, train, submit, reveal, claim, withdraw, settle, status):
         app.command(command.__name__)(command)
 
 

@@ -126,6 +126,6 @@ def agreement(
         cos = dot / math.sqrt(square * measured.target_square) if square > 0 else 0.0
         cosines.append(cos)
         accepted = cos > min_cos
-        reasons.append(Reason.OK if accepted else Reason.OUTLIER)
+        reasons.append(Reason.OK if accepted else Reason.ROBUST_RULE)
         weights.append(max(cos, 0.0) if accepted else 0.0)
     return Decision(weights, reasons, delta, {"cosines": cosines})

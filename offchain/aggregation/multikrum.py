@@ -72,5 +72,5 @@ class MultiKrum(AggregationRule):
             float(c.num_samples) if keep_it else 0.0
             for c, keep_it in zip(ctx.candidates, chosen, strict=True)
         ]
-        reasons = [Reason.OK if keep_it else Reason.KRUM for keep_it in chosen]
+        reasons = [Reason.OK if keep_it else Reason.ROBUST_RULE for keep_it in chosen]
         return Decision(weights, reasons, delta, {"krum_scores": scores, "f": byzantine, "m": keep})

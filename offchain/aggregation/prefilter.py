@@ -2,18 +2,19 @@
 
 Runs before any robust rule so that malformed or wildly scaled updates can
 neither crash a rule nor dominate its geometry, and so that each rejection
-carries a precise reason on chain. In order:
+carries a precise reason on chain (`client_kit.enums.Reason`). In order:
 
-1. `samples`   num_samples must be a positive integer.
-2. `shape`     the same tensor names and shapes as the base model.
-3. `dtype`     every tensor float32.
-4. `nan`       every value finite.
-5. `free_rider` an all-zero update (the base model sent back), or a norm
-               below `min_ratio` × the median norm of the round.
-6. `norm`      a norm above `max_ratio` × the median norm (scaling / model
-               replacement). The median is taken over the non-zero updates that
-               passed 1–4 (lower median, so it is one of the norms), which
-               keeps it honest while fewer than half the updates are attacks.
+1. `malformed`    num_samples must be a positive integer (objective).
+2. `shape`        the same tensor names and shapes as the base model, every
+                  tensor float32 (objective).
+3. `non_finite`   every value finite (objective).
+4. `free_rider`   an all-zero update (the base model sent back), or a norm
+                  below `min_ratio` × the median norm of the round (statistical).
+5. `norm_outlier` a norm above `max_ratio` × the median norm (scaling / model
+                  replacement; statistical). The median is taken over the
+                  non-zero updates that passed 1–3 (lower median, so it is one
+                  of the norms), which keeps it honest while fewer than half
+                  the updates are attacks.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class PreFilter:
         finite: list[tuple[int, Rows, UpdateStats]] = []
         for (index, rows), stat in zip(valid, stats, strict=True):
             if not stat.finite:
-                rejected[index] = Reason.NAN
+                rejected[index] = Reason.NON_FINITE
             elif stat.norm == 0.0:
                 rejected[index] = Reason.FREE_RIDER
             else:
@@ -76,7 +77,7 @@ class PreFilter:
         candidates: list[Candidate] = []
         for index, rows, stat in finite:
             if stat.norm > self.max_ratio * median:
-                rejected[index] = Reason.NORM
+                rejected[index] = Reason.NORM_OUTLIER
             elif stat.norm < self.min_ratio * median:
                 rejected[index] = Reason.FREE_RIDER
             else:
@@ -88,7 +89,7 @@ class PreFilter:
 def _shape_reason(layout: Layout, update: UpdateInput) -> Reason:
     samples = update.num_samples
     if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples <= 0:
-        return Reason.SAMPLES
+        return Reason.MALFORMED
     tensors = update.tensors
     if set(tensors) != set(layout.names):
         return Reason.SHAPE
@@ -98,5 +99,5 @@ def _shape_reason(layout: Layout, update: UpdateInput) -> Reason:
             return Reason.SHAPE
     for name in layout.names:
         if np.asarray(tensors[name]).dtype != np.float32:
-            return Reason.DTYPE
+            return Reason.SHAPE
     return Reason.OK

@@ -43,7 +43,7 @@ class UpdateInput:
 @dataclass(frozen=True)
 class Judgment:
     """A rule's decision on one update: accepted or not, why (`Reason.code`,
-    e.g. "krum"), and its score in basis points of the round's reward."""
+    e.g. "robust_rule"), and its score in basis points of the round's reward."""
 
     key: str
     accepted: bool

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from client_kit.enums import Reason, ReasonKind
+from client_kit.enums import Reason, ReasonKind, UnknownVariant, Verdict
 from offchain.aggregation import RULES, UpdateInput, make_rule
 
 BASE = {"w": np.zeros((2, 3), np.float32), "b": np.zeros(3, np.float32)}
@@ -29,17 +29,17 @@ def with_inf() -> dict[str, np.ndarray]:
 
 
 BAD_CASES = [
-    ("samples", {**good(1)}, 0),
-    ("samples", {**good(1)}, -5),
+    ("malformed", {**good(1)}, 0),
+    ("malformed", {**good(1)}, -5),
     ("shape", {"w": np.zeros((3, 2), np.float32), "b": good(2)["b"]}, 10),
     ("shape", {"w": good(2)["w"]}, 10),
     ("shape", {**good(2), "extra": np.zeros(1, np.float32)}, 10),
-    ("dtype", {"w": good(3)["w"].astype(np.float64), "b": good(3)["b"]}, 10),
-    ("nan", with_nan(), 10),
-    ("nan", with_inf(), 10),
+    ("shape", {"w": good(3)["w"].astype(np.float64), "b": good(3)["b"]}, 10),
+    ("non_finite", with_nan(), 10),
+    ("non_finite", with_inf(), 10),
     ("free_rider", {n: np.zeros_like(v) for n, v in BASE.items()}, 10),
     ("free_rider", {n: v * 1e-4 for n, v in good(4).items()}, 10),
-    ("norm", {n: v * 100 for n, v in good(5).items()}, 10),
+    ("norm_outlier", {n: v * 100 for n, v in good(5).items()}, 10),
 ]
 
 
@@ -60,31 +60,36 @@ def test_invalid_update_rejected_with_named_reason(rule, reason, tensors, sample
 
 
 def test_reason_codes_are_stable_u8() -> None:
+    # docs/PROTOCOL.md's table: never renumber
     expected = {
         "ok": 0,
-        "hash": 1,
+        "hash_mismatch": 1,
         "malformed": 2,
-        "shape": 3,
-        "dtype": 4,
-        "nan": 5,
-        "samples": 6,
-        "norm": 64,
-        "free_rider": 65,
-        "krum": 66,
-        "trust": 67,
-        "outlier": 68,
-        "unexplained": 69,
+        "non_finite": 3,
+        "shape": 4,
+        "norm_bound": 5,
+        "not_revealed": 6,
+        "duplicate": 7,
+        "trust": 64,
+        "unexplained": 65,
+        "norm_outlier": 66,
+        "free_rider": 67,
+        "robust_rule": 68,
     }
     assert {r.code: int(r) for r in Reason} == expected
 
 
 def test_reason_classes_follow_the_code_ranges() -> None:
     # 1..63 objective (slashable), 64..127 statistical (exclude), 128.. reserved
-    objective = {Reason.HASH, Reason.MALFORMED, Reason.SHAPE, Reason.DTYPE, Reason.NAN}
-    assert {r for r in Reason if r.kind is ReasonKind.OBJECTIVE} == objective | {Reason.SAMPLES}
-    assert Reason.OK.kind is ReasonKind.OK
+    objective = {r for r in Reason if 1 <= r <= 7}
+    assert {r for r in Reason if r.kind is ReasonKind.OBJECTIVE} == objective
+    assert all(r.verdict is Verdict.SLASHED for r in objective)
+    assert Reason.OK.kind is ReasonKind.OK and Reason.OK.verdict is Verdict.ACCEPTED
     assert all(r.kind is ReasonKind.STATISTICAL for r in Reason if 64 <= r < 128)
+    assert Reason.ROBUST_RULE.verdict is Verdict.EXCLUDED
     # codes no member names still decode (a newer or foreign aggregator's)
     assert Reason(100).kind is ReasonKind.STATISTICAL and Reason(100).name == "CODE_100"
+    assert Reason(100).verdict is Verdict.EXCLUDED and Reason(9).verdict is Verdict.SLASHED
     assert Reason(200).kind is ReasonKind.RESERVED
-    assert Reason(7).kind is ReasonKind.OBJECTIVE
+    with pytest.raises(UnknownVariant):
+        _ = Reason(200).verdict

@@ -86,7 +86,7 @@ def test_multikrum_rejects_far_update_and_ties_break_by_key() -> None:
     updates = single([[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1], [50, 50, 50]])
     result = make_rule("multikrum", keep=3).aggregate(ZERO_BASE, updates)
     assert [v.accepted for v in result.verdicts] == [True, True, True, False, False]
-    assert [v.reason for v in result.verdicts][3:] == ["krum", "norm"]
+    assert [v.reason for v in result.verdicts][3:] == ["robust_rule", "norm_outlier"]
 
 
 def test_fltrust_matches_formula() -> None:

@@ -20,7 +20,7 @@ class Cli:
 
     def run(self, keypair: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
         # global options go after the subcommand, as the solana CLI allows
-        cmd = [sys.executable, "-m", "client_kit.cli.main", *args, "--json"]
+        cmd = [sys.executable, "-m", "frontend_api.cli", *args, "--json"]
         if keypair is not None:
             cmd += ["--keypair", str(keypair)]
         return subprocess.run(

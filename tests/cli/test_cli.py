@@ -21,6 +21,8 @@ from client_kit.actions.reads import find_participant, load_pool
 from client_kit.canonical import canonical_hash, encode_tensors, tensors_hash
 from client_kit.enums import Reason, Verdict
 from client_kit.keys import load_keypair, payout_commitment, write_keypair
+from client_kit.storage.cid import compute_cid
+from client_kit.storage.errors import ContentNotFound
 from client_kit.training.task import TaskPackage
 from tests.cli.runner import Cli
 from tests.pools import tiny_task
@@ -81,14 +83,29 @@ def test_pool_life_through_the_cli(setup, tmp_path: Path) -> None:
         for name, shape in package.model.parameter_shapes().items()
     }
     (tmp_path / "u.bin").write_bytes(encode_tensors(update))
-    sent = cli.ok(
-        keys["alice"], "submit", pool, "--update", str(tmp_path / "u.bin"), "--samples", "40"
-    )
+    u_path = str(tmp_path / "u.bin")
+    sent = cli.ok(keys["alice"], "submit", pool, "--update", u_path, "--samples", "40")
     assert sent["update_hash"] == tensors_hash(update).hex()
-    assert cli.store().get(sent["update_cid"]) == encode_tensors(update)
+    assert "update_cid" not in sent
+    with pytest.raises(ContentNotFound):  # nothing uploaded yet
+        cli.store().get(compute_cid(encode_tensors(update)))
     shown = cli.ok(None, "pool", "show", pool)
     assert shown["status"] == "Training" and shown["round"] == 1
-    assert shown["vault_balance"].endswith(" SOL") and shown["total_funded"] == "1 SOL"
+    assert shown["balance"].endswith(" SOL") and shown["total_funded"] == "1 SOL"
+    # bob has not committed: the update stays private until the submission phase closes
+    cli.fails(keys["alice"], "reveal", pool, "--update", u_path, match="still open")
+    chain = cli.chain()
+    chain.advance(601)
+    cli.save(chain)
+    other = tmp_path / "other.bin"
+    other.write_bytes(encode_tensors({k: v + 1 for k, v in update.items()}))
+    cli.fails(keys["alice"], "reveal", pool, "--update", str(other), match="not the update")
+    cli.fails(keys["bob"], "reveal", pool, "--update", u_path, match="no commitment")
+    revealed = cli.ok(keys["alice"], "reveal", pool, "--update", u_path)
+    assert cli.store().get(revealed["update_cid"]) == encode_tensors(update)
+    shown = cli.ok(None, "round", "show", pool)
+    assert (shown["submission_count"], shown["revealed_count"]) == (1, 1)
+    assert shown["reveals_closed"] is True
 
     # the organization is the aggregator: it judges and finalizes with the operator actions
     chain, org = cli.chain(), load_keypair(keys["org"])
@@ -99,7 +116,6 @@ def test_pool_life_through_the_cli(setup, tmp_path: Path) -> None:
         await operator.judge_submission(
             chain, org, pool_key, 1, alice, Verdict.ACCEPTED, 10_000, Reason.OK
         )
-        chain.advance(601)
         model = encode_tensors(update)
         await operator.finalize_round(chain, cli.store(), org, pool_key, 1, model)
         return canonical_hash(model)
@@ -109,10 +125,13 @@ def test_pool_life_through_the_cli(setup, tmp_path: Path) -> None:
 
     status = cli.ok(keys["alice"], "status", pool)
     assert status["reward_unpaid"] == "1 SOL" and status["pool_status"] == "Finished"
-    assert status["submission"] == "Accepted (score 10000 bps)"
+    assert status["submission"] == "Accepted, revealed (score 10000 bps)"
+    # withdrawing before claiming keeps the account (reward unpaid); claim, then close it
+    first = cli.ok(keys["alice"], "withdraw", pool)
+    assert (first["returned"].startswith("0.49"), first["account_closed"]) == (True, False)
     paid = cli.ok(keys["alice"], "claim", pool)
     assert paid["payout_wallet"] == str(payout) and paid["paid"] == "1 SOL"
-    cli.ok(keys["alice"], "withdraw", pool)
+    assert cli.ok(keys["alice"], "withdraw", pool)["account_closed"] is True
     cli.ok(keys["bob"], "withdraw", pool)
     final = cli.chain()
     assert final.svm.get_balance(payout) == SOL
@@ -131,7 +150,7 @@ def test_cancel_and_close_run_through_the_cli(setup) -> None:
     org_before = cli.chain().svm.get_balance(_pubkey(keys["org"]))
     cli.ok(keys["org"], "pool", "cancel", pool)
     shown = cli.ok(None, "pool", "show", pool)
-    assert shown["status"] == "Cancelled" and shown["total_refunded"] == SOL
+    assert shown["status"] == "Cancelled" and shown["total_refunded"] == "1 SOL"
     assert cli.chain().svm.get_balance(_pubkey(keys["org"])) == org_before + SOL - 5_000
     cli.fails(keys["org"], "pool", "close", pool, match="ParticipantsRemaining")
     returned = cli.ok(keys["alice"], "withdraw", pool)
@@ -158,6 +177,87 @@ def test_pool_create_picks_the_next_free_id_and_refuses_a_taken_one(setup) -> No
         "2",
         match=f"pool id 2 is taken by {second['pool']}",
     )
+
+
+def test_a_retired_pool_id_is_skipped_and_refused(setup) -> None:
+    # Given pool 1 trained (its round 1 stays on chain) and was closed
+    cli, keys, task = setup
+    pool = _create(cli, keys, task, "--join-window", "60", "--round-duration", "60")
+    cli.ok(keys["org"], "pool", "fund", pool, "1")
+    cli.ok(keys["alice"], "join", pool, "--stake", "0.5")
+    cli.ok(keys["org"], "pool", "start", pool)
+    chain = cli.chain()
+    chain.advance(60 + 300 + 86_400)  # the aggregator never shows up: the round expires
+    cli.save(chain)
+    cli.ok(keys["bob"], "round", "expire", pool)
+    cli.ok(keys["alice"], "withdraw", pool)
+    cli.ok(keys["org"], "pool", "close", pool)
+    # When the organization creates pools again, Then id 1 is skipped and refused by name
+    cli.fails(
+        keys["org"], "pool", "create", "--task", str(task), "--pool-id", "1",
+        match="pool id 1 belonged to a pool that trained and was closed",
+    )  # fmt: skip
+    assert cli.ok(keys["org"], "pool", "create", "--task", str(task))["pool_id"] == 2
+
+
+def test_pool_create_takes_the_windows_and_the_reward_policy(setup) -> None:
+    cli, keys, task = setup
+    pool = _create(
+        cli, keys, task, "--reveal-duration", "120", "--expiry-grace", "3600",
+        "--claim-window", "7200", "--reward-policy", "contribution",
+    )  # fmt: skip
+    shown = cli.ok(None, "pool", "show", pool)
+    assert (shown["reveal_duration"], shown["expiry_grace"], shown["claim_window"]) == (
+        120,
+        3600,
+        7200,
+    )
+    assert shown["reward_policy"] == "Contribution"
+    cli.fails(
+        keys["org"], "pool", "create", "--task", str(task), "--reward-policy", "loudest",
+        match="no policy 'loudest'",
+    )  # fmt: skip
+    cli.fails(
+        keys["org"], "pool", "create", "--task", str(task), "--claim-window", "40000000",
+        match="InvalidParameter",
+    )  # fmt: skip
+
+
+def test_a_pool_nobody_tends_is_ended_by_strangers(setup, tmp_path: Path) -> None:
+    # Given a pool that never started and whose organization went silent
+    cli, keys, task = setup
+    pool = _create(cli, keys, task, "--join-window", "60", "--claim-window", "600")
+    cli.ok(keys["org"], "pool", "fund", pool, "1")
+    cli.ok(keys["alice"], "join", pool, "--stake", "0.5")
+    stranger = write_keypair(tmp_path / "stranger.json", Keypair())
+    cli.ok(stranger, "airdrop", "1")
+    # expiring too early is refused by name, and changes nothing
+    cli.fails(stranger, "pool", "expire", pool, match="ExpiryNotReached")
+    chain = cli.chain()
+    chain.advance(60 + 86_400)
+    cli.save(chain)
+    # When a stranger expires it, reclaims the funding, and settles alice after the window
+    cli.ok(stranger, "pool", "expire", pool)
+    org_before = cli.chain().svm.get_balance(_pubkey(keys["org"]))
+    reclaimed = cli.ok(stranger, "pool", "reclaim", pool)
+    assert reclaimed["reclaimed"] == "1 SOL" and reclaimed["organization"] == str(
+        _pubkey(keys["org"])
+    )
+    assert cli.chain().svm.get_balance(_pubkey(keys["org"])) == org_before + SOL
+    cli.fails(stranger, "pool", "reclaim", pool, match="NothingToReclaim")
+    alice = str(_pubkey(keys["alice"]))
+    cli.fails(stranger, "settle", pool, "--wallet", alice, match="ClaimWindowOpen")
+    cli.fails(stranger, "pool", "close", pool, match="ClaimWindowOpen")
+    chain = cli.chain()
+    chain.advance(600)
+    cli.save(chain)
+    alice_before = cli.chain().svm.get_balance(_pubkey(keys["alice"]))
+    settled = cli.ok(stranger, "settle", pool, "--wallet", alice)
+    assert (settled["stake_returned"], settled["forfeited"]) == ("0.5 SOL", "0 SOL")
+    assert cli.chain().svm.get_balance(_pubkey(keys["alice"])) > alice_before + SOL // 2
+    # Then anyone may close it, and everything goes to the organization
+    cli.ok(stranger, "pool", "close", pool)
+    cli.fails(None, "pool", "show", pool, match=f"no fedstake pool at {pool}")
 
 
 def test_bad_amounts_are_one_line_and_change_nothing(setup) -> None:
@@ -229,6 +329,9 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
     cli.fails(alice, "pool", "cancel", pool, match="Unauthorized")
     cli.fails(keys["bob"], "status", pool, match="has not joined pool")
     cli.fails(alice, "withdraw", pool, match="InvalidPoolStatus")
+    cli.fails(alice, "settle", pool, "--wallet", "not-a-key", match="wallet 'not-a-key'")
+    cli.fails(alice, "pool", "reclaim", pool, match="InvalidPoolStatus")
+    cli.fails(alice, "round", "expire", pool, match="InvalidPoolStatus")
     cli.fails(keys["bob"], "claim", pool, match="no payout secret")
     # usage errors from typer are one line too
     cli.fails(alice, "pool", "list", "--bogus", match="No such option")
@@ -236,7 +339,7 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
     cli.fails(alice, "frobnicate", match="No such command")
     # clusters
     bad_url = subprocess.run(
-        [sys.executable, "-m", "client_kit.cli.main", "pool", "list", "--url", "nowhere"],
+        [sys.executable, "-m", "frontend_api.cli", "pool", "list", "--url", "nowhere"],
         env=cli.env,
         capture_output=True,
         text=True,
@@ -244,7 +347,7 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
     )
     assert bad_url.returncode == 1 and bad_url.stderr.startswith("error: unknown cluster")
     unreachable = subprocess.run(
-        [sys.executable, "-m", "client_kit.cli.main", "-u", "http://127.0.0.1:1", "pool", "list"],
+        [sys.executable, "-m", "frontend_api.cli", "-u", "http://127.0.0.1:1", "pool", "list"],
         env=cli.env,
         capture_output=True,
         text=True,
@@ -341,7 +444,7 @@ def test_task_init_from_flags_and_from_a_spec(tmp_path: Path) -> None:
     assert not Path(out).exists()
 
 
-def test_submit_after_deadline_and_claim_with_wrong_salt(setup, tmp_path: Path) -> None:
+def test_commit_after_deadline_and_claim_with_wrong_salt(setup, tmp_path: Path) -> None:
     cli, keys, task = setup
     pool = _create(cli, keys, task)
     cli.ok(keys["org"], "pool", "fund", pool, "1")
@@ -403,7 +506,12 @@ def test_train_then_submit_with_a_real_task(tmp_path: Path) -> None:
         "--samples", str(trained["samples"]),
     )  # fmt: skip
     assert sent["update_hash"] == trained["update_hash"]
-    assert cli.ok(alice, "status", pool)["submission"].startswith("Pending")
+    assert cli.ok(alice, "status", pool)["submission"] == (
+        "Pending, committed, not revealed (score 0 bps)"
+    )
+    # alice is the only participant: her commitment closes the submission phase
+    revealed = cli.ok(alice, "reveal", pool, "--update", str(tmp_path / "u.bin"))
+    assert cli.store().get(revealed["update_cid"]) == (tmp_path / "u.bin").read_bytes()
 
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, x=np.zeros((5, 3), np.float32), y=np.zeros(5, np.int64))

@@ -54,6 +54,7 @@ GO_IPFS_V0_VECTORS = [
     (bytes(174 * 2 + 1), 2, "QmcHNWF1d56uCDSfJPA7t9fadZRV9we5HGSTGSmwuqmMP9"),  # 174 leaves + 1
 ]
 
+
 # (file name, sha256 of its content, expected CIDv1)
 def shake(n: int) -> bytes:
     return hashlib.shake_256(b"fedstake cid vector").digest(n)

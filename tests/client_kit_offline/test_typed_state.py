@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import fields
 
 from client_kit.accounts import ACCOUNT_TYPES
-from client_kit.enums import IDL_ENUMS, ParticipantStatus, PoolStatus, Verdict
+from client_kit.enums import IDL_ENUMS, ParticipantStatus, PoolStatus, RewardPolicy, Verdict
 from client_kit.events import EVENT_TYPES
-from client_kit.idl import REASON_FIELDS, TAG_FIELDS, load_idl
+from client_kit.idl import REASON_FIELDS, load_idl
 
 
 def test_each_enum_matches_its_idl_variants_exactly() -> None:
@@ -19,7 +19,7 @@ def test_each_enum_matches_its_idl_variants_exactly() -> None:
     for name, enum_cls in IDL_ENUMS.items():
         assert [member.value for member in enum_cls] == idl.enum_variants(name), name
         assert [member.tag for member in enum_cls] == list(range(len(enum_cls)))
-    assert (PoolStatus, ParticipantStatus, Verdict) == tuple(IDL_ENUMS.values())
+    assert (PoolStatus, RewardPolicy, ParticipantStatus, Verdict) == tuple(IDL_ENUMS.values())
 
 
 def test_every_idl_event_has_its_typed_class() -> None:
@@ -35,19 +35,20 @@ def test_every_idl_account_has_its_typed_class() -> None:
     assert list(ACCOUNT_TYPES) == [account["name"] for account in idl.raw["accounts"]]
 
 
-def test_reason_and_verdict_codes_sit_in_u8_fields() -> None:
-    # Reasons are u8 codes on chain (ranges, not an IDL enum); events carry the
-    # verdict as its enum tag. If the program types them otherwise, update enums.py.
+def test_reasons_sit_in_u8_fields_and_verdicts_in_the_verdict_enum() -> None:
+    # Reasons are u8 codes on chain (ranges, not an IDL enum); accounts and
+    # events carry the verdict as the IDL's Verdict enum. If the program types
+    # them otherwise, update enums.py and idl.REASON_FIELDS.
     idl = load_idl()
-    seen = set()
+    reasons, verdicts = set(), set()
     for entry in idl.raw["types"]:
         if entry["type"]["kind"] != "struct":
             continue
         for f in entry["type"]["fields"]:
             if f["name"] in REASON_FIELDS:
                 assert f["type"] == "u8", entry["name"]
-                seen.add((entry["name"], f["name"]))
-            if f["name"] in TAG_FIELDS and f["type"] != {"defined": {"name": "Verdict"}}:
-                assert f["type"] == "u8", entry["name"]
-                seen.add((entry["name"], f["name"]))
-    assert ("Submission", "reason") in seen and ("SubmissionJudged", "verdict") in seen
+                reasons.add(entry["name"])
+            if f["name"] == "verdict":
+                assert f["type"] == {"defined": {"name": "Verdict"}}, entry["name"]
+                verdicts.add(entry["name"])
+    assert reasons == verdicts == {"Submission", "SubmissionJudged"}

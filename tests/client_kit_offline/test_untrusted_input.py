@@ -30,7 +30,7 @@ from client_kit.canonical import (
     encode_tensors,
     tensors_hash,
 )
-from client_kit.enums import PoolStatus
+from client_kit.enums import PoolStatus, RewardPolicy
 from client_kit.events import EventDecodeError, PoolFunded, events_from_logs, parse_event
 from client_kit.idl import IdlCodecError, load_idl
 from client_kit.storage.cid import Cid, parse_cid
@@ -93,14 +93,18 @@ def _round_bytes(**overrides: object) -> bytearray:
         "round": 1,
         "opened_at": 10,
         "deadline": 20,
+        "reveal_deadline": 25,
+        "expires_at": 26,
         "base_model_hash": bytes(32),
         "global_model_hash": bytes(32),
         "global_model_cid": bytes(64),
         "eligible_count": 2,
         "submission_count": 2,
+        "revealed_count": 2,
         "judged_count": 2,
         "accepted_count": 1,
-        "rejected_count": 1,
+        "excluded_count": 1,
+        "slashed_count": 0,
         "total_score": 10_000,
         "reward_budget": 5,
         "reward_accrued": 5,
@@ -133,6 +137,7 @@ def test_an_enum_tag_out_of_range_is_a_decode_error() -> None:
         "global_model_hash": b"",
         "global_model_cid": b"",
         "status": PoolStatus.TRAINING,
+        "reward_policy": RewardPolicy.EQUAL,
     }
     data = bytearray(IDL.account_discriminator(pool) + IDL.encode_fields(fields, values))
     assert decode_account(Pool, bytes(data)).status is PoolStatus.TRAINING
@@ -144,7 +149,7 @@ def test_an_enum_tag_out_of_range_is_a_decode_error() -> None:
 def test_trailing_bytes_are_a_decode_error() -> None:
     with pytest.raises(AccountDecodeError, match="trailing"):
         decode_account(Round, bytes(_round_bytes()) + b"\x00")
-    event = IDL.event_discriminator("PoolClosed") + bytes(32) + struct.pack("<Q", 1)
+    event = IDL.event_discriminator("PoolClosed") + bytes(64) + struct.pack("<Q", 1)
     assert parse_event(event) is not None
     with pytest.raises(EventDecodeError, match="trailing"):
         parse_event(event + b"\x00")

@@ -37,7 +37,7 @@ async def test_serve_shows_the_pools_of_the_cli_chain_and_stops_on_sigint(tmp_pa
     chain.save_state(tmp_path / "home" / "embedded-state.json")
     port = free_port()
     env = {**os.environ, "FEDSTAKE_HOME": str(tmp_path / "home"), "FEDSTAKE_URL": "embedded"}
-    command = [sys.executable, "-m", "client_kit.cli.main", "api", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "frontend_api.cli", "api", "serve", "--port", str(port)]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -1,20 +1,26 @@
 """The aggregator's round: fetch by CID, verify against the chain, judge, finalize.
 
-Participants' bytes are untrusted: whatever they store, the round is judged
-to the end and every bad update becomes a verdict with a named reason."""
+Participants' bytes are untrusted: whatever they reveal, the round is judged
+to the end and every bad update becomes a verdict with a named reason —
+Slashed for an objective fault, Excluded for a rule's doubt. The operator's
+own failures (a store that cannot deliver) never become a verdict."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from client_kit.actions.operator import UpdateUnavailable
 from client_kit.actions.participant import PreparedUpdate
 from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors, tensors_hash
-from client_kit.enums import PoolStatus, Reason, Verdict
+from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
+from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
-from offchain.aggregation import make_rule
-from offchain.aggregator import judge_round
-from offchain.errors import RoundMismatch
+from client_kit.storage.errors import StoreUnavailable
+from client_kit.storage.local import LocalStore
+from offchain.aggregation import Judgment, make_rule
+from offchain.aggregator import judge_round, rule_verdict
+from offchain.errors import RoundMismatch, RoundNotReady
 from tests.pools import SOL, PoolScenario, filled
 
 # one float32 tensor "w" with dims [0, 2^63]: zero elements, but no numpy shape
@@ -22,7 +28,7 @@ HOSTILE_DIMS = bytes.fromhex("4653544b010100000001007701020000000000000000000000
 
 
 def lying(data: bytes, claimed: bytes) -> PreparedUpdate:
-    """What a cheating participant sends: `data` stored, `claimed` recorded as its hash."""
+    """What a cheating participant sends: `claimed`'s hash committed, `data` revealed."""
     return PreparedUpdate(data, canonical_hash(claimed))
 
 
@@ -31,51 +37,136 @@ def honest_bytes(data: bytes) -> PreparedUpdate:
     return PreparedUpdate(data, canonical_hash(data))
 
 
-async def test_round_judges_every_kind_of_bad_bytes_and_finalizes(tmp_path) -> None:
-    # Given a pool in round 1 with six submissions, four of them bad in different ways
-    chain = EmbeddedGateway()
-    world = PoolScenario(chain, tmp_path / "store")
+async def _training_pool(tmp_path, trainers: int) -> PoolScenario:
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store")
     await world.setup()
-    await world.create(max_participants=6)
+    await world.create(max_participants=trainers)
     await world.fund(SOL)
-    honest, honest2, swapper, garbler, hostile, misshaped = [
-        await world.new_trainer() for _ in range(6)
-    ]
-    for trainer in world.trainers:
-        await world.join(trainer)
+    for _ in range(trainers):
+        await world.join(await world.new_trainer())
     await world.start()
+    return world
+
+
+async def _judge(world: PoolScenario, rule: str = "fedavg"):  # type: ignore[no-untyped-def]
+    return await judge_round(
+        world.chain,
+        world.store,
+        world.aggregator,
+        world.key,
+        rule=make_rule(rule),
+        base=world.task.initial_tensors(),
+    )
+
+
+async def test_objective_faults_are_slashed_and_doubts_only_excluded(tmp_path) -> None:
+    # Given a round where everyone committed and revealed: two honest updates, one
+    # whose bytes differ from its commitment, garbage, hostile dims, wrong shapes,
+    # non-finite values and a free-rider (the base sent back: a zero delta)
+    world = await _training_pool(tmp_path, 8)
+    honest, honest2, swapper, garbler, hostile, misshaped, nan, idle = world.trainers
     await world.submit(honest, filled(world.task, 0.1))
     await world.submit(honest2, filled(world.task, 0.3))
     await world.submit(swapper, lying(encode_tensors(filled(world.task, 9.0)), b"something else"))
     await world.submit(garbler, honest_bytes(b"not tensors at all"))
     await world.submit(hostile, honest_bytes(HOSTILE_DIMS))
     await world.submit(misshaped, {"w": np.zeros(3, np.float32)})
+    await world.submit(nan, filled(world.task, float("nan")))
+    await world.submit(idle, filled(world.task, 0.0))
+    for trainer in world.trainers:
+        await world.reveal(trainer)
 
-    # When the aggregator judges the round (everyone submitted: no need to wait)
-    base = world.task.initial_tensors()
-    outcome = await judge_round(
-        chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=base
-    )
+    # When the aggregator judges the round (everyone revealed: no need to wait)
+    outcome = await _judge(world)
 
-    # Then the verdicts follow the bytes, and the chain holds the stored model's hash
+    # Then objective faults are slashed with their reason, the free-rider only excluded
     verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
-    rejected = Verdict.REJECTED
-    assert verdicts[swapper.wallet.pubkey()] == (rejected, Reason.HASH)
-    assert verdicts[garbler.wallet.pubkey()] == (rejected, Reason.MALFORMED)
-    assert verdicts[hostile.wallet.pubkey()] == (rejected, Reason.MALFORMED)
-    assert verdicts[misshaped.wallet.pubkey()] == (rejected, Reason.SHAPE)
+    slashed = Verdict.SLASHED
+    assert verdicts[swapper.wallet.pubkey()] == (slashed, Reason.HASH_MISMATCH)
+    assert verdicts[garbler.wallet.pubkey()] == (slashed, Reason.MALFORMED)
+    assert verdicts[hostile.wallet.pubkey()] == (slashed, Reason.MALFORMED)
+    assert verdicts[misshaped.wallet.pubkey()] == (slashed, Reason.SHAPE)
+    assert verdicts[nan.wallet.pubkey()] == (slashed, Reason.NON_FINITE)
+    assert verdicts[idle.wallet.pubkey()] == (Verdict.EXCLUDED, Reason.FREE_RIDER)
     assert verdicts[honest.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
     assert verdicts[honest2.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    swapped = await world.submission_state(swapper)
+    assert swapped.verdict is slashed and swapped.reason is Reason.HASH_MISMATCH
+    assert swapped.slashed == SOL // 4
+    excluded = await world.participant_state(idle)
+    assert excluded.stake == SOL // 2 and excluded.status is ParticipantStatus.ACTIVE
+    assert (excluded.excluded_count, excluded.slashed_count) == (1, 0)
+    # and the chain holds the stored model's hash
     state = await world.pool_state()
     assert state.status is PoolStatus.FINISHED and state.global_model_hash == outcome.global_hash
     stored = world.store.get(outcome.global_cid)
     assert canonical_hash(stored) == outcome.global_hash
+    base = world.task.initial_tensors()
     expected = {k: v + 0.2 for k, v in base.items()}  # FedAvg of equal-weight 0.1 and 0.3
     for name, value in decode_tensors(stored).items():
         np.testing.assert_allclose(value, expected[name], atol=1e-6)
-    swapped = await world.submission_state(swapper)
-    assert swapped.verdict is Verdict.REJECTED and swapped.reason is Reason.HASH
-    assert swapped.slashed == SOL // 4
+
+
+class _DownStore(LocalStore):
+    """A store whose reads fail as an unreachable IPFS node's would."""
+
+    def get(self, cid, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable(f"{cid}: node unreachable")
+
+
+async def test_store_outage_raises_and_judges_nobody(tmp_path) -> None:
+    # Given two honest, revealed updates and then a store whose reads fail
+    world = await _training_pool(tmp_path, 2)
+    for trainer, value in zip(world.trainers, (0.1, 0.3), strict=True):
+        await world.submit(trainer, filled(world.task, value))
+    for trainer in world.trainers:
+        await world.reveal(trainer)
+    world.store = _DownStore(tmp_path / "store")
+    # When the aggregator tries to judge, Then it raises and sends nothing
+    with pytest.raises(UpdateUnavailable) as raised:
+        await _judge(world)
+    assert isinstance(raised.value.__cause__, StoreUnavailable)
+    for trainer in world.trainers:
+        assert (await world.submission_state(trainer)).verdict is Verdict.PENDING
+        assert (await world.participant_state(trainer)).stake == SOL // 2
+    assert (await world.round_state()).judged_count == 0
+
+
+async def test_unrevealed_commitment_waits_for_the_reveal_deadline_then_is_slashed(
+    tmp_path,
+) -> None:
+    world = await _training_pool(tmp_path, 2)
+    revealer, silent = world.trainers
+    await world.submit(revealer, filled(world.task, 0.2))
+    await world.submit(silent, filled(world.task, 0.4))
+    await world.reveal(revealer)
+    with pytest.raises(RoundNotReady):
+        await _judge(world)
+    assert (await world.round_state()).judged_count == 0
+    world.chain.set_time((await world.round_state()).reveal_deadline)
+    outcome = await _judge(world)
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
+    assert verdicts[silent.wallet.pubkey()] == (Verdict.SLASHED, Reason.NOT_REVEALED)
+    assert verdicts[revealer.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    assert (await world.participant_state(silent)).stake == SOL // 4
+
+
+@pytest.mark.parametrize(
+    ("judgment", "expected"),
+    [
+        (Judgment("k", True, "ok", 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
+        (Judgment("k", False, "non_finite", 0), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
+        (Judgment("k", False, "shape", 0), (Verdict.SLASHED, Reason.SHAPE, 0)),
+        (Judgment("k", False, "trust", 0), (Verdict.EXCLUDED, Reason.TRUST, 0)),
+        (Judgment("k", False, "robust_rule", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        # a name this client does not know is a doubt, never a slash
+        (Judgment("k", False, "brand_new_test", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        # a rejection that claims "ok" is still no acceptance
+        (Judgment("k", False, "ok", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+    ],
+)
+def test_rule_judgments_map_to_verdict_classes(judgment, expected) -> None:  # type: ignore[no-untyped-def]
+    assert rule_verdict(judgment) == expected
 
 
 async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
@@ -89,3 +180,21 @@ async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
         await judge_round(
             chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=wrong
         )
+
+
+async def test_a_verdict_outside_its_reason_class_is_refused_before_sending(tmp_path) -> None:
+    world = await _training_pool(tmp_path, 1)
+    (alice,) = world.trainers
+    await world.submit(alice, filled(world.task, 0.1))
+    await world.reveal(alice)
+    before = await world.submission_state(alice)
+    for verdict, reason in (
+        (Verdict.SLASHED, Reason.TRUST),  # a doubt never slashes
+        (Verdict.EXCLUDED, Reason.NON_FINITE),  # an objective fault is not a doubt
+        (Verdict.ACCEPTED, Reason.ROBUST_RULE),
+        (Verdict.EXCLUDED, Reason(200)),  # reserved codes belong to no class
+        (Verdict.PENDING, Reason.OK),
+    ):
+        with pytest.raises(InvalidInput):
+            await world.judge(alice, verdict, 0, reason)
+    assert await world.submission_state(alice) == before

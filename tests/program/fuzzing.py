@@ -1,8 +1,9 @@
 """Crash-class fuzzing of the compiled program in LiteSVM.
 
 For every instruction in the IDL, valid calls are built against a *zoo*: one
-chain holding pools in each life stage (open, training, judged, finished,
-cancelled), built with `PoolWorld`. Each case then sends either random bytes
+chain holding pools in each life stage (open, committing, revealing, judged,
+finished, cancelled, and ones whose expiry or claim window has passed), built
+with `PoolWorld`. Each case then sends either random bytes
 with random accounts, or a valid call with one to three mutations (data
 truncated, extended, bit-flipped or given another instruction's
 discriminator; accounts swapped, dropped, duplicated, substituted by accounts
@@ -26,7 +27,6 @@ IDL's accounts by name and its arguments by type.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -42,6 +42,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.sysvar import CLOCK, RENT
 
+from client_kit.enums import Verdict
 from client_kit.errors import FedstakeProgramError, TransactionFailed
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.idl import IdlCodecError, cid_to_field, load_idl
@@ -115,7 +116,7 @@ class Zoo:
         """Accounts a mutation may put anywhere: every type, owner and pool."""
         keys = [*self.keys.ring, *self.fakes, SYSTEM_PROGRAM_ID, self.ix.program_id, CLOCK, RENT]
         for world in self.worlds.values():
-            keys += [world.pool, world.vault, world.ix.round(world.pool, 1)]
+            keys += [world.pool, world.ix.round(world.pool, 1)]
             keys += [world.ix.round(world.pool, 2)]
             for trainer in world.trainers:
                 keys.append(world.ix.participant(world.pool, trainer.wallet.pubkey()))
@@ -124,8 +125,10 @@ class Zoo:
 
 
 def build_zoo(rng: random.Random) -> Zoo:
-    """Pools `open`, `training`, `judged`, `finished`, `cancelled` and `empty`
-    (cancelled with nobody left), plus fake accounts of the wrong owner/data."""
+    """Pools `open`, `training` (committing), `revealing`, `judged`, `finished`,
+    `cancelled`, `empty` (cancelled with nobody left), `silent` (a round past
+    its expiry), `stale` (Open past join deadline + grace) and `settling`
+    (ended, claim window over), plus fake accounts of the wrong owner/data."""
     keys = _Keys(rng)
     chain = EmbeddedGateway(start_time=START)
     organization, aggregator, payer, stranger = keys(), keys(), keys(), keys()
@@ -148,28 +151,43 @@ def build_zoo(rng: random.Random) -> Zoo:
             world.join(trainer(world))
         return world
 
+    # Pools whose windows pass in a few seconds (the others' are minutes long).
+    short = {"round_duration": 1, "reveal_duration": 1, "expiry_grace": 1, "claim_window": 1}
+    silent = pool(7, 1, **short)
+    silent.start()
+    stale = pool(8, 1, join_deadline=START + 1, **short)
+    settling = pool(9, 1, **short)
+    settling.cancel()
+
     opened = pool(1, 2)
     training = pool(2, 3)
     training.start()
     a, b, _ = training.trainers
     training.submit(a)
-    training.judge(a, True, 5_000)
     training.submit(b)
+    revealing = pool(10, 3)
+    revealing.start()
+    for t in revealing.trainers:  # everyone committed: the reveal phase is open
+        revealing.submit(t)
+    first, second, _ = revealing.trainers
+    revealing.reveal(first)
+    revealing.reveal(second)
+    revealing.judge(first, Verdict.ACCEPTED, 5_000)
     judged = pool(3, 1)
     judged.start()
-    judged.submit(judged.trainers[0])
-    judged.judge(judged.trainers[0], True, 10_000)
+    judged.commit_and_reveal(judged.trainers)
+    judged.judge(judged.trainers[0], Verdict.ACCEPTED, 10_000)
     finished = pool(4, 2, max_rounds=1)
     finished.start()
-    for t in finished.trainers:
-        finished.submit(t)
-    finished.judge(finished.trainers[0], True, 6_000)
-    finished.judge(finished.trainers[1], False, 0)
+    finished.commit_and_reveal(finished.trainers)
+    finished.judge(finished.trainers[0], Verdict.ACCEPTED, 6_000)
+    finished.judge(finished.trainers[1], Verdict.EXCLUDED, 0)
     finished.finalize(1)
     cancelled = pool(5, 1)
-    cancelled.send([ix.cancel_pool(organization.pubkey(), cancelled.pool)], organization)
+    cancelled.cancel()
     empty = pool(6, 0)
-    empty.send([ix.cancel_pool(organization.pubkey(), empty.pool)], organization)
+    empty.cancel()
+    chain.set_time(START + 5)  # the short windows are over
 
     zoo = Zoo(
         chain,
@@ -180,10 +198,14 @@ def build_zoo(rng: random.Random) -> Zoo:
         {
             "open": opened,
             "training": training,
+            "revealing": revealing,
             "judged": judged,
             "finished": finished,
             "cancelled": cancelled,
             "empty": empty,
+            "silent": silent,
+            "stale": stale,
+            "settling": settling,
         },
         trainer(None),
     )
@@ -222,7 +244,7 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
     w = zoo.worlds
     org = w["open"].organization.pubkey()
     agg = w["open"].aggregator.pubkey()
-    training, finished = w["training"], w["finished"]
+    training, revealing, finished = w["training"], w["revealing"], w["finished"]
     spare = zoo.spare
 
     def create() -> Instruction:
@@ -235,8 +257,7 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
             trainer.wallet.pubkey(),
             training.pool,
             1,
-            update_hash=hashlib.sha256(bytes(trainer.wallet.pubkey())).digest(),
-            update_cid="bafkreiupdate",
+            update_commitment=training.commitment(trainer),
             num_samples=100,
             base_model_hash=training.pool_state().global_model_hash,
         )
@@ -260,10 +281,10 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
         "submit_update": submit,
         "judge_submission": lambda: ix.judge_submission(
             agg,
-            training.pool,
+            revealing.pool,
             1,
-            training.trainers[1].wallet.pubkey(),
-            accepted=True,
+            revealing.trainers[1].wallet.pubkey(),
+            verdict=Verdict.ACCEPTED,
             score=1_000,
             reason=0,
         ),
@@ -279,6 +300,19 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
             finished.trainers[1].wallet.pubkey(), finished.pool, 1
         ),
         "close_pool": lambda: ix.close_pool(org, w["empty"].pool),
+        "reveal_update": lambda: ix.reveal_update(
+            revealing.trainers[2].wallet.pubkey(),
+            revealing.pool,
+            1,
+            revealing.update_hash(revealing.trainers[2]),
+            "bafkreiupdate",
+        ),
+        "expire_round": lambda: ix.expire_round(w["silent"].pool, 1),
+        "expire_pool": lambda: ix.expire_pool(w["stale"].pool),
+        "reclaim_funding": lambda: ix.reclaim_funding(finished.pool, org),
+        "settle_participant": lambda: ix.settle_participant(
+            w["settling"].pool, w["settling"].trainers[0].wallet.pubkey()
+        ),
     }
 
 
@@ -287,7 +321,8 @@ def generic_call(zoo: Zoo, name: str, rng: random.Random) -> Instruction:
     pool's (random otherwise) and arguments drawn by type."""
     idl = zoo.ix.idl
     spec = idl.instruction(name)
-    world = rng.choice(list(zoo.worlds.values()))
+    # (a generic call may have closed a pool: pick among the ones still open)
+    world = rng.choice([w for w in zoo.worlds.values() if w.raw(w.pool) is not None])
     trainer = world.trainers[0] if world.trainers else zoo.spare
     state = world.pool_state()
     wallet = trainer.wallet.pubkey()
@@ -296,7 +331,6 @@ def generic_call(zoo: Zoo, name: str, rng: random.Random) -> Instruction:
         "funder": world.organization.pubkey(),
         "aggregator": world.aggregator.pubkey(),
         "pool": world.pool,
-        "vault": world.vault,
         "wallet": wallet,
         "payout_wallet": trainer.payout.pubkey(),
         "participant": world.ix.participant(world.pool, wallet),
