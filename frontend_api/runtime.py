@@ -1,9 +1,10 @@
 """What the API runs while it serves: a gateway, the bus, the watcher feeding it,
 and two small books the views need that the chain does not keep.
 
-* `ReceiptBook` — per submission, the update hash (from `UpdateSubmitted`) and
-  the judgment receipt (from `SubmissionJudged`: verdict, reason, reward,
-  slash, and the judging transaction's signature, which no account stores).
+* `ReceiptBook` — per submission, the revealed update's hash and CID (from
+  `UpdateRevealed`) and the judgment receipt (from `SubmissionJudged`: verdict
+  class, reason, reward, slash, and the judging transaction's signature, which
+  no account stores).
 * `EvaluationBook` — per pool and round, the operator's `RoundEvaluated`
   (test accuracy and loss), an off-chain event.
 
@@ -27,10 +28,11 @@ from solders.pubkey import Pubkey
 
 from client_kit.actions.reads import find_submission, instructions
 from client_kit.enums import Reason, Verdict
-from client_kit.events import SubmissionJudged, UpdateSubmitted
+from client_kit.events import SubmissionJudged, UpdateRevealed
 from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.factory import connect_gateway
+from client_kit.idl import field_to_cid
 from offchain.bus import (
     BusItem,
     ChainEvent,
@@ -49,16 +51,20 @@ SubmissionKey = tuple[Pubkey, int, Pubkey]  # (pool, round, wallet)
 class Receipt:
     """What a participant learns about one update once it is judged.
 
-    `update_hash` is the 32-byte SHA-256 it committed (None if neither the
-    `UpdateSubmitted` event nor the account could be read); `score` is basis
-    points of the round's reward, `reward` and `slashed` lamports, `signature`
-    the `judge_submission` transaction's, `cursor` the event's bus position.
+    `update_hash` is the 32-byte SHA-256 of the update bytes it revealed and
+    `update_cid` where they are (both None when it never revealed — verdict
+    Slashed, reason `not_revealed` — or when neither the `UpdateRevealed`
+    event nor the account could be read); `verdict` is the class (Accepted,
+    Excluded, Slashed), `score` basis points of the round's reward, `reward`
+    and `slashed` lamports, `signature` the `judge_submission` transaction's,
+    `cursor` the event's bus position.
     """
 
     pool: Pubkey
     round: int
     wallet: Pubkey
     update_hash: bytes | None
+    update_cid: str | None
     verdict: Verdict
     reason: Reason
     score: int
@@ -83,37 +89,43 @@ class _Bounded(OrderedDict):
             self.popitem(last=False)
 
 
+Revealed = tuple[bytes, str]  # (update_hash, update_cid)
+
+
 class ReceiptBook:
-    """Update hashes and judgment receipts by (pool, round, wallet); at most
+    """Revealed updates and judgment receipts by (pool, round, wallet); at most
     `limit` of each, oldest forgotten first."""
 
     def __init__(self, limit: int = 100_000) -> None:
-        self._hashes: _Bounded = _Bounded(limit)
+        self._revealed: _Bounded = _Bounded(limit)
         self._receipts: _Bounded = _Bounded(limit)
 
     def observe(self, item: ChainEvent) -> None:
         event = item.event
-        if isinstance(event, UpdateSubmitted):
-            self._hashes[(event.pool, event.round, event.wallet)] = bytes(event.update_hash)
+        if isinstance(event, UpdateRevealed):
+            revealed = (bytes(event.update_hash), field_to_cid(event.update_cid))
+            self._revealed[(event.pool, event.round, event.wallet)] = revealed
         elif isinstance(event, SubmissionJudged):
             self._receipts[(event.pool, event.round, event.wallet)] = self.receipt_for(item)
 
-    def update_hash(self, key: SubmissionKey) -> bytes | None:
-        return self._hashes.get(key)
+    def revealed(self, key: SubmissionKey) -> Revealed | None:
+        return self._revealed.get(key)
 
     def receipt(self, key: SubmissionKey) -> Receipt | None:
         return self._receipts.get(key)
 
-    def receipt_for(self, item: ChainEvent, update_hash: bytes | None = None) -> Receipt:
-        """The receipt of a `SubmissionJudged` chain event (hash from this book
-        unless given)."""
+    def receipt_for(self, item: ChainEvent, revealed: Revealed | None = None) -> Receipt:
+        """The receipt of a `SubmissionJudged` chain event (what was revealed:
+        from this book unless given)."""
         event = item.event
         key = (event.pool, event.round, event.wallet)
+        update_hash, update_cid = revealed or self._revealed.get(key) or (None, None)
         return Receipt(
             pool=event.pool,
             round=event.round,
             wallet=event.wallet,
-            update_hash=update_hash or self._hashes.get(key),
+            update_hash=update_hash,
+            update_cid=update_cid,
             verdict=event.verdict,
             reason=event.reason,
             score=event.score,
@@ -172,15 +184,17 @@ class ApiRuntime:
             self.evaluations.observe(item)
 
     async def receipt_of(self, item: ChainEvent) -> Receipt:
-        """The receipt of a `SubmissionJudged` event; the hash from the book, or
-        read from the submission account when the book does not have it."""
+        """The receipt of a `SubmissionJudged` event; what was revealed comes
+        from the book, or from the submission account when the book does not
+        have it (the API started after the reveal)."""
         event = item.event
-        update_hash = self.receipts.update_hash((event.pool, event.round, event.wallet))
-        if update_hash is None:
-            with contextlib.suppress(Exception):  # a failed read leaves the hash unknown
+        revealed = self.receipts.revealed((event.pool, event.round, event.wallet))
+        if revealed is None:
+            with contextlib.suppress(Exception):  # a failed read leaves it unknown
                 found = await find_submission(self.chain, event.pool, event.round, event.wallet)
-                update_hash = None if found is None else bytes(found.update_hash)
-        return self.receipts.receipt_for(item, update_hash)
+                if found is not None and found.revealed:
+                    revealed = (bytes(found.update_hash), found.update_cid_str)
+        return self.receipts.receipt_for(item, revealed)
 
     @classmethod
     @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from solders.pubkey import Pubkey
 
 from client_kit.accounts import Participant, Pool, Round, Submission
-from client_kit.enums import ParticipantStatus, PoolStatus, ReasonKind, Verdict
+from client_kit.enums import ParticipantStatus, PoolStatus, ReasonKind, RewardPolicy, Verdict
 from frontend_api.feed.frames import CURSOR_PATTERN, HEX32_PATTERN, PUBKEY_PATTERN
 from frontend_api.runtime import Evaluation, Receipt
 from frontend_api.units import bps, count, lamports, seconds, unix_seconds
@@ -68,8 +68,11 @@ class PoolOut(Out):
     round: int = Field(ge=0, description="Current round (0 before training).")
     max_rounds: int = count("Rounds the pool runs")
     round_deadline: int = unix_seconds("Current round's submission deadline")
-    round_duration: int = seconds("Length of a round's submission phase")
+    round_duration: int = seconds("Length of a round's submission (commitment) phase")
+    reveal_duration: int = seconds("Length of a round's reveal phase")
     join_deadline: int = unix_seconds("Last moment to join")
+    expiry_grace: int = seconds("Time after a deadline before anyone may expire the pool")
+    claim_window: int = seconds("Time after the pool ends in which participants act themselves")
     min_stake: int = lamports("Least stake to join")
     max_participants: int = count("Participants allowed")
     participant_count: int = count("Participants who ever joined")
@@ -80,11 +83,18 @@ class PoolOut(Out):
     total_refunded: int = lamports("Funding returned to the organization")
     total_accrued: int = lamports("Rewards credited to participants")
     total_paid: int = lamports("Rewards paid out")
+    total_forfeited: int = lamports("Rewards forfeited (unclaimed past the claim window)")
     total_staked: int = lamports("Stake held now")
     total_slashed: int = lamports("Stake slashed into the reward balance")
-    reward_balance: int = lamports("Available for rewards: funded + slashed − refunded − paid")
+    reward_balance: int = lamports(
+        "Reward lamports the pool holds: funded + slashed − refunded − paid"
+    )
+    rewards_owed: int = lamports("Credited to participants, neither paid nor forfeited")
+    reclaimable: int = lamports("What the organization may reclaim once the pool ended")
     slash_bps: int = bps("Share of the stake a slash takes")
+    reward_policy: RewardPolicy = Field(description="How accepted submissions are scored.")
     created_at: int = unix_seconds("Creation time")
+    ended_at: int = unix_seconds("When it finished, was cancelled or expired (0: not yet)")
 
 
 class RoundOut(Out):
@@ -96,15 +106,19 @@ class RoundOut(Out):
     pool: str = Address
     round: int = Field(ge=1, description="Round number.")
     opened_at: int = unix_seconds("When the round opened")
-    deadline: int = unix_seconds("Submission deadline")
+    deadline: int = unix_seconds("Submission (commitment) deadline")
+    reveal_deadline: int = unix_seconds("Reveal deadline")
+    expires_at: int = unix_seconds("From then on anyone may expire the round")
     base_model_hash: str = Field(description="Global model the round's updates start from (hex).")
     global_model_hash: str = Field(description="Global model it produced (hex; zeros until then).")
     global_model_cid: str = Field(description="CID of that model (empty until finalized).")
     eligible_count: int = count("Participants eligible when it opened")
     submission_count: int = count("Updates committed")
+    revealed_count: int = count("Commitments revealed")
     judged_count: int = count("Updates judged")
     accepted_count: int = count("Updates accepted")
-    rejected_count: int = count("Updates rejected")
+    excluded_count: int = count("Updates excluded (statistical doubt: no reward, no slash)")
+    slashed_count: int = count("Updates slashed (objective fault)")
     total_score: int = bps("Sum of the accepted scores")
     reward_budget: int = lamports("Reward of the round")
     reward_accrued: int = lamports("Reward credited to accepted updates")
@@ -125,7 +139,8 @@ class ParticipantOut(Out):
     payout_commitment: str = Field(description="sha256(payout_wallet ‖ salt) (hex).")
     status: ParticipantStatus
     accepted_count: int = count("Updates accepted")
-    rejected_count: int = count("Updates rejected")
+    excluded_count: int = count("Updates excluded")
+    slashed_count: int = count("Updates slashed")
     reward_accrued: int = lamports("Rewards credited")
     reward_paid: int = lamports("Rewards paid to the committed wallet")
     reward_unpaid: int = lamports("Credited and not yet paid")
@@ -139,20 +154,27 @@ class SubmissionOut(Out):
     pool: str = Address
     wallet: str = Address
     round: int = Field(ge=1, description="Round number.")
-    update_hash: str = Field(description="SHA-256 of the canonical update bytes (hex).")
-    update_cid: str = Field(description="Where the update's bytes are (CID).")
+    update_commitment: str = Field(description="sha256(update_hash ‖ wallet), committed (hex).")
+    revealed: bool = Field(description="Whether the update's hash and CID were revealed.")
+    update_hash: str | None = Field(
+        description="SHA-256 of the canonical update bytes (hex; None until revealed)."
+    )
+    update_cid: str | None = Field(
+        description="Where the update's bytes are (None until revealed)."
+    )
     num_samples: int = count("Training examples the participant declared")
     base_model_hash: str = Field(description="Global model the update starts from (hex).")
-    verdict: Verdict
-    reason: str = Field(description="Reason code name (`ok`, `hash`, `krum`, …).")
+    verdict: Verdict = Field(description="Pending, or the class: Accepted, Excluded, Slashed.")
+    reason: str = Field(description="Reason code name (`ok`, `hash_mismatch`, `trust`, …).")
     reason_code: int = Field(ge=0, le=255, description="Reason code (u8).")
     reason_class: Literal[tuple(k.value for k in ReasonKind)] = Field(  # type: ignore[valid-type]
-        description="ok, objective (slashable) or statistical (exclude only)."
+        description="ok (Accepted), objective (Slashed) or statistical (Excluded)."
     )
     score: int = bps("Share of the round's reward")
     reward: int = lamports("Reward credited for this update")
     slashed: int = lamports("Stake slashed for this update")
     submitted_at: int = unix_seconds("When it was committed")
+    revealed_at: int = unix_seconds("When it was revealed (0: not yet)")
     judged_at: int = unix_seconds("When it was judged (0: not yet)")
     judge_signature: str | None = Field(
         description="The `judge_submission` transaction's signature, if this server saw it."
@@ -186,7 +208,10 @@ def pool_out(key: Pubkey, state: Pool) -> PoolOut:
         max_rounds=state.max_rounds,
         round_deadline=state.round_deadline,
         round_duration=state.round_duration,
+        reveal_duration=state.reveal_duration,
         join_deadline=state.join_deadline,
+        expiry_grace=state.expiry_grace,
+        claim_window=state.claim_window,
         min_stake=state.min_stake,
         max_participants=state.max_participants,
         participant_count=state.participant_count,
@@ -197,11 +222,16 @@ def pool_out(key: Pubkey, state: Pool) -> PoolOut:
         total_refunded=state.total_refunded,
         total_accrued=state.total_accrued,
         total_paid=state.total_paid,
+        total_forfeited=state.total_forfeited,
         total_staked=state.total_staked,
         total_slashed=state.total_slashed,
         reward_balance=state.reward_balance,
+        rewards_owed=state.rewards_owed,
+        reclaimable=state.reclaimable,
         slash_bps=state.slash_bps,
+        reward_policy=state.reward_policy,
         created_at=state.created_at,
+        ended_at=state.ended_at,
     )
 
 
@@ -225,14 +255,18 @@ def round_out(key: Pubkey, state: Round, evaluation: Evaluation | None) -> Round
         round=state.round,
         opened_at=state.opened_at,
         deadline=state.deadline,
+        reveal_deadline=state.reveal_deadline,
+        expires_at=state.expires_at,
         base_model_hash=state.base_model_hash.hex(),
         global_model_hash=state.global_model_hash.hex(),
         global_model_cid=state.global_model_cid_str,
         eligible_count=state.eligible_count,
         submission_count=state.submission_count,
+        revealed_count=state.revealed_count,
         judged_count=state.judged_count,
         accepted_count=state.accepted_count,
-        rejected_count=state.rejected_count,
+        excluded_count=state.excluded_count,
+        slashed_count=state.slashed_count,
         total_score=state.total_score,
         reward_budget=state.reward_budget,
         reward_accrued=state.reward_accrued,
@@ -251,7 +285,8 @@ def participant_out(key: Pubkey, state: Participant) -> ParticipantOut:
         payout_commitment=state.payout_commitment.hex(),
         status=state.status,
         accepted_count=state.accepted_count,
-        rejected_count=state.rejected_count,
+        excluded_count=state.excluded_count,
+        slashed_count=state.slashed_count,
         reward_accrued=state.reward_accrued,
         reward_paid=state.reward_paid,
         reward_unpaid=state.reward_unpaid,
@@ -265,8 +300,10 @@ def submission_out(key: Pubkey, state: Submission, receipt: Receipt | None) -> S
         pool=str(state.pool),
         wallet=str(state.wallet),
         round=state.round,
-        update_hash=state.update_hash.hex(),
-        update_cid=state.update_cid_str,
+        update_commitment=state.update_commitment.hex(),
+        revealed=state.revealed,
+        update_hash=state.update_hash.hex() if state.revealed else None,
+        update_cid=state.update_cid_str if state.revealed else None,
         num_samples=state.num_samples,
         base_model_hash=state.base_model_hash.hex(),
         verdict=state.verdict,
@@ -277,6 +314,7 @@ def submission_out(key: Pubkey, state: Submission, receipt: Receipt | None) -> S
         reward=state.reward,
         slashed=state.slashed,
         submitted_at=state.submitted_at,
+        revealed_at=state.revealed_at,
         judged_at=state.judged_at,
         judge_signature=None if receipt is None else receipt.signature,
     )

@@ -95,15 +95,16 @@ class ReceiptFrame(Frame):
     round: int = Field(ge=0, description="Round number.")
     wallet: PubkeyText = Field(description="The participant's signing wallet.")
     update_hash: Hash32Text | None = Field(
-        description="SHA-256 of the committed canonical update bytes (None if unknown)."
+        description="SHA-256 of the revealed canonical update bytes (None: never revealed)."
     )
+    update_cid: str | None = Field(description="CID of the revealed bytes (None: never revealed).")
     verdict: Literal[tuple(v.value for v in Verdict if v is not Verdict.PENDING)] = Field(  # type: ignore[valid-type]
         description="Verdict class."
     )
-    reason: str = Field(description="Reason code name (`ok`, `hash`, `krum`, …).")
+    reason: str = Field(description="Reason code name (`ok`, `hash_mismatch`, `trust`, …).")
     reason_code: int = Field(ge=0, le=255, description="Reason code (u8).")
     reason_class: Literal[tuple(k.value for k in ReasonKind)] = Field(  # type: ignore[valid-type]
-        description="ok, objective (slashable) or statistical (exclude only)."
+        description="ok (Accepted), objective (Slashed) or statistical (Excluded)."
     )
     score: int = bps("Share of the round's reward")
     reward: int = lamports("Reward accrued for this update")
@@ -365,6 +366,7 @@ def receipt_frame(receipt) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "round": receipt.round,
         "wallet": str(receipt.wallet),
         "update_hash": None if receipt.update_hash is None else receipt.update_hash.hex(),
+        "update_cid": receipt.update_cid,
         "verdict": receipt.verdict.value,
         "reason": receipt.reason.code,
         "reason_code": int(receipt.reason),

@@ -94,6 +94,7 @@ async function renderPool(address) {
     summaryItem("Slashed", `${sol(pool.total_slashed)} SOL`, `${pool.total_slashed} lamports`),
     summaryItem("Rewards paid", `${sol(pool.total_paid)} SOL`, `${pool.total_paid} lamports`),
     summaryItem("Slash rate", `${(pool.slash_bps / 100).toFixed(2)} %`, `${pool.slash_bps} bps`),
+    summaryItem("Reward policy", pool.reward_policy),
     summaryItem("Global model", short(pool.global_model_hash, 8), pool.global_model_hash),
   );
 
@@ -103,12 +104,15 @@ async function renderPool(address) {
         num(r.round),
         el("td", { class: "mono", title: r.global_model_hash },
           r.global_model_hash === ZERO_HASH ? "—" : short(r.global_model_hash, 10)),
+        num(r.submission_count),
+        num(r.revealed_count),
         num(r.accepted_count),
-        num(r.rejected_count),
+        num(r.excluded_count),
+        num(r.slashed_count),
         solCell(r.reward_accrued),
         num(r.evaluation ? `${(100 * r.evaluation.accuracy).toFixed(1)} %` : "—",
           r.evaluation ? `loss ${r.evaluation.loss.toFixed(4)} on ${r.evaluation.samples} examples` : null),
-        el("td", {}, r.finalized ? badge("Finished") : badge("Open")),
+        el("td", {}, r.finalized ? badge("Finished") : badge(phase(r))),
       ),
     ),
   );
@@ -122,7 +126,8 @@ async function renderPool(address) {
         el("td", {}, badge(p.status)),
         solCell(p.stake),
         num(p.accepted_count),
-        num(p.rejected_count),
+        num(p.excluded_count),
+        num(p.slashed_count),
         solCell(p.reward_accrued),
         solCell(p.reward_paid),
         solCell(slashedBy[p.wallet] || 0),
@@ -143,11 +148,19 @@ async function renderPool(address) {
           num(s.score),
           solCell(s.reward),
           solCell(s.slashed),
-          el("td", { class: "mono", title: s.update_hash }, short(s.update_hash, 8)),
+          el("td", { class: "mono", title: s.update_hash || "not revealed" }, s.update_hash ? short(s.update_hash, 8) : "—"),
         ),
       ),
   );
   drawAccuracy(rounds);
+}
+
+function phase(round) {
+  // where an open round is: commitments, reveals, judging (clock: the chain's, shown by the deadlines)
+  if (round.revealed_count < round.submission_count || round.submission_count < round.eligible_count) {
+    return round.submission_count < round.eligible_count ? "Committing" : "Revealing";
+  }
+  return round.judged_count < round.submission_count ? "Judging" : "Open";
 }
 
 function drawAccuracy(rounds) {

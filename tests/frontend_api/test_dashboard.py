@@ -62,7 +62,7 @@ async def test_the_dashboard_follows_a_running_pool_live(served: Served) -> None
             # When the pool is clicked
             await row.locator("a.pool-link").click()
             await expect(page.locator("#pool-address")).to_have_text(key)
-            await expect(page.locator('#rounds tr[data-round="1"]')).to_contain_text("Open")
+            await expect(page.locator('#rounds tr[data-round="1"]')).to_contain_text("Committing")
             # Then every round appears live as the operator judges it
             for number in range(1, ROUNDS + 1):
                 await pool.submit_round()
@@ -76,14 +76,16 @@ async def test_the_dashboard_follows_a_running_pool_live(served: Served) -> None
                         page.locator(f'#rounds tr[data-round="{number + 1}"]')
                     ).to_be_visible()
             assert await page.evaluate("window.__sameDocument") is True  # never reloaded
-            # the attacker's verdict with its reason, the slash, the chart of three rounds
-            attacker = str(pool.attacker.wallet.pubkey())
-            verdict = page.locator(f'#verdicts tr[data-round="1"][data-wallet="{attacker}"]')
-            await expect(verdict).to_contain_text("Rejected")
-            state = await served.scenario.submission_state(pool.attacker, 1)
-            await expect(verdict).to_contain_text(state.reason.code)
-            slashed = page.locator(f'#participants tr[data-wallet="{attacker}"]')
-            await expect(slashed).to_contain_text("Slashed")
+            # verdicts with their reasons: the attacker excluded, the silent one slashed
+            for trainer, verdict in ((pool.attacker, "Excluded"), (pool.silent, "Slashed")):
+                wallet = str(trainer.wallet.pubkey())
+                row = page.locator(f'#verdicts tr[data-round="1"][data-wallet="{wallet}"]')
+                state = await served.scenario.submission_state(trainer, 1)
+                assert state.verdict.value == verdict
+                await expect(row).to_contain_text(verdict)
+                await expect(row).to_contain_text(state.reason.code)
+            silent = page.locator(f'#participants tr[data-wallet="{pool.silent.wallet.pubkey()}"]')
+            await expect(silent).to_contain_text("Slashed")
             await expect(page.locator("#accuracy-chart canvas")).to_have_count(1)
             await expect(page.locator("#live li").first).to_be_visible()
             DOCS.mkdir(exist_ok=True)

@@ -13,7 +13,6 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from client_kit.enums import Reason
 from offchain.events import RoundEvaluated
 from tests.frontend_api.conftest import Served
 from tests.frontend_api.feed_client import FeedClient, cursor_key, frame_validator, stream_items
@@ -117,15 +116,18 @@ async def test_receipts_give_hash_verdict_reason_signature_and_reward(served: Se
         trainer = next(t for t in story.trainers if str(t.wallet.pubkey()) == wallet)
         state = await scenario.submission_state(trainer)
         assert receipt["update_hash"] == story.submitted[wallet].update_hash.hex()
+        assert receipt["update_cid"] == story.revealed[wallet].update_cid
         assert receipt["signature"] == story.judged[wallet].signature
-        assert receipt["verdict"] == state.verdict.value
+        assert receipt["verdict"] == state.verdict.value == story.verdicts[wallet].value
         assert receipt["reason"] == state.reason.code
         assert receipt["reason_code"] == int(state.reason)
         assert receipt["reason_class"] == state.reason.kind.value
         assert (receipt["score"], receipt["reward"]) == (state.score, state.reward)
         assert receipt["slashed"] == state.slashed
-    verdicts = sorted((r["verdict"], r["reason"]) for r in receipts.values())
-    assert verdicts == [("Accepted", "ok"), ("Accepted", "ok"), ("Rejected", Reason.SHAPE.code)]
+    classes = sorted((r["verdict"], r["reason_class"]) for r in receipts.values())
+    assert classes == [("Accepted", "ok"), ("Excluded", "statistical"), ("Slashed", "objective")]
+    slashed = next(r for r in receipts.values() if r["verdict"] == "Slashed")
+    assert slashed["slashed"] > 0
     await client.close()
 
 

@@ -50,7 +50,8 @@ async def test_rounds_form_the_provenance_chain(
     assert (first["round"], first["finalized"], second["finalized"]) == (1, True, False)
     assert first["global_model_hash"] == story.global_hash.hex()
     assert second["base_model_hash"] == first["global_model_hash"]
-    assert (first["accepted_count"], first["rejected_count"]) == (2, 1)
+    counts = ("accepted_count", "excluded_count", "slashed_count", "revealed_count")
+    assert [first[c] for c in counts] == [1, 1, 1, 3]
     assert first["reward_accrued"] == (await served.scenario.round_state(1)).reward_accrued
     assert first["evaluation"] is None  # no operator evaluation published
     one = (await http.get(f"/api/pools/{served.scenario.key}/rounds/1")).json()
@@ -89,10 +90,16 @@ async def test_submissions_carry_verdicts_and_judge_signatures(
     page = (await http.get(base, params={"round": 1})).json()
     assert page["total"] == 3
     for view in page["items"]:
-        assert view["judge_signature"] == story.judged[view["wallet"]].signature
-        assert view["update_hash"] == story.submitted[view["wallet"]].update_hash.hex()
-    rejected = (await http.get(base, params={"verdict": Verdict.REJECTED.value})).json()
-    assert [v["reason_class"] for v in rejected["items"]] == ["objective"]
+        wallet = view["wallet"]
+        assert view["judge_signature"] == story.judged[wallet].signature
+        assert view["update_hash"] == story.submitted[wallet].update_hash.hex()
+        assert view["update_commitment"] == story.submitted[wallet].update_commitment.hex()
+        assert (view["revealed"], view["update_cid"]) == (True, story.revealed[wallet].update_cid)
+        assert view["verdict"] == story.verdicts[wallet].value
+    slashed = (await http.get(base, params={"verdict": Verdict.SLASHED.value})).json()
+    assert [v["reason_class"] for v in slashed["items"]] == ["objective"]
+    excluded = (await http.get(base, params={"verdict": Verdict.EXCLUDED.value})).json()
+    assert [v["reason_class"] for v in excluded["items"]] == ["statistical"]
     wallet = str(story.trainers[0].wallet.pubkey())
     mine = (await http.get(base, params={"wallet": wallet})).json()["items"]
     assert [v["wallet"] for v in mine] == [wallet]
