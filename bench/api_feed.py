@@ -32,35 +32,19 @@ import multiprocessing
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from solders.keypair import Keypair
-from solders.pubkey import Pubkey
-
+from bench.watcher import new_pool  # a funded organization and its pool
 from client_kit.actions import organization
 from client_kit.gateway.embedded import EmbeddedGateway
-from client_kit.storage.local import LocalStore
-from client_kit.training.spec import mlp_spec
-from client_kit.training.task import TaskPackage, TrainingConfig
 from frontend_api import ApiSettings, create_app
 from frontend_api.server import running_server
 from offchain.bus import ChainEvent
 
-SOL = 1_000_000_000
 RESULTS = Path(__file__).resolve().parent / "results" / "api_feed.md"
-TERMS = organization.PoolTerms(
-    reward_per_round=SOL,
-    max_rounds=1,
-    round_duration=600,
-    join_window=3_600,
-    min_stake=SOL // 10,
-    max_participants=5,
-    slash_bps=5_000,
-)
 
 
 def now_ns() -> int:
@@ -98,15 +82,6 @@ async def _clients(ws_url: str, pool: str, count: int, events: int, pipe) -> Non
 
 
 # --- the server side ----------------------------------------------------------
-async def new_pool(chain: EmbeddedGateway) -> tuple[Keypair, Pubkey]:
-    owner = Keypair()
-    await chain.airdrop(owner.pubkey(), 1_000 * SOL)
-    store = LocalStore(Path(tempfile.mkdtemp(prefix="fedstake-bench-store-")))
-    task = TaskPackage.create("bench", "api feed bench", mlp_spec(3, [], 2), TrainingConfig())
-    created = await organization.create_pool(chain, store, owner, task, TERMS)
-    return owner, created.pool
-
-
 async def measure(subscribers: int, events: int, interval: float) -> dict[str, list[float]]:
     """Latencies in ms: `feed` (every client × event), `last` (per event, the
     slowest client), `bus` (the in-process subscriber, per event); and seconds

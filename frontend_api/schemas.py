@@ -14,13 +14,21 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from solders.pubkey import Pubkey
 
-from client_kit.accounts import Participant, Pool, Round, Submission
-from client_kit.enums import ParticipantStatus, PoolStatus, ReasonKind, RewardPolicy, Verdict
-from frontend_api.feed.frames import CURSOR_PATTERN, HEX32_PATTERN, PUBKEY_PATTERN
+from client_kit.accounts import Participant, Pool, Round, Submission, as_dict
+from client_kit.enums import ParticipantStatus, PoolStatus, RewardPolicy, Verdict
+from frontend_api.feed.frames import (
+    CURSOR_PATTERN,
+    HEX32_PATTERN,
+    PUBKEY_PATTERN,
+    ReasonClass,
+    ReasonCode,
+    ReasonName,
+)
 from frontend_api.runtime import Evaluation, Receipt
 from frontend_api.units import bps, count, lamports, seconds, unix_seconds
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 Address = Field(pattern=PUBKEY_PATTERN, description="Base58 address.")
 
 
@@ -165,11 +173,9 @@ class SubmissionOut(Out):
     num_samples: int = count("Training examples the participant declared")
     base_model_hash: str = Field(description="Global model the update starts from (hex).")
     verdict: Verdict = Field(description="Pending, or the class: Accepted, Excluded, Slashed.")
-    reason: str = Field(description="Reason code name (`ok`, `hash_mismatch`, `trust`, …).")
-    reason_code: int = Field(ge=0, le=255, description="Reason code (u8).")
-    reason_class: Literal[tuple(k.value for k in ReasonKind)] = Field(  # type: ignore[valid-type]
-        description="ok (Accepted), objective (Slashed) or statistical (Excluded)."
-    )
+    reason: ReasonName
+    reason_code: ReasonCode
+    reason_class: ReasonClass
     score: int = bps("Share of the round's reward")
     reward: int = lamports("Reward credited for this update")
     slashed: int = lamports("Stake slashed for this update")
@@ -194,129 +200,49 @@ class HealthOut(Out):
     operator: bool = Field(description="Whether the operator runtime runs in this process.")
 
 
+def _served(model: type[M], state: object, **extra: object) -> M:
+    """`model` from an account: every field the model shares with it by name,
+    written as `client_kit.accounts.as_dict` writes it (base58 addresses, hex
+    hashes, CID text, enum values, reason code names), then `extra`."""
+    values = {k: v for k, v in as_dict(state).items() if k in model.model_fields}
+    return model(**(values | extra))
+
+
 def pool_out(key: Pubkey, state: Pool) -> PoolOut:
-    return PoolOut(
+    return _served(
+        PoolOut,
+        state,
         address=str(key),
-        organization=str(state.organization),
-        aggregator=str(state.aggregator),
-        pool_id=state.pool_id,
-        status=state.status,
-        task_cid=state.task_cid_str,
-        global_model_hash=state.global_model_hash.hex(),
-        global_model_cid=state.global_model_cid_str,
-        round=state.round,
-        max_rounds=state.max_rounds,
-        round_deadline=state.round_deadline,
-        round_duration=state.round_duration,
-        reveal_duration=state.reveal_duration,
-        join_deadline=state.join_deadline,
-        expiry_grace=state.expiry_grace,
-        claim_window=state.claim_window,
-        min_stake=state.min_stake,
-        max_participants=state.max_participants,
-        participant_count=state.participant_count,
-        live_participants=state.live_participants,
-        active_participants=state.active_participants,
-        reward_per_round=state.reward_per_round,
-        total_funded=state.total_funded,
-        total_refunded=state.total_refunded,
-        total_accrued=state.total_accrued,
-        total_paid=state.total_paid,
-        total_forfeited=state.total_forfeited,
-        total_staked=state.total_staked,
-        total_slashed=state.total_slashed,
         reward_balance=state.reward_balance,
         rewards_owed=state.rewards_owed,
         reclaimable=state.reclaimable,
-        slash_bps=state.slash_bps,
-        reward_policy=state.reward_policy,
-        created_at=state.created_at,
-        ended_at=state.ended_at,
     )
 
 
 def evaluation_out(found: Evaluation | None) -> EvaluationOut | None:
     if found is None:
         return None
-    event = found.event
-    return EvaluationOut(
-        accuracy=event.accuracy,
-        loss=event.loss,
-        samples=event.samples,
-        global_model_hash=event.global_model_hash.hex(),
-        cursor=str(found.cursor),
-    )
+    return _served(EvaluationOut, found.event, cursor=str(found.cursor))
 
 
 def round_out(key: Pubkey, state: Round, evaluation: Evaluation | None) -> RoundOut:
-    return RoundOut(
-        address=str(key),
-        pool=str(state.pool),
-        round=state.round,
-        opened_at=state.opened_at,
-        deadline=state.deadline,
-        reveal_deadline=state.reveal_deadline,
-        expires_at=state.expires_at,
-        base_model_hash=state.base_model_hash.hex(),
-        global_model_hash=state.global_model_hash.hex(),
-        global_model_cid=state.global_model_cid_str,
-        eligible_count=state.eligible_count,
-        submission_count=state.submission_count,
-        revealed_count=state.revealed_count,
-        judged_count=state.judged_count,
-        accepted_count=state.accepted_count,
-        excluded_count=state.excluded_count,
-        slashed_count=state.slashed_count,
-        total_score=state.total_score,
-        reward_budget=state.reward_budget,
-        reward_accrued=state.reward_accrued,
-        finalized=state.finalized,
-        finalized_at=state.finalized_at,
-        evaluation=evaluation_out(evaluation),
-    )
+    return _served(RoundOut, state, address=str(key), evaluation=evaluation_out(evaluation))
 
 
 def participant_out(key: Pubkey, state: Participant) -> ParticipantOut:
-    return ParticipantOut(
-        address=str(key),
-        pool=str(state.pool),
-        wallet=str(state.wallet),
-        stake=state.stake,
-        payout_commitment=state.payout_commitment.hex(),
-        status=state.status,
-        accepted_count=state.accepted_count,
-        excluded_count=state.excluded_count,
-        slashed_count=state.slashed_count,
-        reward_accrued=state.reward_accrued,
-        reward_paid=state.reward_paid,
-        reward_unpaid=state.reward_unpaid,
-        joined_at=state.joined_at,
-    )
+    return _served(ParticipantOut, state, address=str(key), reward_unpaid=state.reward_unpaid)
 
 
 def submission_out(key: Pubkey, state: Submission, receipt: Receipt | None) -> SubmissionOut:
-    return SubmissionOut(
+    hidden = {} if state.revealed else {"update_hash": None, "update_cid": None}
+    return _served(
+        SubmissionOut,
+        state,
         address=str(key),
-        pool=str(state.pool),
-        wallet=str(state.wallet),
-        round=state.round,
-        update_commitment=state.update_commitment.hex(),
-        revealed=state.revealed,
-        update_hash=state.update_hash.hex() if state.revealed else None,
-        update_cid=state.update_cid_str if state.revealed else None,
-        num_samples=state.num_samples,
-        base_model_hash=state.base_model_hash.hex(),
-        verdict=state.verdict,
-        reason=state.reason.code,
         reason_code=int(state.reason),
         reason_class=state.reason.kind.value,
-        score=state.score,
-        reward=state.reward,
-        slashed=state.slashed,
-        submitted_at=state.submitted_at,
-        revealed_at=state.revealed_at,
-        judged_at=state.judged_at,
         judge_signature=None if receipt is None else receipt.signature,
+        **hidden,
     )
 
 

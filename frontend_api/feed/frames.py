@@ -56,6 +56,15 @@ CursorText = Annotated[
 ]
 PubkeyText = Annotated[str, Field(pattern=PUBKEY_PATTERN, description="Base58 address.")]
 Hash32Text = Annotated[str, Field(pattern=HEX32_PATTERN, description="32-byte SHA-256, hex.")]
+# a judgment's reason, as receipts and the REST submissions give it
+ReasonName = Annotated[
+    str, Field(description="Reason code name (`ok`, `hash_mismatch`, `trust`, …).")
+]
+ReasonCode = Annotated[int, Field(ge=0, le=255, description="Reason code (u8).")]
+ReasonClass = Annotated[
+    Literal[tuple(k.value for k in ReasonKind)],  # type: ignore[valid-type]
+    Field(description="ok (Accepted), objective (Slashed) or statistical (Excluded)."),
+]
 
 ErrorCode = Literal[
     "bad_frame",  # not JSON, not an object, unknown type, binary: the connection stays open
@@ -101,11 +110,9 @@ class ReceiptFrame(Frame):
     verdict: Literal[tuple(v.value for v in Verdict if v is not Verdict.PENDING)] = Field(  # type: ignore[valid-type]
         description="Verdict class."
     )
-    reason: str = Field(description="Reason code name (`ok`, `hash_mismatch`, `trust`, …).")
-    reason_code: int = Field(ge=0, le=255, description="Reason code (u8).")
-    reason_class: Literal[tuple(k.value for k in ReasonKind)] = Field(  # type: ignore[valid-type]
-        description="ok (Accepted), objective (Slashed) or statistical (Excluded)."
-    )
+    reason: ReasonName
+    reason_code: ReasonCode
+    reason_class: ReasonClass
     score: int = bps("Share of the round's reward")
     reward: int = lamports("Reward accrued for this update")
     slashed: int = lamports("Stake slashed for this update")
