@@ -23,6 +23,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from solders.pubkey import Pubkey
 
@@ -33,6 +34,7 @@ from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.factory import connect_gateway
 from client_kit.idl import field_to_cid
+from frontend_api.settings import ApiSettings
 from offchain.bus import (
     BusItem,
     ChainEvent,
@@ -198,7 +200,7 @@ class ApiRuntime:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls, settings) -> AsyncIterator[ApiRuntime]:  # type: ignore[no-untyped-def]
+    async def running(cls, settings: ApiSettings) -> AsyncIterator[ApiRuntime]:
         """Opens the chain (or takes `settings.chain`), starts the watcher and
         the books, waits until synced (`settings.watcher_ready_timeout`), enters
         `settings.operator`; stops and closes what it opened on exit. Raises
@@ -211,13 +213,12 @@ class ApiRuntime:
                 chain = await connect_gateway(settings.url, ws_url=settings.ws_url)
                 stack.push_async_callback(chain.close)
                 if isinstance(chain, EmbeddedGateway) and settings.embedded_state:
-                    from pathlib import Path
-
                     chain.load_state(Path(settings.embedded_state).expanduser())
             bus = EventBus(
                 retention=settings.bus_retention,
                 queue_size=settings.bus_queue_size,
                 max_gaps=settings.bus_max_gaps,
+                # feed clients, plus room for the operator runtime's own readers
                 max_subscribers=settings.max_feed_clients + 8,
             )
             watcher = Watcher(chain, bus, pools=settings.pool_keys)

@@ -41,7 +41,7 @@ from solders.pubkey import Pubkey
 from client_kit.accounts import ACCOUNT_TYPES, as_dict
 from client_kit.enums import Reason, ReasonKind, Verdict
 from client_kit.events import EVENT_TYPES, SubmissionJudged
-from frontend_api.runtime import ApiRuntime
+from frontend_api.runtime import ApiRuntime, Receipt
 from frontend_api.units import FIELD_UNITS, bps, count, lamports, unit_description
 from offchain.bus import AccountUpdate, BusItem, ChainEvent, Cursor, Gap, OperatorEvent
 from offchain.events import RoundEvaluated
@@ -362,7 +362,7 @@ class FrameCache:
         raise TypeError(f"no frame for {type(item).__name__} {getattr(item, 'name', '')}")
 
 
-def receipt_frame(receipt) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def receipt_frame(receipt: Receipt) -> dict[str, Any]:
     """The `receipt` frame of a `frontend_api.runtime.Receipt`."""
     return {
         "type": "receipt",

@@ -48,6 +48,7 @@ from offchain.bus import (
     BusItem,
     Cursor,
     InvalidCursor,
+    Select,
     SubscriberDropped,
     Subscription,
     TooManySubscribers,
@@ -223,7 +224,8 @@ class FeedSession:
                 await self.websocket.close(code, reason[:120])
 
 
-def _pool_filter(pool: Pubkey | None):  # type: ignore[no-untyped-def]
+def _pool_filter(pool: Pubkey | None) -> Select | None:
+    """Keeps the items of `pool` (None: every item)."""
     if pool is None:
         return None
 
