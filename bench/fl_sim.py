@@ -13,6 +13,7 @@ what makes batching possible (and makes honest update norms comparable).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,8 +22,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from offchain.aggregation import AggregationRule, UpdateInput
-from offchain.attacks import Attack, choose_malicious
+from offchain.aggregation import AggregationRule, UpdateInput, Verdict, to_bps
+from offchain.attacks import Attack, PublicView, choose_malicious
 
 NUM_CLASSES = 10
 NUM_FEATURES = 64
@@ -144,23 +145,70 @@ def test_error(model: dict[str, np.ndarray], data: Dataset) -> float:
         return float((logits.argmax(1).numpy() != data.y_test).mean())
 
 
+def validation_loss(data: Dataset) -> Callable[[dict[str, np.ndarray]], float]:
+    """The operator's validation loss: mean cross-entropy on the root set, in float64
+    on one thread (reproducible, see offchain.aggregation.contribution)."""
+    x = torch.from_numpy(data.x_root.astype(np.float64))[None]
+    y = torch.from_numpy(data.y_root)
+
+    def loss(model: dict[str, np.ndarray]) -> float:
+        with torch.no_grad():
+            params = {k: torch.from_numpy(v.astype(np.float64))[None] for k, v in model.items()}
+            logits = forward(params, x)[0]
+            return float(torch.nn.functional.cross_entropy(logits, y))
+
+    return loss
+
+
+POLICIES = ("equal", "contribution")
+
+
+@dataclass
+class GroupStats:
+    """Judgments of one group (honest or attackers) over a run (participants × rounds).
+
+    bps: total basis points paid to the group, per policy (equal: accepted
+    submissions share 10,000 equally; contribution: by leave-one-out value).
+    The verdicts are the same for both policies.
+    """
+
+    judged: int = 0
+    excluded: int = 0
+    slashed: int = 0
+    bps: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0))
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def exclusion_rate(self) -> float:
+        return self.excluded / max(self.judged, 1)
+
+    @property
+    def slash_rate(self) -> float:
+        return self.slashed / max(self.judged, 1)
+
+    @property
+    def rejection_rate(self) -> float:
+        """Share of judgments not accepted (excluded or slashed)."""
+        return (self.excluded + self.slashed) / max(self.judged, 1)
+
+    def share(self, policy: str) -> float:
+        """Mean bps per participant of the group per round."""
+        return self.bps[policy] / max(self.judged, 1)
+
+    def record(self, verdict: Verdict, scores: dict[str, dict[str, int]]) -> None:
+        self.judged += 1
+        self.excluded += verdict.excluded
+        self.slashed += verdict.slashed
+        self.reasons[verdict.reason] += 1
+        for policy in POLICIES:
+            self.bps[policy] += scores[policy][verdict.key]
+
+
 @dataclass
 class RunResult:
     test_error: float
-    honest_rejections: int = 0
-    honest_judged: int = 0
-    malicious_rejections: int = 0
-    malicious_judged: int = 0
-    malicious_bps: int = 0  # total score paid to attackers over all rounds
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def false_rejection_rate(self) -> float:
-        return self.honest_rejections / max(self.honest_judged, 1)
-
-    @property
-    def detection_rate(self) -> float:
-        return self.malicious_rejections / max(self.malicious_judged, 1)
+    honest: GroupStats = field(default_factory=GroupStats)
+    malicious: GroupStats = field(default_factory=GroupStats)
 
 
 def client_key(index: int) -> str:
@@ -170,11 +218,20 @@ def client_key(index: int) -> str:
 def run_federated(
     config: SimConfig,
     data: Dataset,
-    rule: AggregationRule | None,
+    rule: AggregationRule,
     attack: Attack | None,
     on_round: Callable[[int, float], None] | None = None,
 ) -> RunResult:
-    """Simulate `config.rounds` rounds; rule None means plain FedAvg without filtering."""
+    """Simulate `config.rounds` rounds of the pool's protocol with commit–reveal.
+
+    Each round: every client trains from the global model; attackers craft
+    their update and claim from what is public when they commit (the
+    previous round's revealed updates, global delta and verdicts; this
+    round's claims). The rule gets the previous round's updates and global
+    delta as `published` (for its replay test) and the operator's root-set
+    loss as `validation`. `rule` must use the `contribution` policy; the
+    `equal` scores are derived from the same verdicts.
+    """
     malicious = set(
         choose_malicious(config.num_clients, config.malicious_fraction, config.seed)
         if attack
@@ -187,30 +244,48 @@ def run_federated(
         if i in malicious and attack is not None:
             labels = attack.poison_labels(labels, NUM_CLASSES, rng)
         client_data.append((data.x_train[shard], labels))
+    claims = {client_key(i): len(shard) for i, shard in enumerate(data.shards)}
+    loss = validation_loss(data)
     model = init_model(config)
     gen = torch.Generator().manual_seed(config.seed + 2)
     result = RunResult(test_error=1.0)
+    previous: dict[str, dict[str, np.ndarray]] = {}
+    previous_delta: dict[str, np.ndarray] | None = None
+    previous_accepted: frozenset[str] = frozenset()
     for round_index in range(config.rounds):
         deltas = local_train(model, [*client_data, (data.x_root, data.y_root)], config, gen)
         reference = deltas.pop()
         updates = []
         for i, delta in enumerate(deltas):
+            key = client_key(i)
+            claim = claims[key]
             if i in malicious and attack is not None:
-                delta = attack.craft(delta, rng)
-            updates.append(UpdateInput(client_key(i), delta, len(data.shards[i])))
-        assert rule is not None
-        outcome = rule.aggregate(model, updates, reference=reference)
+                view = PublicView(
+                    round_index, key, previous, previous_delta, previous_accepted, claims
+                )
+                delta = attack.craft(delta, rng, view)
+                claim = attack.claim(claim, view)
+            updates.append(UpdateInput(key, delta, claim))
+        published = [*previous.values(), *([previous_delta] if previous_delta else [])]
+        outcome = rule.aggregate(
+            model, updates, reference=reference, published=published, validation=loss
+        )
+        scores = {
+            "equal": dict(
+                zip(
+                    [v.key for v in outcome.verdicts],
+                    to_bps([1.0 if v.accepted else 0.0 for v in outcome.verdicts]),
+                    strict=True,
+                )
+            ),
+            "contribution": {v.key: v.score_bps for v in outcome.verdicts},
+        }
         for verdict in outcome.verdicts:
-            index = int(verdict.key.removeprefix("client"))
-            bad = index in malicious
-            if bad:
-                result.malicious_judged += 1
-                result.malicious_rejections += not verdict.accepted
-                result.malicious_bps += verdict.score_bps
-            else:
-                result.honest_judged += 1
-                result.honest_rejections += not verdict.accepted
-            result.reasons[verdict.reason] = result.reasons.get(verdict.reason, 0) + 1
+            bad = int(verdict.key.removeprefix("client")) in malicious
+            (result.malicious if bad else result.honest).record(verdict, scores)
+        previous = {u.key: dict(u.tensors) for u in updates}
+        previous_delta = {k: outcome.global_model[k] - model[k] for k in model}
+        previous_accepted = frozenset(v.key for v in outcome.verdicts if v.accepted)
         model = outcome.global_model
         if on_round:
             on_round(round_index, test_error(model, data))

@@ -1,25 +1,45 @@
 """The one interface every aggregation rule implements.
 
 `AggregationRule.aggregate` is the same for all rules: sort updates by key
-(the tie-break order everywhere), run the shared pre-filter, let the rule
-`decide` on the survivors, turn its raw weights into basis points, and apply
-the aggregated delta to the base model. A rule only writes `decide`.
+(the tie-break order everywhere), run the shared pre-filter (objective checks
+→ Slashed, statistical screens → Excluded), cap the sample-count claims, let
+the rule `decide` on the survivors (Accepted or Excluded), score the accepted
+ones by the pool's reward policy, and apply the aggregated delta to the base
+model. A rule only writes `decide`.
+
+A rule's configuration is the pool's: `norm_bound` (the declared L2 bound of
+an update, from the task package; None = none declared), `sample_cap` (a
+claim weighs at most `sample_cap` × the median claim of the candidates) and
+`reward_policy`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
 
-from .layout import Layout, Rows
-from .prefilter import Candidate, PreFilter, _shape_reason
+from .contribution import ValidationLoss, loo_contributions
+from .layout import Layout, Rows, apply_delta
+from .objective import check_norm_bound, shape_reason
+from .prefilter import Candidate, PreFilter
 from .scoring import to_bps
 from .stats import UpdateStats, update_stats
-from .types import AggregationResult, RejectReason, Tensors, UpdateInput, Verdict
+from .types import (
+    STATISTICAL_CODES,
+    AggregationResult,
+    ReasonCode,
+    RewardPolicy,
+    UpdateInput,
+    Verdict,
+)
+
+DEFAULT_SAMPLE_CAP = 2.0
+
+__all__ = ["AggregationRule", "Decision", "RoundContext", "apply_delta", "capped_weights"]
 
 
 @dataclass(frozen=True)
@@ -43,21 +63,55 @@ class RoundContext:
 
 @dataclass
 class Decision:
-    """A rule's output for the candidates (lists aligned with `candidates`)."""
+    """A rule's output for the candidates (lists aligned with `candidates`).
 
-    weights: list[float]  # raw reward weight of each accepted candidate (≥ 0)
-    reasons: list[RejectReason]  # OK for accepted
-    delta: list[np.ndarray]  # aggregated delta per tensor, float64
+    reasons: OK (accepted) or a statistical code (64..=127, excluded) — a rule
+    never slashes. delta: the aggregated delta per tensor, float64.
+    """
+
+    reasons: list[ReasonCode]
+    delta: list[np.ndarray]
     details: dict[str, object] = field(default_factory=dict)
 
 
+def capped_weights(claims: Sequence[int], cap_factor: float | None) -> list[int]:
+    """min(claim, ⌊cap_factor × lower median claim⌋) per claim (≥ 1); claims unchanged
+    if cap_factor is None. The lower median is one of the claims, so fewer than
+    half the participants cannot move the cap."""
+    if cap_factor is None or not claims:
+        return [int(c) for c in claims]
+    ordered = sorted(int(c) for c in claims)
+    cap = max(1, int(cap_factor * ordered[(len(ordered) - 1) // 2]))
+    return [min(int(c), cap) for c in claims]
+
+
 class AggregationRule(ABC):
+    """Base of every rule; see the module docstring for the pipeline.
+
+    norm_bound: declared L2 bound (float > 0) or None. sample_cap: factor ≥ 1
+    or None (claims used as given). reward_policy: "equal" | "contribution"
+    (or a `RewardPolicy`). Raises `ValueError` on invalid configuration.
+    """
+
     name: ClassVar[str]
     needs_reference: ClassVar[bool] = False
 
-    def __init__(self, *, prefilter: PreFilter | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        prefilter: PreFilter | None = None,
+        workers: int = 1,
+        norm_bound: float | None = None,
+        sample_cap: float | None = DEFAULT_SAMPLE_CAP,
+        reward_policy: RewardPolicy | str | int = RewardPolicy.EQUAL,
+    ) -> None:
         self.prefilter = prefilter or PreFilter()
         self.workers = workers
+        self.norm_bound = check_norm_bound(norm_bound)
+        if sample_cap is not None and not sample_cap >= 1.0:
+            raise ValueError("sample_cap must be at least 1 (or None)")
+        self.sample_cap = sample_cap
+        self.reward_policy = RewardPolicy.parse(reward_policy)
 
     @abstractmethod
     def decide(self, ctx: RoundContext) -> Decision:
@@ -69,38 +123,84 @@ class AggregationRule(ABC):
         updates: Sequence[UpdateInput],
         *,
         reference: Mapping[str, np.ndarray] | None = None,
+        published: Sequence[Mapping[str, np.ndarray]] = (),
+        validation: ValidationLoss | None = None,
     ) -> AggregationResult:
+        """Judge one round and produce the new global model.
+
+        base: the round's base model (float32 tensors). updates: the revealed
+        submissions that passed the byte checks (any order; keys unique).
+        reference: the operator's update on its root data (rules that need it).
+        published: updates public before this round's commitments closed (the
+        previous round's revealed updates and global delta), for `replay`.
+        validation: the operator's validation loss, required by the
+        `contribution` policy. Raises `ValueError` for duplicate keys or a
+        missing/invalid reference or validation.
+        """
+        if self.reward_policy is RewardPolicy.CONTRIBUTION and validation is None:
+            raise ValueError("the contribution reward policy needs a validation loss")
         layout = Layout.of(base)
         ordered = sorted(updates, key=lambda u: u.key)
         if len({u.key for u in ordered}) != len(ordered):
             raise ValueError("duplicate participant keys in one round")
         ref_rows, ref_stats = self._reference(layout, reference)
-        screening = self.prefilter.screen(layout, ordered, self.workers)
-        candidates = screening.candidates
+        screening = self.prefilter.screen(
+            layout, ordered, self.workers, norm_bound=self.norm_bound, published=published
+        )
+        weights = capped_weights([c.num_samples for c in screening.candidates], self.sample_cap)
+        candidates = [
+            replace(c, weight=w) for c, w in zip(screening.candidates, weights, strict=True)
+        ]
         if candidates:
             ctx = RoundContext(layout, candidates, ref_rows, ref_stats, self.workers)
             decision = self.decide(ctx)
         else:
-            decision = Decision([], [], [np.zeros(s) for s in layout.sizes])
-        accepted_weights = [
-            w if r is RejectReason.OK else 0.0
-            for w, r in zip(decision.weights, decision.reasons, strict=True)
+            decision = Decision([], [np.zeros(s) for s in layout.sizes])
+        for reason in decision.reasons:
+            if reason is not ReasonCode.OK and int(reason) not in STATISTICAL_CODES:
+                raise AssertionError(f"rule {self.name!r} returned non-statistical {reason!r}")
+        chosen = [
+            c for c, r in zip(candidates, decision.reasons, strict=True) if r is ReasonCode.OK
         ]
-        points = to_bps(accepted_weights)
-        judged: dict[int, tuple[RejectReason, int]] = {
-            c.index: (r, p) for c, r, p in zip(candidates, decision.reasons, points, strict=True)
+        details: dict[str, object] = {
+            "median_norm": screening.median_norm,
+            "replay_cosines": screening.replay_cosines,
+            "weights": {c.key: c.weight for c in candidates},
+            **decision.details,
         }
+        scores = self._score(layout, base, chosen, validation, details)
         verdicts: list[Verdict] = []
+        judged = dict(zip([c.index for c in candidates], decision.reasons, strict=True))
         for index, update in enumerate(ordered):
-            if index in screening.rejected:
-                verdicts.append(Verdict(update.key, False, screening.rejected[index].code, 0))
-            else:
-                reason, score = judged[index]
-                verdicts.append(Verdict(update.key, reason is RejectReason.OK, reason.code, score))
-        details = {"median_norm": screening.median_norm, **decision.details}
-        return AggregationResult(
-            self.name, verdicts, apply_delta(layout, base, decision.delta), details
-        )
+            reason = screening.rejected[index] if index in screening.rejected else judged[index]
+            verdicts.append(Verdict(update.key, reason, scores.get(update.key, 0)))
+        model = apply_delta(layout, base, decision.delta)
+        return AggregationResult(self.name, verdicts, model, details, self.reward_policy)
+
+    def _score(
+        self,
+        layout: Layout,
+        base: Mapping[str, np.ndarray],
+        chosen: list[Candidate],
+        validation: ValidationLoss | None,
+        details: dict[str, object],
+    ) -> dict[str, int]:
+        """Basis points of the accepted candidates under the reward policy."""
+        if self.reward_policy is RewardPolicy.EQUAL or not chosen:
+            values = [1.0] * len(chosen)
+        else:
+            assert validation is not None
+            values, loss = loo_contributions(
+                layout,
+                base,
+                [c.rows for c in chosen],
+                [c.stats.maxabs for c in chosen],
+                validation,
+                self.workers,
+            )
+            details["contributions"] = dict(zip([c.key for c in chosen], values, strict=True))
+            details["validation_loss"] = loss
+        return dict(zip([c.key for c in chosen], to_bps(values), strict=True))
 
     def _reference(
         self, layout: Layout, reference: Mapping[str, np.ndarray] | None
@@ -109,8 +209,8 @@ class AggregationRule(ABC):
             if self.needs_reference:
                 raise ValueError(f"rule {self.name!r} needs the pool's reference update")
             return None, None
-        reason = _shape_reason(layout, UpdateInput("reference", reference, 1))
-        if reason is not RejectReason.OK:
+        reason = shape_reason(layout, UpdateInput("reference", reference, 1))
+        if reason is not ReasonCode.OK:
             raise ValueError(f"reference update is invalid: {reason.code}")
         rows = layout.rows(reference)
         stats = update_stats(rows)
@@ -119,18 +219,8 @@ class AggregationRule(ABC):
         return rows, stats
 
 
-def apply_delta(layout: Layout, base: Mapping[str, np.ndarray], delta: list[np.ndarray]) -> Tensors:
-    """base + delta, added in float64 and rounded once to float32."""
-    flats = [
-        (np.asarray(base[name], dtype=np.float64).reshape(-1) + change).astype(np.float32)
-        for name, change in zip(layout.names, delta, strict=True)
-    ]
-    return layout.tensors(flats)
-
-
 def sample_coefficients(candidates: Sequence[Candidate], chosen: Sequence[bool]) -> list[float]:
-    """num_samples_i / Σ num_samples over the chosen candidates (0 for the others)."""
-    total = sum(c.num_samples for c, keep in zip(candidates, chosen, strict=True) if keep)
-    return [
-        c.num_samples / total if keep else 0.0 for c, keep in zip(candidates, chosen, strict=True)
-    ]
+    """weight_i / Σ weight over the chosen candidates (0 for the others); weights
+    are the capped claims."""
+    total = sum(c.weight for c, keep in zip(candidates, chosen, strict=True) if keep)
+    return [c.weight / total if keep else 0.0 for c, keep in zip(candidates, chosen, strict=True)]

@@ -8,10 +8,10 @@ worker, independent of the model size. Selecting order statistics is exact,
 so these rules are deterministic as long as the reduction of the selected
 values is (see `trimmed_mean`).
 
-Coordinate-wise rules do not reject anyone by construction, yet rewards and
-slashing need verdicts. `agreement` judges each update by its cosine with the
-robust aggregate: an update pointing away from it (cos ≤ `min_cos`) is an
-`outlier`, the others are scored by their cosine.
+Coordinate-wise rules do not reject anyone by construction, yet rewards
+need verdicts. `agreement` judges each update by its cosine with the robust
+aggregate: an update pointing away from it (cos ≤ `min_cos`) is excluded
+with reason `robust_rule`; the others are accepted.
 
 The cosines are computed in the same pass, on the block already gathered
 for the sort (one read of every update instead of two), with exact integer
@@ -38,7 +38,7 @@ from .base import Decision, RoundContext
 from .fixedpoint import grid_exponent
 from .geometry import GRAM_BITS
 from .layout import split_evenly
-from .types import RejectReason
+from .types import ReasonCode
 
 COORD_WIDTH = 1 << 11  # ≤ 2^22 coordinates per piece keeps int products < 2^53
 
@@ -116,15 +116,11 @@ def agreement(
 ) -> Decision:
     """Verdicts by cosine with the aggregate `delta` (see module docstring)."""
     if measured.target_square == 0.0:  # degenerate aggregate: nobody can be judged against it
-        weights = [float(c.num_samples) for c in ctx.candidates]
-        return Decision(weights, [RejectReason.OK] * len(weights), delta)
-    weights: list[float] = []
-    reasons: list[RejectReason] = []
+        return Decision([ReasonCode.OK] * len(ctx.candidates), delta)
+    reasons: list[ReasonCode] = []
     cosines: list[float] = []
     for dot, square in zip(measured.dots, measured.squares, strict=True):
         cos = dot / math.sqrt(square * measured.target_square) if square > 0 else 0.0
         cosines.append(cos)
-        accepted = cos > min_cos
-        reasons.append(RejectReason.OK if accepted else RejectReason.OUTLIER)
-        weights.append(max(cos, 0.0) if accepted else 0.0)
-    return Decision(weights, reasons, delta, {"cosines": cosines})
+        reasons.append(ReasonCode.OK if cos > min_cos else ReasonCode.ROBUST_RULE)
+    return Decision(reasons, delta, {"cosines": cosines})

@@ -7,8 +7,8 @@ The pool operator trains the round's base model on a small clean root
 dataset and passes the resulting delta as `reference`. Each candidate gets
 trust TS_i = ReLU(cos(u_i, reference)); it is rescaled to the reference's
 norm, and the aggregate is Σ TS_i·(|ref|/|u_i|)·u_i / Σ TS_i (exact weighted
-sum, see fixedpoint). Candidates with cos ≤ `min_trust` are rejected with
-reason `trust`; the others are scored by their trust. Cosines come from the
+sum, see fixedpoint). Candidates with cos ≤ `min_trust` are excluded with
+reason `trust`; scores come from the reward policy. Cosines come from the
 exact geometry pass, so verdicts are reproducible.
 
 Rescaling bounds any accepted update's influence by the reference's norm,
@@ -24,7 +24,7 @@ import numpy as np
 from .base import AggregationRule, Decision, RoundContext
 from .fixedpoint import weighted_sum
 from .geometry import dots_with
-from .types import RejectReason
+from .types import ReasonCode
 
 
 def trust_cosines(ctx: RoundContext) -> tuple[list[float], list[float], float]:
@@ -63,5 +63,5 @@ class FLTrust(AggregationRule):
             delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
         else:
             delta = [np.zeros(size) for size in ctx.layout.sizes]
-        reasons = [RejectReason.OK if ok else RejectReason.TRUST for ok in accepted]
-        return Decision(trust, reasons, delta, {"cosines": cosines})
+        reasons = [ReasonCode.OK if ok else ReasonCode.TRUST for ok in accepted]
+        return Decision(reasons, delta, {"cosines": cosines, "trust": trust})

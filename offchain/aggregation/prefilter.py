@@ -1,31 +1,54 @@
-"""Validity and norm pre-filter shared by every rule.
+"""Pre-filter shared by every rule: objective faults first, then statistical screens.
 
 Runs before any robust rule so that malformed or wildly scaled updates can
-neither crash a rule nor dominate its geometry, and so that each rejection
+neither crash a rule nor dominate its geometry, and so that each verdict
 carries a precise reason on chain. In order:
 
-1. `samples`   num_samples must be a positive integer.
-2. `shape`     the same tensor names and shapes as the base model.
-3. `dtype`     every tensor float32.
-4. `nan`       every value finite.
-5. `free_rider` an all-zero update (the base model sent back), or a norm
-               below `min_ratio` × the median norm of the round.
-6. `norm`      a norm above `max_ratio` × the median norm (scaling / model
-               replacement). The median is taken over the non-zero updates that
-               passed 1–4 (lower median, so it is one of the norms), which
-               keeps it honest while fewer than half the updates are attacks.
+Objective (slash; the same checks as `objective.objective_reason`):
+1. `malformed`  num_samples not a positive integer.
+2. `shape`      tensor names, shapes or dtype (float32) differ from the base.
+3. `non_finite` a NaN or ±Inf.
+4. `norm_bound` over the pool's declared norm bound (only if one is declared).
+
+Statistical (exclude only):
+5. `free_rider`   an all-zero update (the base model sent back), or a norm
+                  below `min_ratio` × the median norm of the round.
+6. `norm_outlier` a norm above `max_ratio` × the median norm (scaling /
+                  model replacement). The median is taken over the non-zero
+                  updates that passed 1–4 (lower median, so it is one of the
+                  norms), which keeps it honest while fewer than half the
+                  updates are attacks.
+7. `replay`       a (near) copy of something already public. Under
+                  commit–reveal nobody can see a peer's update of the same
+                  round before committing, so a copy can only be (a) of an
+                  update *published earlier* — the previous round's revealed
+                  updates or global delta, passed in as `published` — caught
+                  when cos(u, p) ≥ 1 − `replay_tolerance`; or (b) of a peer's
+                  *commitment* this round (same hash, revealed after the
+                  victim's reveal): byte-identical updates, of which only the
+                  earliest commitment (`committed_at`) keeps its judgment — if
+                  the earliest is tied, the whole tied group is excluded.
+
+`replay_tolerance` (1e-6) sits far from honest behaviour: a participant's
+update and its own update of the round before, on the same data, have cosine
+up to ≈ 0.9999 in the benchmark late in training (1 − 1e-4), while a copy
+with relative noise ε has 1 − cos ≈ ε²/2. A copy noisier than ≈ 0.1% gets
+past this test; what it earns is then decided by the reward policy
+(bench/results/robustness.md measures it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .geometry import cross_products
 from .layout import Layout, Rows
+from .objective import check_norm_bound, exceeds_norm_bound, shape_reason
 from .stats import UpdateStats, all_stats
-from .types import RejectReason, UpdateInput
+from .types import ReasonCode, UpdateInput
 
 
 @dataclass(frozen=True)
@@ -35,28 +58,49 @@ class Candidate:
     index: int  # position in the key-sorted input
     key: str
     rows: Rows
-    num_samples: int
+    num_samples: int  # the claim as submitted
     stats: UpdateStats
+    weight: int = 0  # the claim capped by the rule (see base.capped_weights)
 
 
 @dataclass(frozen=True)
 class Screening:
     candidates: list[Candidate]
-    rejected: dict[int, RejectReason]  # index in key-sorted input -> reason
+    rejected: dict[int, ReasonCode]  # index in key-sorted input -> reason
     median_norm: float
+    replay_cosines: dict[str, float]  # key -> largest cosine with a published update
 
 
 @dataclass(frozen=True)
 class PreFilter:
+    """Thresholds of the statistical screens (see module docstring)."""
+
     max_ratio: float = 4.0
     min_ratio: float = 0.05
+    replay_tolerance: float = 1e-6
 
-    def screen(self, layout: Layout, updates: Sequence[UpdateInput], workers: int = 1) -> Screening:
-        rejected: dict[int, RejectReason] = {}
+    def screen(
+        self,
+        layout: Layout,
+        updates: Sequence[UpdateInput],
+        workers: int = 1,
+        *,
+        norm_bound: float | None = None,
+        published: Sequence[Mapping[str, np.ndarray]] = (),
+    ) -> Screening:
+        """Split key-ordered `updates` into candidates and rejections with reasons.
+
+        norm_bound: the pool's declared L2 bound (None: not declared).
+        published: updates made public before this round's commitments closed
+        (e.g. the previous round's revealed updates and its global delta), in
+        the base's layout; invalid or zero ones are ignored.
+        """
+        bound = check_norm_bound(norm_bound)
+        rejected: dict[int, ReasonCode] = {}
         valid: list[tuple[int, Rows]] = []
         for index, update in enumerate(updates):
-            reason = _shape_reason(layout, update)
-            if reason is not RejectReason.OK:
+            reason = shape_reason(layout, update)
+            if reason is not ReasonCode.OK:
                 rejected[index] = reason
                 continue
             valid.append((index, layout.rows(update.tensors)))
@@ -64,37 +108,98 @@ class PreFilter:
         finite: list[tuple[int, Rows, UpdateStats]] = []
         for (index, rows), stat in zip(valid, stats, strict=True):
             if not stat.finite:
-                rejected[index] = RejectReason.NAN
+                rejected[index] = ReasonCode.NON_FINITE
+            elif exceeds_norm_bound(rows, bound):
+                rejected[index] = ReasonCode.NORM_BOUND
             elif stat.norm == 0.0:
-                rejected[index] = RejectReason.FREE_RIDER
+                rejected[index] = ReasonCode.FREE_RIDER
             else:
                 finite.append((index, rows, stat))
         norms = sorted(stat.norm for _, _, stat in finite)
         median = norms[(len(norms) - 1) // 2] if norms else 0.0
-        candidates: list[Candidate] = []
+        kept: list[tuple[int, Rows, UpdateStats]] = []
         for index, rows, stat in finite:
             if stat.norm > self.max_ratio * median:
-                rejected[index] = RejectReason.NORM
+                rejected[index] = ReasonCode.NORM_OUTLIER
             elif stat.norm < self.min_ratio * median:
-                rejected[index] = RejectReason.FREE_RIDER
+                rejected[index] = ReasonCode.FREE_RIDER
+            else:
+                kept.append((index, rows, stat))
+        replayed, cosines = self._replays(layout, updates, kept, published, workers)
+        candidates: list[Candidate] = []
+        for index, rows, stat in kept:
+            if index in replayed:
+                rejected[index] = ReasonCode.REPLAY
             else:
                 update = updates[index]
                 candidates.append(Candidate(index, update.key, rows, update.num_samples, stat))
-        return Screening(candidates, rejected, median)
+        return Screening(candidates, rejected, median, cosines)
+
+    def _replays(
+        self,
+        layout: Layout,
+        updates: Sequence[UpdateInput],
+        kept: list[tuple[int, Rows, UpdateStats]],
+        published: Sequence[Mapping[str, np.ndarray]],
+        workers: int,
+    ) -> tuple[set[int], dict[str, float]]:
+        replayed = _later_duplicates(updates, kept)
+        cosines: dict[str, float] = {}
+        sources = _published_rows(layout, published, workers)
+        if sources and kept:
+            dots, squares, source_squares = cross_products(
+                layout,
+                [rows for _, rows, _ in kept],
+                [stat.maxabs for _, _, stat in kept],
+                [rows for rows, _ in sources],
+                [stat.maxabs for _, stat in sources],
+                workers,
+            )
+            cos = dots / np.sqrt(np.outer(squares, source_squares))
+            for (index, _, _), row in zip(kept, cos, strict=True):
+                cosines[updates[index].key] = float(row.max())
+                if row.max() >= 1.0 - self.replay_tolerance:
+                    replayed.add(index)
+        return replayed, cosines
 
 
-def _shape_reason(layout: Layout, update: UpdateInput) -> RejectReason:
-    samples = update.num_samples
-    if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples <= 0:
-        return RejectReason.SAMPLES
-    tensors = update.tensors
-    if set(tensors) != set(layout.names):
-        return RejectReason.SHAPE
-    for name, shape in zip(layout.names, layout.shapes, strict=True):
-        value = tensors[name]
-        if tuple(np.shape(value)) != shape:
-            return RejectReason.SHAPE
-    for name in layout.names:
-        if np.asarray(tensors[name]).dtype != np.float32:
-            return RejectReason.DTYPE
-    return RejectReason.OK
+def _published_rows(
+    layout: Layout, published: Sequence[Mapping[str, np.ndarray]], workers: int
+) -> list[tuple[Rows, UpdateStats]]:
+    """The usable published updates: right tensor set, finite, non-zero."""
+    usable = []
+    for tensors in published:
+        if shape_reason(layout, UpdateInput("", tensors, 1)) is ReasonCode.OK:
+            usable.append(layout.rows(tensors))
+    stats = all_stats(usable, workers)
+    return [(rows, s) for rows, s in zip(usable, stats, strict=True) if s.finite and s.norm > 0]
+
+
+def _later_duplicates(
+    updates: Sequence[UpdateInput], kept: list[tuple[int, Rows, UpdateStats]]
+) -> set[int]:
+    """Indices of byte-identical updates that are not the unique earliest commitment.
+
+    Identical updates have identical exact statistics, so only updates sharing
+    (norm, max |value|) are compared element by element.
+    """
+    groups: dict[tuple[float, float], list[tuple[int, Rows]]] = {}
+    for index, rows, stat in kept:
+        groups.setdefault((stat.norm, stat.maxabs), []).append((index, rows))
+    duplicates: set[int] = set()
+    for members in groups.values():
+        while len(members) > 1:
+            first_rows = members[0][1]
+            same = [
+                (i, r)
+                for i, r in members
+                if all(np.array_equal(a, b) for a, b in zip(r, first_rows, strict=True))
+            ]
+            same_ids = {i for i, _ in same}
+            members = [(i, r) for i, r in members if i not in same_ids]
+            if len(same) > 1:
+                times = [updates[i].committed_at for i, _ in same]
+                earliest = min(times)
+                firsts = [i for (i, _), t in zip(same, times, strict=True) if t == earliest]
+                duplicates.update(i for i, _ in same if len(firsts) > 1 or i != firsts[0])
+    return duplicates

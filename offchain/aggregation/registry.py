@@ -11,6 +11,7 @@ from .median import CoordinateMedian
 from .multikrum import MultiKrum
 from .trimmed_mean import TrimmedMean
 from .trusted_mean import TrustedMean
+from .types import RewardPolicy
 
 RULES: dict[str, Callable[..., AggregationRule]] = {
     FedAvg.name: FedAvg,
@@ -22,6 +23,7 @@ RULES: dict[str, Callable[..., AggregationRule]] = {
 }
 
 DEFAULT_RULE = TrustedMean.name
+DEFAULT_REWARD_POLICY = RewardPolicy.EQUAL  # chosen from bench/results/robustness.md
 
 
 def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:

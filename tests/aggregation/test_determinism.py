@@ -62,3 +62,23 @@ def test_same_hash_for_any_thread_count_worker_count_and_order(rule: str) -> Non
 
 def test_hash_is_stable_across_repeated_runs() -> None:
     assert fingerprint("trusted_mean", 2, 2, False) == fingerprint("trusted_mean", 2, 2, False)
+
+
+def test_contribution_scores_are_the_same_for_any_thread_and_worker_count() -> None:
+    # Given a round and a float64 validation loss (squared distance to a target model)
+    base, updates, reference = round_inputs(3)
+    target = {n: base[n].astype(np.float64) + 0.05 * reference[n] for n in base}
+
+    def loss(model: dict[str, np.ndarray]) -> float:
+        return sum(float(np.sum((model[n] - target[n]) ** 2)) for n in sorted(model))
+
+    def scores(threads: int, workers: int) -> list[tuple[str, str, int]]:
+        with threadpool_limits(threads, user_api="blas"):
+            rule = make_rule("trusted_mean", reward_policy="contribution", workers=workers)
+            result = rule.aggregate(base, updates, reference=reference, validation=loss)
+        return [(v.key, v.reason, v.score_bps) for v in result.verdicts]
+
+    # When scored under different execution settings, Then the basis points are identical
+    runs = [scores(1, 1), scores(2, 2), scores(1, 2)]
+    assert runs[0] == runs[1] == runs[2]
+    assert sum(s for _, _, s in runs[0]) == 10_000

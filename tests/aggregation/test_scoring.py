@@ -1,10 +1,14 @@
-"""Basis points and reward split: exact integers the program can repeat."""
+"""Basis points, reward split and reward policies: exact integers the program can repeat."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
-from offchain.aggregation import split_reward, to_bps
+from offchain.aggregation import UpdateInput, make_rule, quantize_loss, split_reward, to_bps
+from offchain.aggregation.contribution import LOSS_CAP
 
 
 @pytest.mark.parametrize(
@@ -39,3 +43,120 @@ def test_split_reward_floors_pro_rata(reward: int, scores: dict[str, int], expec
     paid = split_reward(reward, scores)
     assert paid == expected
     assert sum(paid.values()) <= reward
+
+
+# --- reward policies -------------------------------------------------------------------------
+
+BASE = {"w": np.zeros(8, np.float32)}
+TARGET = np.linspace(-1.0, 1.0, 8)
+
+
+def distance_to_target(model: dict[str, np.ndarray]) -> float:
+    """A validation loss: squared distance to a known good model (exact, order-free)."""
+    return math.fsum(((model["w"].astype(np.float64) - TARGET) ** 2).tolist())
+
+
+def toward_target(seed: int, step: float = 0.2) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"w": (step * TARGET + 0.02 * rng.standard_normal(8)).astype(np.float32)}
+
+
+def policy_round() -> list[UpdateInput]:
+    helpful = [UpdateInput(f"h{i}", toward_target(i), 10 + i) for i in range(4)]
+    weak = UpdateInput("weak", toward_target(9, step=0.02), 10)
+    return [*helpful, weak]
+
+
+def test_equal_policy_splits_10000_among_accepted_with_ties_to_smaller_keys() -> None:
+    updates = [*policy_round(), UpdateInput("z_nan", {"w": np.full(8, np.nan, np.float32)}, 1)]
+    result = make_rule("fedavg", reward_policy="equal").aggregate(BASE, updates)
+    scores = [v.score_bps for v in result.verdicts]
+    assert scores == [2000, 2000, 2000, 2000, 2000, 0]
+    three = make_rule("fedavg").aggregate(BASE, policy_round()[:3])
+    assert [v.score_bps for v in three.verdicts] == [3334, 3333, 3333]
+
+
+def test_contribution_policy_pays_by_leave_one_out_value() -> None:
+    # Given four useful updates and one that barely moves the model
+    rule = make_rule("fedavg", reward_policy="contribution")
+    # When scored by contribution on the validation loss
+    result = rule.aggregate(BASE, policy_round(), validation=distance_to_target)
+    scores = {v.key: v.score_bps for v in result.verdicts}
+    # Then the scores follow the (clipped) leave-one-out values and sum to 10,000
+    contributions = result.details["contributions"]
+    assert sum(scores.values()) == 10_000
+    assert scores["weak"] < min(scores[f"h{i}"] for i in range(4))
+    assert scores == dict(zip(contributions, to_bps(list(contributions.values())), strict=True))
+    # And each value is the loss without the update minus the loss with all of them
+    accepted = [u for u in policy_round()]
+    mean = np.mean([u.tensors["w"].astype(np.float64) for u in accepted], axis=0)
+    for u in accepted:
+        without = (mean * 5 - u.tensors["w"]) / 4
+        expected = distance_to_target({"w": without}) - distance_to_target({"w": mean})
+        assert contributions[u.key] == pytest.approx(max(expected, 0.0), abs=1e-6)
+
+
+def test_a_harmful_accepted_update_is_clipped_to_zero() -> None:
+    # Given an accepted update that points away from the validation target
+    harmful = UpdateInput("harm", {"w": (-0.1 * TARGET).astype(np.float32)}, 10)
+    result = make_rule("fedavg", reward_policy="contribution").aggregate(
+        BASE, [*policy_round(), harmful], validation=distance_to_target
+    )
+    # Then it is accepted (FedAvg accepts all) but earns nothing
+    verdict = result.verdict("harm")
+    assert verdict.accepted and verdict.score_bps == 0
+
+
+def test_claims_never_change_contribution_scores() -> None:
+    # Given the same round with one participant claiming 1000× more samples
+    rule = make_rule("fedavg", reward_policy="contribution")
+    honest = rule.aggregate(BASE, policy_round(), validation=distance_to_target)
+    lying = [UpdateInput(u.key, u.tensors, u.num_samples * 1000) for u in policy_round()[:1]]
+    inflated = rule.aggregate(BASE, [*lying, *policy_round()[1:]], validation=distance_to_target)
+    # Then every score is the same (only the capped model weight can change)
+    assert [v.score_bps for v in honest.verdicts] == [v.score_bps for v in inflated.verdicts]
+
+
+def test_contribution_scores_are_deterministic_across_workers_and_order() -> None:
+    runs = {
+        (workers, reverse): make_rule(
+            "trusted_mean", reward_policy="contribution", workers=workers
+        ).aggregate(
+            BASE,
+            policy_round()[::-1] if reverse else policy_round(),
+            reference={"w": TARGET.astype(np.float32)},
+            validation=distance_to_target,
+        )
+        for workers, reverse in [(1, False), (2, False), (2, True)]
+    }
+    fingerprints = {
+        repr([(v.key, v.reason, v.score_bps) for v in r.verdicts]) for r in runs.values()
+    }
+    assert len(fingerprints) == 1
+
+
+def test_contribution_policy_without_validation_is_a_clear_error() -> None:
+    rule = make_rule("fedavg", reward_policy="contribution")
+    with pytest.raises(ValueError, match="validation"):
+        rule.aggregate(BASE, policy_round())
+
+
+@pytest.mark.parametrize("policy", ["bogus", 7])
+def test_unknown_reward_policy_is_refused(policy) -> None:
+    with pytest.raises(ValueError):
+        make_rule("fedavg", reward_policy=policy)
+
+
+@pytest.mark.parametrize(
+    ("loss", "expected"),
+    [
+        (0.5, 0.5),
+        (1.0 + 2.0**-31, 1.0),  # below half a grid step: rounded away
+        (1.0 + 2.0**-29, 1.0 + 2.0**-29),
+        (float("nan"), LOSS_CAP),
+        (float("inf"), LOSS_CAP),
+        (1e300, LOSS_CAP),
+    ],
+)
+def test_losses_are_quantized_to_the_grid(loss: float, expected: float) -> None:
+    assert quantize_loss(loss) == expected
