@@ -164,9 +164,7 @@ def main() -> None:
         "worker inside the geometry). Flower: `flwr.server.strategy.aggregate` functions "
         "(flwr 1.41, single-threaded numpy) on the same arrays, same process. Best of "
         "repeats (Flower's median and Krum: one run); the machine is shared (2 cores), "
-        "compare the ratios.\n\n"
-        + "\n".join(sections)
-        + f"\nRuntime: {runtime:.0f} s.\n"
+        "compare the ratios.\n\n" + "\n".join(sections) + f"\nRuntime: {runtime:.0f} s.\n"
     )
     print(OUT.read_text())
 

@@ -22,7 +22,15 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from offchain.aggregation import AggregationRule, UpdateInput, Verdict, to_bps
+from offchain.aggregation import (
+    GLOBAL_DELTA,
+    AggregationRule,
+    UpdateInput,
+    Verdict,
+    loo_contributions,
+    to_bps,
+)
+from offchain.aggregation.layout import Layout
 from offchain.attacks import Attack, PublicView, choose_malicious
 
 NUM_CLASSES = 10
@@ -160,16 +168,18 @@ def validation_loss(data: Dataset) -> Callable[[dict[str, np.ndarray]], float]:
     return loss
 
 
-POLICIES = ("equal", "contribution")
+POLICIES = ("equal", "contribution", "loo")
+"""Reward policies scored from the same verdicts: `equal`; `contribution` with the
+default measure (alignment with the reference update); `contribution` with the
+`loo` measure (leave-one-out of the root-set loss)."""
 
 
 @dataclass
 class GroupStats:
     """Judgments of one group (honest or attackers) over a run (participants × rounds).
 
-    bps: total basis points paid to the group, per policy (equal: accepted
-    submissions share 10,000 equally; contribution: by leave-one-out value).
-    The verdicts are the same for both policies.
+    bps: total basis points paid to the group, per policy (`POLICIES`). The
+    verdicts are the same for every policy.
     """
 
     judged: int = 0
@@ -177,6 +187,10 @@ class GroupStats:
     slashed: int = 0
     bps: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0))
     reasons: Counter = field(default_factory=Counter)
+    per_participant: dict[str, Counter] = field(
+        default_factory=lambda: {policy: Counter() for policy in POLICIES}
+    )
+    unpaid_accepted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0))
 
     @property
     def exclusion_rate(self) -> float:
@@ -195,13 +209,23 @@ class GroupStats:
         """Mean bps per participant of the group per round."""
         return self.bps[policy] / max(self.judged, 1)
 
+    def spread(self, policy: str) -> float:
+        """Coefficient of variation of the participants' total rewards over the run."""
+        totals = np.array(list(self.per_participant[policy].values()), dtype=np.float64)
+        if totals.size == 0 or totals.mean() == 0:
+            return 0.0
+        return float(totals.std() / totals.mean())
+
     def record(self, verdict: Verdict, scores: dict[str, dict[str, int]]) -> None:
         self.judged += 1
         self.excluded += verdict.excluded
         self.slashed += verdict.slashed
         self.reasons[verdict.reason] += 1
         for policy in POLICIES:
-            self.bps[policy] += scores[policy][verdict.key]
+            points = scores[policy][verdict.key]
+            self.bps[policy] += points
+            self.per_participant[policy][verdict.key] += points
+            self.unpaid_accepted[policy] += verdict.accepted and points == 0
 
 
 @dataclass
@@ -209,6 +233,23 @@ class RunResult:
     test_error: float
     honest: GroupStats = field(default_factory=GroupStats)
     malicious: GroupStats = field(default_factory=GroupStats)
+
+
+def loo_scores(
+    model: dict[str, np.ndarray],
+    updates: list[UpdateInput],
+    verdicts: list[Verdict],
+    loss: Callable[[dict[str, np.ndarray]], float],
+) -> dict[str, int]:
+    """Basis points of the accepted updates under the `loo` contribution measure."""
+    layout = Layout.of(model)
+    accepted = {v.key for v in verdicts if v.accepted}
+    chosen = sorted((u for u in updates if u.key in accepted), key=lambda u: u.key)
+    rows = [layout.rows(u.tensors) for u in chosen]
+    maxabs = [max(float(np.abs(flat).max(initial=0.0)) for flat in row) for row in rows]
+    values, _ = loo_contributions(layout, model, rows, maxabs, loss)
+    points = dict(zip([u.key for u in chosen], to_bps(values), strict=True))
+    return {v.key: points.get(v.key, 0) for v in verdicts}
 
 
 def client_key(index: int) -> str:
@@ -227,10 +268,10 @@ def run_federated(
     Each round: every client trains from the global model; attackers craft
     their update and claim from what is public when they commit (the
     previous round's revealed updates, global delta and verdicts; this
-    round's claims). The rule gets the previous round's updates and global
-    delta as `published` (for its replay test) and the operator's root-set
-    loss as `validation`. `rule` must use the `contribution` policy; the
-    `equal` scores are derived from the same verdicts.
+    round's claims). The rule gets the previous round's accepted updates and
+    global delta as `published` (for its replay test) and the operator's root-set
+    loss as `validation`. `rule` must use the `contribution` policy (default
+    measure); the `equal` and `loo` scores are computed from the same verdicts.
     """
     malicious = set(
         choose_malicious(config.num_clients, config.malicious_fraction, config.seed)
@@ -266,7 +307,9 @@ def run_federated(
                 delta = attack.craft(delta, rng, view)
                 claim = attack.claim(claim, view)
             updates.append(UpdateInput(key, delta, claim))
-        published = [*previous.values(), *([previous_delta] if previous_delta else [])]
+        published = {k: v for k, v in previous.items() if k in previous_accepted}
+        if previous_delta is not None:
+            published[GLOBAL_DELTA] = previous_delta
         outcome = rule.aggregate(
             model, updates, reference=reference, published=published, validation=loss
         )
@@ -279,6 +322,7 @@ def run_federated(
                 )
             ),
             "contribution": {v.key: v.score_bps for v in outcome.verdicts},
+            "loo": loo_scores(model, updates, outcome.verdicts, loss),
         }
         for verdict in outcome.verdicts:
             bad = int(verdict.key.removeprefix("client")) in malicious

@@ -2,9 +2,9 @@
 
 Public interface (consumed by the aggregator service and verify-round):
 
-    rule = make_rule("trusted_mean", norm_bound=5.0, reward_policy="equal")
+    rule = make_rule("trusted_mean", norm_bound=5.0, reward_policy="contribution")
     check = check_update_bytes(data, update_hash, base, num_samples, norm_bound)
-    result = rule.aggregate(base, updates, reference=ref, published=prev, validation=loss)
+    result = rule.aggregate(base, updates, reference=ref, published={key: update, ...})
     result.verdicts      # Verdict(key, code, score_bps) per update, key order
     #   .kind / .verdict_code  Accepted 1 | Excluded 2 | Slashed 3 (from the code)
     #   .reason / .reason_code "ok" 0 | objective 1..=63 | statistical 64..=127
@@ -19,7 +19,13 @@ reproducible is explained in `fixedpoint`; how contributions are measured in
 """
 
 from .base import AggregationRule, Decision, RoundContext, capped_weights
-from .contribution import ValidationLoss, loo_contributions, quantize_loss
+from .contribution import (
+    ContributionMeasure,
+    ValidationLoss,
+    loo_contributions,
+    quantize_loss,
+    reference_alignment,
+)
 from .fedavg import FedAvg
 from .fltrust import FLTrust
 from .median import CoordinateMedian
@@ -32,7 +38,7 @@ from .objective import (
     norm_bound_for,
     objective_reason,
 )
-from .prefilter import PreFilter
+from .prefilter import GLOBAL_DELTA, PreFilter, Published
 from .registry import DEFAULT_REWARD_POLICY, DEFAULT_RULE, RULES, make_rule
 from .scoring import split_reward, to_bps
 from .trimmed_mean import TrimmedMean
@@ -53,10 +59,12 @@ __all__ = [
     "BPS_TOTAL",
     "DEFAULT_REWARD_POLICY",
     "DEFAULT_RULE",
+    "GLOBAL_DELTA",
     "NORM_BOUND_MARGIN",
     "RULES",
     "AggregationResult",
     "AggregationRule",
+    "ContributionMeasure",
     "CoordinateMedian",
     "Decision",
     "FLTrust",
@@ -64,6 +72,7 @@ __all__ = [
     "MultiKrum",
     "ObjectiveCheck",
     "PreFilter",
+    "Published",
     "ReasonCode",
     "RejectReason",
     "RewardPolicy",
@@ -83,6 +92,7 @@ __all__ = [
     "norm_bound_for",
     "objective_reason",
     "quantize_loss",
+    "reference_alignment",
     "split_reward",
     "to_bps",
 ]

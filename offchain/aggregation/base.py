@@ -9,8 +9,15 @@ model. A rule only writes `decide`.
 
 A rule's configuration is the pool's: `norm_bound` (the declared L2 bound of
 an update, from the task package; None = none declared), `sample_cap` (a
-claim weighs at most `sample_cap` × the median claim of the candidates) and
-`reward_policy`.
+claim weighs at most `sample_cap` × the median claim of the candidates),
+`reward_policy` (the pool's on-chain u8) and, for the `contribution` policy,
+the `contribution` measure (`contribution`).
+
+`DEFAULT_REWARD_POLICY` is what a new pool should record when its
+organization does not choose (picked from bench/results/robustness.md: the
+only policy that keeps every benchmark attacker under 1/10 of an honest
+share). A rule object takes the policy it is given and defaults to `equal`,
+which needs no reference update.
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from .contribution import ValidationLoss, loo_contributions
+from .contribution import (
+    ContributionMeasure,
+    ValidationLoss,
+    loo_contributions,
+    reference_alignment,
+)
 from .layout import Layout, Rows, apply_delta
 from .objective import check_norm_bound, shape_reason
-from .prefilter import Candidate, PreFilter
+from .prefilter import Candidate, PreFilter, Published
 from .scoring import to_bps
 from .stats import UpdateStats, update_stats
 from .types import (
@@ -38,6 +50,7 @@ from .types import (
 )
 
 DEFAULT_SAMPLE_CAP = 2.0
+DEFAULT_REWARD_POLICY = RewardPolicy.CONTRIBUTION
 
 __all__ = ["AggregationRule", "Decision", "RoundContext", "apply_delta", "capped_weights"]
 
@@ -90,7 +103,10 @@ class AggregationRule(ABC):
 
     norm_bound: declared L2 bound (float > 0) or None. sample_cap: factor ≥ 1
     or None (claims used as given). reward_policy: "equal" | "contribution"
-    (or a `RewardPolicy`). Raises `ValueError` on invalid configuration.
+    (or a `RewardPolicy` / its u8). contribution: "reference" (alignment with
+    the operator's reference update; needs `reference`) | "loo" (leave-one-out
+    validation loss; needs `validation`). Raises `ValueError` on invalid
+    configuration.
     """
 
     name: ClassVar[str]
@@ -104,6 +120,7 @@ class AggregationRule(ABC):
         norm_bound: float | None = None,
         sample_cap: float | None = DEFAULT_SAMPLE_CAP,
         reward_policy: RewardPolicy | str | int = RewardPolicy.EQUAL,
+        contribution: ContributionMeasure | str = ContributionMeasure.REFERENCE,
     ) -> None:
         self.prefilter = prefilter or PreFilter()
         self.workers = workers
@@ -112,6 +129,10 @@ class AggregationRule(ABC):
             raise ValueError("sample_cap must be at least 1 (or None)")
         self.sample_cap = sample_cap
         self.reward_policy = RewardPolicy.parse(reward_policy)
+        try:
+            self.contribution = ContributionMeasure(contribution)
+        except ValueError:
+            raise ValueError(f"unknown contribution measure {contribution!r}") from None
 
     @abstractmethod
     def decide(self, ctx: RoundContext) -> Decision:
@@ -123,7 +144,7 @@ class AggregationRule(ABC):
         updates: Sequence[UpdateInput],
         *,
         reference: Mapping[str, np.ndarray] | None = None,
-        published: Sequence[Mapping[str, np.ndarray]] = (),
+        published: Published | None = None,
         validation: ValidationLoss | None = None,
     ) -> AggregationResult:
         """Judge one round and produce the new global model.
@@ -131,14 +152,18 @@ class AggregationRule(ABC):
         base: the round's base model (float32 tensors). updates: the revealed
         submissions that passed the byte checks (any order; keys unique).
         reference: the operator's update on its root data (rules that need it).
-        published: updates public before this round's commitments closed (the
-        previous round's revealed updates and global delta), for `replay`.
-        validation: the operator's validation loss, required by the
-        `contribution` policy. Raises `ValueError` for duplicate keys or a
-        missing/invalid reference or validation.
+        published: author key -> update public before this round's commitments
+        closed (the previous round's accepted updates; the previous global
+        delta under `prefilter.GLOBAL_DELTA`), for the `replay` test.
+        validation: the operator's validation loss (the `loo` contribution).
+        Raises `ValueError` for duplicate keys or a missing/invalid reference
+        or validation.
         """
-        if self.reward_policy is RewardPolicy.CONTRIBUTION and validation is None:
-            raise ValueError("the contribution reward policy needs a validation loss")
+        if self.reward_policy is RewardPolicy.CONTRIBUTION:
+            if self.contribution is ContributionMeasure.REFERENCE and reference is None:
+                raise ValueError("the contribution reward policy needs the reference update")
+            if self.contribution is ContributionMeasure.LOO and validation is None:
+                raise ValueError("the loo contribution measure needs a validation loss")
         layout = Layout.of(base)
         ordered = sorted(updates, key=lambda u: u.key)
         if len({u.key for u in ordered}) != len(ordered):
@@ -168,7 +193,7 @@ class AggregationRule(ABC):
             "weights": {c.key: c.weight for c in candidates},
             **decision.details,
         }
-        scores = self._score(layout, base, chosen, validation, details)
+        scores = self._score(layout, base, chosen, ref_rows, ref_stats, validation, details)
         verdicts: list[Verdict] = []
         judged = dict(zip([c.index for c in candidates], decision.reasons, strict=True))
         for index, update in enumerate(ordered):
@@ -182,24 +207,26 @@ class AggregationRule(ABC):
         layout: Layout,
         base: Mapping[str, np.ndarray],
         chosen: list[Candidate],
+        ref_rows: Rows | None,
+        ref_stats: UpdateStats | None,
         validation: ValidationLoss | None,
         details: dict[str, object],
     ) -> dict[str, int]:
         """Basis points of the accepted candidates under the reward policy."""
+        rows, maxabs = [c.rows for c in chosen], [c.stats.maxabs for c in chosen]
         if self.reward_policy is RewardPolicy.EQUAL or not chosen:
             values = [1.0] * len(chosen)
+        elif self.contribution is ContributionMeasure.REFERENCE:
+            assert ref_rows is not None and ref_stats is not None
+            values = reference_alignment(
+                layout, rows, maxabs, ref_rows, ref_stats.maxabs, self.workers
+            )
         else:
             assert validation is not None
-            values, loss = loo_contributions(
-                layout,
-                base,
-                [c.rows for c in chosen],
-                [c.stats.maxabs for c in chosen],
-                validation,
-                self.workers,
-            )
-            details["contributions"] = dict(zip([c.key for c in chosen], values, strict=True))
+            values, loss = loo_contributions(layout, base, rows, maxabs, validation, self.workers)
             details["validation_loss"] = loss
+        if self.reward_policy is RewardPolicy.CONTRIBUTION:
+            details["contributions"] = dict(zip([c.key for c in chosen], values, strict=True))
         return dict(zip([c.key for c in chosen], to_bps(values), strict=True))
 
     def _reference(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import AggregationRule
+from .base import DEFAULT_REWARD_POLICY, AggregationRule
 from .fedavg import FedAvg
 from .fltrust import FLTrust
 from .median import CoordinateMedian
 from .multikrum import MultiKrum
 from .trimmed_mean import TrimmedMean
 from .trusted_mean import TrustedMean
-from .types import RewardPolicy
 
 RULES: dict[str, Callable[..., AggregationRule]] = {
     FedAvg.name: FedAvg,
@@ -23,7 +22,8 @@ RULES: dict[str, Callable[..., AggregationRule]] = {
 }
 
 DEFAULT_RULE = TrustedMean.name
-DEFAULT_REWARD_POLICY = RewardPolicy.EQUAL  # chosen from bench/results/robustness.md
+
+__all__ = ["DEFAULT_REWARD_POLICY", "DEFAULT_RULE", "RULES", "make_rule"]
 
 
 def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench.fl_sim import SimConfig, init_model, load_dataset, local_train
-from offchain.aggregation import DEFAULT_RULE, UpdateInput, make_rule
+from offchain.aggregation import DEFAULT_RULE, GLOBAL_DELTA, UpdateInput, make_rule
 from offchain.attacks import ATTACKS, PublicView, choose_malicious
 
 CONFIG = SimConfig(num_clients=20, malicious_fraction=0.2)
@@ -74,7 +74,7 @@ def test_default_rule_excludes_attackers_and_keeps_honest(attack_name: str, warm
         updates.append(UpdateInput(key, d, claim))
     # When the default rule judges the round
     result = make_rule(DEFAULT_RULE).aggregate(
-        model, updates, reference=reference, published=[*previous.values(), delta]
+        model, updates, reference=reference, published={**previous, GLOBAL_DELTA: delta}
     )
     # Then the attackers are excluded with no score, and nobody is slashed
     verdicts = {v.key: v for v in result.verdicts}

@@ -41,7 +41,8 @@ def fingerprint(rule: str, threads: int, workers: int, reverse: bool) -> tuple:
     torch.set_num_threads(threads)
     try:  # numpy's BLAS too (geometry pins it to one thread per worker itself)
         with threadpool_limits(threads, user_api="blas"):
-            result = make_rule(rule, workers=workers).aggregate(base, updates, reference=reference)
+            judge = make_rule(rule, workers=workers, reward_policy="contribution")
+            result = judge.aggregate(base, updates, reference=reference)
     finally:
         torch.set_num_threads(previous)
     return result.model_hash(), [
@@ -64,7 +65,7 @@ def test_hash_is_stable_across_repeated_runs() -> None:
     assert fingerprint("trusted_mean", 2, 2, False) == fingerprint("trusted_mean", 2, 2, False)
 
 
-def test_contribution_scores_are_the_same_for_any_thread_and_worker_count() -> None:
+def test_loo_scores_are_the_same_for_any_thread_and_worker_count() -> None:
     # Given a round and a float64 validation loss (squared distance to a target model)
     base, updates, reference = round_inputs(3)
     target = {n: base[n].astype(np.float64) + 0.05 * reference[n] for n in base}
@@ -74,7 +75,9 @@ def test_contribution_scores_are_the_same_for_any_thread_and_worker_count() -> N
 
     def scores(threads: int, workers: int) -> list[tuple[str, str, int]]:
         with threadpool_limits(threads, user_api="blas"):
-            rule = make_rule("trusted_mean", reward_policy="contribution", workers=workers)
+            rule = make_rule(
+                "trusted_mean", reward_policy="contribution", contribution="loo", workers=workers
+            )
             result = rule.aggregate(base, updates, reference=reference, validation=loss)
         return [(v.key, v.reason, v.score_bps) for v in result.verdicts]
 

@@ -121,7 +121,8 @@ def test_no_statistical_test_can_slash(rule: str, seed: int) -> None:
     # Given any round of objectively valid updates, last round's updates published
     rng = np.random.default_rng(seed)
     updates = random_round(rng)
-    published = [u.tensors for u in random_round(rng)] + [updates[0].tensors]
+    published = {f"old{i}": u.tensors for i, u in enumerate(random_round(rng))}
+    published[updates[-1].key] = updates[0].tensors
     # When any rule judges it under a declared bound
     result = make_rule(rule, norm_bound=BOUND).aggregate(
         BASE, updates, reference=tensors(seed + 500), published=published

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from offchain.aggregation import (
+    GLOBAL_DELTA,
     RULES,
     ReasonCode,
     UpdateInput,
@@ -106,8 +107,10 @@ def test_invalid_declared_bound_is_refused(bound: float) -> None:
         make_rule("fedavg", norm_bound=bound)
 
 
-def published_round() -> list[dict[str, np.ndarray]]:
-    return [good(50 + i) for i in range(4)]
+def published_round() -> dict[str, dict[str, np.ndarray]]:
+    """Last round's revealed updates by author, and its global delta."""
+    updates = {f"honest{i}": good(50 + i) for i in range(4)}
+    return {**updates, GLOBAL_DELTA: good(60)}
 
 
 def jittered(tensors: dict[str, np.ndarray], relative: float, seed: int) -> dict:
@@ -121,7 +124,7 @@ def jittered(tensors: dict[str, np.ndarray], relative: float, seed: int) -> dict
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_near_copy_of_a_published_update_is_excluded_as_replay(rule: str) -> None:
     # Given last round's revealed updates, and a participant resubmitting one with 1e-6 noise
-    copier = UpdateInput("copier", jittered(published_round()[2], 1e-6, 1), 10)
+    copier = UpdateInput("copier", jittered(published_round()["honest2"], 1e-6, 1), 10)
     # When judged with the published updates
     result = make_rule(rule).aggregate(
         BASE, [*honest_round(), copier], reference=good(10), published=published_round()
@@ -133,13 +136,24 @@ def test_near_copy_of_a_published_update_is_excluded_as_replay(rule: str) -> Non
     assert result.details["replay_cosines"]["honest0"] < 0.9  # type: ignore[index]
 
 
-def test_update_correlated_with_its_previous_round_is_not_a_replay() -> None:
-    # Given a participant whose new update is its old one plus 5% fresh variation
-    fresh = UpdateInput("again", jittered(published_round()[0], 0.05, 2), 10)
-    result = make_rule("fedavg").aggregate(
-        BASE, [*honest_round(), fresh], published=published_round()
-    )
-    assert result.verdict("again").accepted
+@pytest.mark.parametrize(
+    ("source", "noise", "reason"),
+    [
+        ("honest1", 0.2, "replay"),  # a peer's previous update, 20% noise: cos ≈ 0.98
+        ("honest1", 0.6, "ok"),  # 60% noise: cos ≈ 0.86, below the peer threshold
+        (GLOBAL_DELTA, 0.2, "replay"),  # the previous global delta
+        ("copier", 0.05, "ok"),  # its own previous update, changed by 5%: a real update
+        ("copier", 1e-7, "replay"),  # its own previous update resent unchanged
+    ],
+)
+def test_replay_thresholds_for_peers_and_for_ones_own_previous_update(source, noise, reason):
+    # Given last round's updates, the copier's own among them
+    published = {**published_round(), "copier": good(70)}
+    copier = UpdateInput("copier", jittered(published[source], noise, 3), 10)
+    # When judged
+    result = make_rule("fedavg").aggregate(BASE, [*honest_round(), copier], published=published)
+    # Then the verdict follows the thresholds
+    assert result.verdict("copier").reason == reason
 
 
 @pytest.mark.parametrize(
@@ -187,3 +201,20 @@ def test_only_an_accepted_verdict_carries_a_score(reason: ReasonCode) -> None:
         Verdict("k", reason, 1)
     verdict = Verdict("k", reason)
     assert (verdict.verdict_code, verdict.reason_code) == (int(reason.kind), int(reason))
+
+
+def test_a_copier_cannot_frame_the_participant_it_copies() -> None:
+    # Given a victim whose work drifts slowly from round to round, and a copier whose
+    # last-round update (accepted) was a near-copy of the victim's update of two rounds ago
+    start, drift = good(80), good(81)
+
+    def victim_at(step: int) -> dict[str, np.ndarray]:
+        return {n: (v + 0.1 * step * drift[n]).astype(np.float32) for n, v in start.items()}
+
+    published = {"victim": victim_at(1), "copier": jittered(victim_at(0), 0.01, 5)}
+    victim = UpdateInput("victim", victim_at(2), 10)
+    # When the victim's fresh update is judged
+    result = make_rule("fedavg").aggregate(BASE, [*honest_round(), victim], published=published)
+    # Then it is close to the copier's update, but closer to its own line of work: accepted
+    assert result.details["replay_cosines"]["victim"] >= 0.95  # type: ignore[index]
+    assert result.verdict("victim").accepted

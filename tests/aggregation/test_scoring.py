@@ -76,10 +76,45 @@ def test_equal_policy_splits_10000_among_accepted_with_ties_to_smaller_keys() ->
     assert [v.score_bps for v in three.verdicts] == [3334, 3333, 3333]
 
 
-def test_contribution_policy_pays_by_leave_one_out_value() -> None:
+REFERENCE = {"w": (0.2 * TARGET).astype(np.float32)}
+LOO = {"reward_policy": "contribution", "contribution": "loo"}
+
+
+def test_contribution_policy_pays_by_alignment_with_the_reference() -> None:
+    # Given four useful updates, one that barely moves the model, and one opposed to the target
+    opposed = UpdateInput("opposed", {"w": (-0.1 * TARGET).astype(np.float32)}, 10)
+    updates = [*policy_round(), opposed]
+    # When scored by the default contribution measure
+    result = make_rule("fedavg", reward_policy="contribution").aggregate(
+        BASE, updates, reference=REFERENCE
+    )
+    # Then each accepted update earns in proportion to max(0, cos(update, reference))
+    ref = REFERENCE["w"].astype(np.float64)
+    cosines = {
+        u.key: float(u.tensors["w"] @ ref)
+        / float(np.linalg.norm(u.tensors["w"]) * np.linalg.norm(ref))
+        for u in updates
+    }
+    contributions = result.details["contributions"]
+    for key, value in contributions.items():
+        assert value == pytest.approx(max(cosines[key], 0.0), abs=1e-4)
+    assert [v.score_bps for v in result.verdicts] == to_bps(list(contributions.values()))
+    assert result.verdict("opposed").accepted and result.verdict("opposed").score_bps == 0
+
+
+def test_a_longer_update_earns_no_more_than_a_shorter_one_in_the_same_direction() -> None:
+    short = UpdateInput("a", toward_target(1), 10)
+    long = UpdateInput("b", {"w": toward_target(1)["w"] * np.float32(3.0)}, 10)
+    result = make_rule("fedavg", reward_policy="contribution").aggregate(
+        BASE, [short, long], reference=REFERENCE
+    )
+    assert [v.score_bps for v in result.verdicts] == [5000, 5000]
+
+
+def test_loo_contribution_pays_by_leave_one_out_value() -> None:
     # Given four useful updates and one that barely moves the model
-    rule = make_rule("fedavg", reward_policy="contribution")
-    # When scored by contribution on the validation loss
+    rule = make_rule("fedavg", **LOO)
+    # When scored by leave-one-out of the validation loss
     result = rule.aggregate(BASE, policy_round(), validation=distance_to_target)
     scores = {v.key: v.score_bps for v in result.verdicts}
     # Then the scores follow the (clipped) leave-one-out values and sum to 10,000
@@ -88,7 +123,7 @@ def test_contribution_policy_pays_by_leave_one_out_value() -> None:
     assert scores["weak"] < min(scores[f"h{i}"] for i in range(4))
     assert scores == dict(zip(contributions, to_bps(list(contributions.values())), strict=True))
     # And each value is the loss without the update minus the loss with all of them
-    accepted = [u for u in policy_round()]
+    accepted = policy_round()
     mean = np.mean([u.tensors["w"].astype(np.float64) for u in accepted], axis=0)
     for u in accepted:
         without = (mean * 5 - u.tensors["w"]) / 4
@@ -96,10 +131,10 @@ def test_contribution_policy_pays_by_leave_one_out_value() -> None:
         assert contributions[u.key] == pytest.approx(max(expected, 0.0), abs=1e-6)
 
 
-def test_a_harmful_accepted_update_is_clipped_to_zero() -> None:
+def test_a_harmful_accepted_update_is_clipped_to_zero_by_loo() -> None:
     # Given an accepted update that points away from the validation target
     harmful = UpdateInput("harm", {"w": (-0.1 * TARGET).astype(np.float32)}, 10)
-    result = make_rule("fedavg", reward_policy="contribution").aggregate(
+    result = make_rule("fedavg", **LOO).aggregate(
         BASE, [*policy_round(), harmful], validation=distance_to_target
     )
     # Then it is accepted (FedAvg accepts all) but earns nothing
@@ -107,44 +142,49 @@ def test_a_harmful_accepted_update_is_clipped_to_zero() -> None:
     assert verdict.accepted and verdict.score_bps == 0
 
 
-def test_claims_never_change_contribution_scores() -> None:
+@pytest.mark.parametrize("measure", ["reference", "loo"])
+def test_claims_never_change_contribution_scores(measure: str) -> None:
     # Given the same round with one participant claiming 1000× more samples
-    rule = make_rule("fedavg", reward_policy="contribution")
-    honest = rule.aggregate(BASE, policy_round(), validation=distance_to_target)
+    rule = make_rule("fedavg", reward_policy="contribution", contribution=measure)
+    inputs = {"reference": REFERENCE, "validation": distance_to_target}
+    honest = rule.aggregate(BASE, policy_round(), **inputs)
     lying = [UpdateInput(u.key, u.tensors, u.num_samples * 1000) for u in policy_round()[:1]]
-    inflated = rule.aggregate(BASE, [*lying, *policy_round()[1:]], validation=distance_to_target)
+    inflated = rule.aggregate(BASE, [*lying, *policy_round()[1:]], **inputs)
     # Then every score is the same (only the capped model weight can change)
     assert [v.score_bps for v in honest.verdicts] == [v.score_bps for v in inflated.verdicts]
 
 
-def test_contribution_scores_are_deterministic_across_workers_and_order() -> None:
-    runs = {
-        (workers, reverse): make_rule(
-            "trusted_mean", reward_policy="contribution", workers=workers
-        ).aggregate(
+@pytest.mark.parametrize("measure", ["reference", "loo"])
+def test_contribution_scores_are_deterministic_across_workers_and_order(measure: str) -> None:
+    def scores(workers: int, reverse: bool) -> list[tuple[str, str, int]]:
+        rule = make_rule(
+            "trusted_mean", reward_policy="contribution", contribution=measure, workers=workers
+        )
+        result = rule.aggregate(
             BASE,
             policy_round()[::-1] if reverse else policy_round(),
-            reference={"w": TARGET.astype(np.float32)},
+            reference=REFERENCE,
             validation=distance_to_target,
         )
-        for workers, reverse in [(1, False), (2, False), (2, True)]
-    }
-    fingerprints = {
-        repr([(v.key, v.reason, v.score_bps) for v in r.verdicts]) for r in runs.values()
-    }
-    assert len(fingerprints) == 1
+        return [(v.key, v.reason, v.score_bps) for v in result.verdicts]
+
+    assert scores(1, False) == scores(2, False) == scores(2, True)
 
 
-def test_contribution_policy_without_validation_is_a_clear_error() -> None:
-    rule = make_rule("fedavg", reward_policy="contribution")
+def test_contribution_policy_without_its_input_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="reference"):
+        make_rule("fedavg", reward_policy="contribution").aggregate(BASE, policy_round())
     with pytest.raises(ValueError, match="validation"):
-        rule.aggregate(BASE, policy_round())
+        make_rule("fedavg", **LOO).aggregate(BASE, policy_round())
 
 
-@pytest.mark.parametrize("policy", ["bogus", 7])
-def test_unknown_reward_policy_is_refused(policy) -> None:
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("reward_policy", "bogus"), ("reward_policy", 7), ("contribution", "shapley")],
+)
+def test_unknown_reward_policy_or_measure_is_refused(param: str, value: object) -> None:
     with pytest.raises(ValueError):
-        make_rule("fedavg", reward_policy=policy)
+        make_rule("fedavg", **{param: value})
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ async def test_round_rejects_hash_mismatch_and_malformed_bytes(tmp_path) -> None
 
     # Then the verdicts follow the bytes, and the chain holds the stored model's hash
     verdicts = {j.wallet: (j.accepted, j.reason) for j in outcome.judged}
-    assert verdicts[swapper.pubkey()] == (False, "hash")
+    assert verdicts[swapper.pubkey()] == (False, "hash_mismatch")
     assert verdicts[garbler.pubkey()] == (False, "malformed")
     assert verdicts[honest.pubkey()][0] and verdicts[honest2.pubkey()][0]
     state = decode_account(Pool, (await chain.get_account(pool)).data)
