@@ -27,7 +27,11 @@ Statistical (exclude only):
                   cos(u, p) ≥ `peer_replay_cos` for something another author
                   published, unless u is at least as close to its author's
                   own previous update; or cos(u, p) ≥ 1 − `replay_tolerance`
-                  for its own previous update (resending it unchanged);
+                  for its own previous update (resending it unchanged); or a
+                  cosine with the previous global delta that stands out from
+                  the round's (≥ median + `delta_sigmas` × MAD and
+                  ≥ `delta_min_cos`): the last global step sent again with
+                  noise, which the global model being public always allows;
                   (b) of a peer's *commitment* this round (same hash, revealed
                   after the victim's reveal): byte-identical updates, of which
                   only the earliest commitment (`committed_at`) keeps its
@@ -58,6 +62,7 @@ business (bench/results/robustness.md, "Evasions").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -69,6 +74,7 @@ from .objective import check_norm_bound, exceeds_norm_bound, shape_reason
 from .stats import UpdateStats, all_stats
 from .types import ReasonCode, UpdateInput
 
+MIN_MAD = 0.02
 GLOBAL_DELTA = "global"  # `published` key of the previous global delta (not base58: no 'l')
 
 Published = Mapping[str, Mapping[str, np.ndarray]]  # author key -> tensors
@@ -102,6 +108,8 @@ class PreFilter:
     min_ratio: float = 0.05
     replay_tolerance: float = 1e-6
     peer_replay_cos: float = 0.95
+    delta_sigmas: float = 6.0
+    delta_min_cos: float = 0.5
 
     def screen(
         self,
@@ -182,15 +190,30 @@ class PreFilter:
             )
             cos = dots / np.sqrt(np.outer(squares, source_squares))
             authors = [author for author, _, _ in sources]
+            momentum = self._momentum_bar(cos, authors)
             for (index, _, _), row in zip(kept, cos, strict=True):
                 key = updates[index].key
                 own = max((c for a, c in zip(authors, row, strict=True) if a == key), default=0.0)
                 peer = max((c for a, c in zip(authors, row, strict=True) if a != key), default=0.0)
+                delta = max(
+                    (c for a, c in zip(authors, row, strict=True) if a == GLOBAL_DELTA), default=0.0
+                )
                 cosines[key] = float(peer)
-                copied = peer >= self.peer_replay_cos and peer > own
+                copied = (peer >= self.peer_replay_cos or delta >= momentum) and peer > own
                 if copied or own >= 1.0 - self.replay_tolerance:
                     replayed.add(index)
         return replayed, cosines
+
+    def _momentum_bar(self, cos: np.ndarray, authors: list[str]) -> float:
+        """Cosine with the previous global delta above which an update stands out as a
+        replay of it: the round's median + `delta_sigmas` × MAD (lower medians, floor
+        `MIN_MAD`), and at least `delta_min_cos`."""
+        if GLOBAL_DELTA not in authors:
+            return math.inf
+        column = sorted(cos[:, authors.index(GLOBAL_DELTA)].tolist())
+        median = column[(len(column) - 1) // 2]
+        spread = sorted(abs(c - median) for c in column)[(len(column) - 1) // 2]
+        return max(median + self.delta_sigmas * max(spread, MIN_MAD), self.delta_min_cos)
 
 
 def _published_rows(

@@ -218,3 +218,25 @@ def test_a_copier_cannot_frame_the_participant_it_copies() -> None:
     # Then it is close to the copier's update, but closer to its own line of work: accepted
     assert result.details["replay_cosines"]["victim"] >= 0.95  # type: ignore[index]
     assert result.verdict("victim").accepted
+
+
+def test_a_noisy_replay_of_the_last_global_step_stands_out_from_the_round() -> None:
+    # Given 12 fresh updates that share a third of their direction with the last global step,
+    # and one participant resubmitting that step with 50% noise (cos ≈ 0.89 with it)
+    rng = np.random.default_rng(11)
+    base = {"w": np.zeros(500, np.float32)}
+    step = rng.standard_normal(500)
+
+    def vector(share: float, seed: int) -> dict[str, np.ndarray]:
+        noise = np.random.default_rng(seed).standard_normal(500)
+        return {"w": (share * step + noise).astype(np.float32)}
+
+    fresh = [UpdateInput(f"p{i:02d}", vector(0.35, 100 + i), 10) for i in range(12)]
+    replay = UpdateInput(
+        "replay", {"w": (step + 0.5 * rng.standard_normal(500)).astype(np.float32)}, 10
+    )
+    published = {GLOBAL_DELTA: {"w": step.astype(np.float32)}}
+    # When judged, Then only the replay is excluded
+    result = make_rule("fedavg").aggregate(base, [*fresh, replay], published=published)
+    assert [v.key for v in result.verdicts if not v.accepted] == ["replay"]
+    assert result.verdict("replay").reason == "replay"
