@@ -89,7 +89,11 @@ def encode_tensors(tensors: Mapping[str, object]) -> bytes:
 
 class _Reader:
     def __init__(self, data: bytes) -> None:
-        self.view = memoryview(data)
+        view = memoryview(data).cast("B")
+        # A read-only buffer (bytes, a read-only mmap) is viewed in place, so a
+        # mapped file is decoded without reading its tensor data; a writable one
+        # is copied, so the arrays handed out can never change under the caller.
+        self.view = view if view.readonly else memoryview(bytes(view))
         self.pos = 0
 
     def take(self, n: int, what: str) -> memoryview:
@@ -104,8 +108,9 @@ class _Reader:
 
 
 def decode_tensors(data: bytes) -> Tensors:
-    """Parse canonical bytes; arrays are read-only views when possible."""
-    reader = _Reader(bytes(data))
+    """Parse canonical bytes (any buffer); arrays are read-only views of it when it is
+    read-only (bytes, a read-only mmap), else of a copy."""
+    reader = _Reader(data)
     if bytes(reader.take(4, "magic")) != MAGIC:
         raise MalformedUpdate("magic", "not a fedstake tensor file")
     version, count = reader.unpack("<BI", "header")
