@@ -22,6 +22,7 @@ anything else raises `MalformedUpdate` with a short reason.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Mapping
 
@@ -171,3 +172,18 @@ def tensors_hash(tensors: Mapping[str, object]) -> bytes:
 def bytes_hash(data: bytes) -> bytes:
     """SHA-256 of already canonical bytes."""
     return hashlib.sha256(data).digest()
+
+
+HASH_READ = 1 << 20
+
+
+def file_hash(path: str | os.PathLike[str], chunk: int = HASH_READ) -> bytes:
+    """SHA-256 of a file of canonical bytes, read `chunk` bytes at a time into one
+    reused buffer: memory stays at one chunk whatever the file's size. Equals
+    `bytes_hash` of the file's contents. Raises `OSError` if it cannot be read."""
+    digest = hashlib.sha256()
+    view = memoryview(bytearray(chunk))
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
+    return digest.digest()

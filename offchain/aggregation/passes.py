@@ -107,7 +107,7 @@ def _scan_task(part: Part, job: _ScanJob):
     limit = np.uint32(plan.limit_bits if plan is not None else NOT_FINITE_BITS)
     unit = plan.unit if plan is not None else 1.0
     acc = np.empty(max((stop - start for _, start, stop, _ in part), default=0))
-    lanes = np.empty(64)
+    lanes = np.empty((count, 64))
     pager = Pager.of(job.rows)
     lists: dict[int, object] = {}
     slices: list[np.ndarray] | None = [] if accumulate and job.out is None else None

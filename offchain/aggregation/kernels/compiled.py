@@ -29,13 +29,12 @@ COARSE_BLOCK = 1024  # products ≤ 2^14: any partial sum of ≤ 1024 of them is
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
-def _lane_norm(x, start, stop, lanes):
-    """Σ x² of x[start:stop] in float64: lane j sums the squares of the coordinates
-    ≡ j (mod NORM_LANES) in increasing order, then lanes fold pairwise (j += j + h
-    for h = 32, 16, …, 1). Every square of a float32 is exact in float64."""
+def _add_squares(x, start, stop, lanes):
+    """lanes[j] += float64(x)² for the coordinates of x[start:stop] ≡ j (mod
+    NORM_LANES) counted from `start`, in increasing order (start is where the
+    piece begins, or a multiple of NORM_LANES after it)."""
     n = stop - start
     full = n - n % NORM_LANES
-    lanes[:] = 0.0
     for k0 in range(0, full, NORM_LANES):
         sub = x[start + k0 : start + k0 + NORM_LANES]
         for j in range(NORM_LANES):
@@ -44,6 +43,11 @@ def _lane_norm(x, start, stop, lanes):
     for k in range(full, n):
         v = np.float64(x[start + k])
         lanes[k - full] += v * v
+
+
+@njit(nogil=True, cache=True, boundscheck=False)
+def _fold(lanes):
+    """Σ of the lanes, folded pairwise: lane j += lane j + h for h = 32, 16, …, 1."""
     h = NORM_LANES
     while h > 1:
         h //= 2
@@ -72,12 +76,33 @@ def _add_terms(x, start, stop, scale, acc):
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
+def _add_squares_and_terms(x, start, stop, lanes, scale, acc):
+    """`_add_squares` and `_add_terms` in one loop over x[start:stop]."""
+    n = stop - start
+    full = n - n % NORM_LANES
+    for k0 in range(0, full, NORM_LANES):
+        sub = x[start + k0 : start + k0 + NORM_LANES]
+        out = acc[k0 : k0 + NORM_LANES]
+        for j in range(NORM_LANES):
+            v = np.float64(sub[j])
+            lanes[j] += v * v
+            out[j] += np.rint(v * scale)
+    for k in range(full, n):
+        v = np.float64(x[start + k])
+        lanes[k - full] += v * v
+        acc[k] += np.rint(v * scale)
+
+
+@njit(nogil=True, cache=True, boundscheck=False)
 def scan_piece(rows, start, stop, scales, limit_bits, accumulate, acc, lanes, max_bits, sumsq, col):
     """Statistics of every row's piece, and optionally the fixed-point sum, in one read.
 
-    max_bits[i, col] ← max |x| bits; sumsq[i, col] ← `_lane_norm` (0 if not finite).
-    If `accumulate`: acc[:n] ← Σ_i rint(x_i · scales[i]) over the rows with a
-    non-zero scale whose piece is finite with max bits ≤ `limit_bits`.
+    max_bits[i, col] ← max |x| bits; sumsq[i, col] ← the piece's lane sum of
+    squares (0 if not finite). If `accumulate`: acc[:n] ← Σ_i rint(x_i ·
+    scales[i]) over the rows with a non-zero scale whose piece is finite with
+    max bits ≤ `limit_bits` (a piece above it belongs to a row that is slashed,
+    so the caller never uses that sum). Each row's piece is read from memory
+    once (max |x|), then from cache once (squares and terms together).
     """
     n = stop - start
     if accumulate:
@@ -89,18 +114,53 @@ def scan_piece(rows, start, stop, scales, limit_bits, accumulate, acc, lanes, ma
         if m >= np.uint32(0x7F800000):
             sumsq[i, col] = 0.0
             continue
-        sumsq[i, col] = _lane_norm(x, start, stop, lanes)
+        row_lanes = lanes[i]
+        row_lanes[:] = 0.0
         if accumulate and scales[i] != 0.0 and m <= limit_bits:
-            _add_terms(x, start, stop, scales[i], acc)
+            _add_squares_and_terms(x, start, stop, row_lanes, scales[i], acc)
+        else:
+            _add_squares(x, start, stop, row_lanes)
+        sumsq[i, col] = _fold(row_lanes)
+
+
+@njit(nogil=True, cache=True, boundscheck=False)
+def _add_terms4(x0, x1, x2, x3, start, stop, s0, s1, s2, s3, acc):
+    """acc[k] += the four rows' terms (an exact integer sum in any grouping)."""
+    n = stop - start
+    a = x0[start:stop]
+    b = x1[start:stop]
+    c = x2[start:stop]
+    d = x3[start:stop]
+    for k in range(n):
+        acc[k] += (np.rint(np.float64(a[k]) * s0) + np.rint(np.float64(b[k]) * s1)) + (
+            np.rint(np.float64(c[k]) * s2) + np.rint(np.float64(d[k]) * s3)
+        )
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
 def sum_piece(rows, start, stop, scales, acc):
-    """acc[:n] ← Σ_i rint(x_i · scales[i]) over the rows with a non-zero scale."""
-    acc[: stop - start] = 0.0
-    for i in range(len(rows)):
-        if scales[i] != 0.0:
-            _add_terms(rows[i], start, stop, scales[i], acc)
+    """acc[:n] ← Σ_i rint(x_i · scales[i]) (every row's scale non-zero), four rows per
+    walk over acc so that its traffic does not dominate."""
+    n = stop - start
+    acc[:n] = 0.0
+    count = len(rows)
+    full = count - count % 4
+    for i in range(0, full, 4):
+        _add_terms4(
+            rows[i],
+            rows[i + 1],
+            rows[i + 2],
+            rows[i + 3],
+            start,
+            stop,
+            scales[i],
+            scales[i + 1],
+            scales[i + 2],
+            scales[i + 3],
+            acc,
+        )
+    for i in range(full, count):
+        _add_terms(rows[i], start, stop, scales[i], acc)
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
