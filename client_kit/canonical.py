@@ -25,6 +25,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Mapping
+from typing import BinaryIO
 
 import numpy as np
 
@@ -86,6 +87,18 @@ def encode_tensors(tensors: Mapping[str, object]) -> bytes:
     return b"".join(
         part if isinstance(part, bytes) else part.tobytes() for part in _canonical_parts(tensors)
     )
+
+
+def write_tensors(tensors: Mapping[str, object], handle: BinaryIO) -> int:
+    """Write the canonical bytes of `tensors` to a binary file object, piece by piece
+    (tensor data straight from the arrays: no copy of the whole model). Returns the
+    number of bytes written; the bytes equal `encode_tensors(tensors)`."""
+    written = 0
+    for part in _canonical_parts(tensors):
+        data = part if isinstance(part, bytes) else memoryview(part.reshape(-1)).cast("B")
+        handle.write(data)
+        written += len(data)
+    return written
 
 
 class _Reader:

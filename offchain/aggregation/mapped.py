@@ -1,19 +1,21 @@
-"""Updates read from disk chunk by chunk: memory-mapped canonical files.
+"""Updates read from disk chunk by chunk: canonical files, mapped and read in pieces.
 
 A round's updates need not fit in memory. `open_update(path)` maps a file of
-canonical bytes (docs/canonical-bytes.md) read-only and decodes it in place:
-the tensors are views of the mapping, and nothing is read until a pass
-touches it. Every pass (`passes`) walks coordinate pieces and, after each
-piece, hands the mapped pages it has read back to the kernel
-(`Pager.release`, `madvise(MADV_DONTNEED)`): the file stays in the page cache
-(the operating system's, reclaimable), but the process's resident memory
-holds only the pieces in flight. So the extra memory of a rule is its output
-model plus a few pieces per worker, whatever the number of updates
-(bench/streaming.py measures it).
+canonical bytes (docs/canonical-bytes.md) read-only and decodes its header in
+place: the tensors are views of the mapping, and no tensor data is read.
 
-`locate(array)` tells where a mapped array lives (path, byte offset), which is
-how `ray_executor` lets a worker on another process map the same bytes instead
-of receiving them.
+The passes (`passes`) do not read those views through the mapping, though: a
+page fault maps a whole page-cache folio (megabytes on current kernels), so
+a hundred updates walked in step would keep hundreds of megabytes mapped.
+Instead `Pieces` finds the file behind each mapped row (`locate`) and reads
+each piece with `os.preadv` into one small buffer per task: the file stays in
+the page cache (the operating system's, reclaimable), and the process holds
+only the buffer. So the extra memory of a rule is its output model plus a few
+pieces per worker, whatever the number of updates (bench/streaming.py
+measures it). Rows already in memory are used in place, without a copy.
+
+`locate` is also how `ray_executor` lets a worker in another process read the
+same bytes instead of receiving them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +32,6 @@ import numpy as np
 from client_kit.canonical import decode_tensors
 
 from .layout import Rows
-
-PAGE = mmap.PAGESIZE
 
 _paths: dict[int, str] = {}  # id(mmap) -> path, for `locate`
 _lock = threading.Lock()
@@ -103,32 +103,57 @@ def locate(array: np.ndarray) -> tuple[str, int] | None:
     return path, array.ctypes.data - _start_address(mapping)
 
 
-class Pager:
-    """Drops the mapped pages of rows once a piece of them has been read."""
+class Pieces:
+    """Where a task reads one piece of every row: the arrays themselves when all are
+    in memory, else a (rows, width) float32 buffer filled with `os.preadv` from the
+    files behind the mapped rows (rows in memory are copied into it)."""
 
-    def __init__(self, entries: list[tuple[mmap.mmap, list[int]]]) -> None:
-        self._entries = entries  # (mapping, byte offset of each tensor's data)
+    def __init__(self, rows: Sequence[Rows], width: int, row_list: Callable) -> None:
+        self._rows = rows
+        self._row_list = row_list
+        self._lists: dict[int, object] = {}
+        located = [[locate(flat) for flat in row] for row in rows]
+        self.buffered = any(where is not None for row in located for where in row)
+        self._located = located
+        self._files: dict[str, int] = {}
+        if self.buffered:
+            self._buffer = np.empty((len(rows), max(width, 1)), dtype=np.float32)
+            self._buffer_list = row_list(list(self._buffer))
+            for row in located:
+                for where in row:
+                    if where is not None and where[0] not in self._files:
+                        self._files[where[0]] = os.open(where[0], os.O_RDONLY)
 
-    @classmethod
-    def of(cls, rows: Sequence[Rows]) -> Pager | None:
-        """A pager for the mapped rows among `rows`, or None if none is mapped."""
-        entries = []
-        for row in rows:
-            mapping = _mapping_of(row[0]) if row else None
-            if mapping is None:
+    def get(self, tensor: int, start: int, stop: int) -> tuple[object, int, int]:
+        """(rows for the kernel, start, stop) covering coordinates [start, stop)."""
+        if not self.buffered:
+            if tensor not in self._lists:
+                self._lists[tensor] = self._row_list([row[tensor] for row in self._rows])
+            return self._lists[tensor], start, stop
+        count = stop - start
+        for i, row in enumerate(self._rows):
+            where = self._located[i][tensor]
+            target = self._buffer[i, :count]
+            if where is None:
+                target[:] = row[tensor][start:stop]
                 continue
-            start = _start_address(mapping)
-            entries.append((mapping, [flat.ctypes.data - start for flat in row]))
-        return cls(entries) if entries else None
+            path, offset = where
+            view = memoryview(target).cast("B")
+            position = offset + start * target.itemsize
+            while len(view):
+                got = os.preadv(self._files[path], [view], position)
+                if got <= 0:
+                    raise OSError(f"{path}: file shorter than its header says")
+                view, position = view[got:], position + got
+        return self._buffer_list, 0, count
 
-    def release(self, tensor: int, start: int, stop: int, itemsize: int = 4) -> None:
-        """Give back the pages under coordinates [start, stop) of one tensor of every
-        mapped row (whole pages, so a neighbour piece may fault one back in from the
-        page cache: harmless)."""
-        for mapping, offsets in self._entries:
-            first = offsets[tensor] + start * itemsize
-            last = offsets[tensor] + stop * itemsize
-            low = first - first % PAGE
-            high = min(len(mapping), -(-last // PAGE) * PAGE)
-            if high > low:
-                mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
+    def close(self) -> None:
+        for handle in self._files.values():
+            os.close(handle)
+        self._files = {}
+
+    def __enter__(self) -> Pieces:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -41,7 +41,7 @@ import numpy as np
 from . import kernels
 from .executor import Executor, Job, Part, split_parts
 from .layout import Layout, Rows
-from .mapped import Pager
+from .mapped import Pieces
 
 if TYPE_CHECKING:
     from .fixedpoint import SumPlan
@@ -65,12 +65,6 @@ class UpdateStats:
 
 def _pieces(layout: Layout, chunk: int) -> list[tuple[int, int, int, int]]:
     return [(t, s, e, i) for i, (t, s, e) in enumerate(layout.segments(chunk))]
-
-
-def _row_list(cache: dict[int, object], rows: Sequence[Rows], tensor: int) -> object:
-    if tensor not in cache:
-        cache[tensor] = kernels.row_list([row[tensor] for row in rows])
-    return cache[tensor]
 
 
 def _model_target(job: Job, tensor: int, start: int, stop: int, dtype: type = np.float32):
@@ -106,24 +100,21 @@ def _scan_task(part: Part, job: _ScanJob):
     scales = plan.scales if plan is not None else np.zeros(count)
     limit = np.uint32(plan.limit_bits if plan is not None else NOT_FINITE_BITS)
     unit = plan.unit if plan is not None else 1.0
-    acc = np.empty(max((stop - start for _, start, stop, _ in part), default=0))
+    acc = np.empty(SCAN_CHUNK)
     lanes = np.empty((count, 64))
-    pager = Pager.of(job.rows)
-    lists: dict[int, object] = {}
     slices: list[np.ndarray] | None = [] if accumulate and job.out is None else None
-    for column, (tensor, start, stop, _) in enumerate(part):
-        rows = _row_list(lists, job.rows, tensor)
-        kernel.scan_piece(
-            rows, start, stop, scales, limit, accumulate, acc, lanes, max_bits, sumsq, column
-        )
-        if accumulate:
-            assert job.base is not None
-            target = _model_target(job, tensor, start, stop)
-            kernel.model_piece(job.base[tensor], start, stop, acc, unit, target)
-            if slices is not None:
-                slices.append(target)
-        if pager is not None:
-            pager.release(tensor, start, stop)
+    with Pieces(job.rows, SCAN_CHUNK, kernels.row_list) as pieces:
+        for column, (tensor, start, stop, _) in enumerate(part):
+            rows, first, last = pieces.get(tensor, start, stop)
+            kernel.scan_piece(
+                rows, first, last, scales, limit, accumulate, acc, lanes, max_bits, sumsq, column
+            )
+            if accumulate:
+                assert job.base is not None
+                target = _model_target(job, tensor, start, stop)
+                kernel.model_piece(job.base[tensor], start, stop, acc, unit, target)
+                if slices is not None:
+                    slices.append(target)
     return [p[3] for p in part], max_bits, sumsq, slices
 
 
@@ -176,21 +167,20 @@ class _SumJob(Job):
 
 def _sum_task(part: Part, job: _SumJob):
     kernel = kernels.active()
-    acc = np.empty(max((stop - start for _, start, stop, _ in part), default=0))
-    pager = Pager.of(job.rows)
-    lists: dict[int, object] = {}
+    width = max((stop - start for _, start, stop, _ in part), default=0)
+    acc = np.empty(width)
     slices: list[np.ndarray] | None = [] if job.out is None else None
-    for tensor, start, stop, _ in part:
-        kernel.sum_piece(_row_list(lists, job.rows, tensor), start, stop, job.plan.scales, acc)
-        target = _model_target(job, tensor, start, stop, job.out_dtype)
-        if job.base is not None:
-            kernel.model_piece(job.base[tensor], start, stop, acc, job.plan.unit, target)
-        else:
-            np.multiply(acc[: stop - start], job.plan.unit, out=target)  # exact: a power of two
-        if slices is not None:
-            slices.append(target)
-        if pager is not None:
-            pager.release(tensor, start, stop)
+    with Pieces(job.rows, width, kernels.row_list) as pieces:
+        for tensor, start, stop, _ in part:
+            rows, first, last = pieces.get(tensor, start, stop)
+            kernel.sum_piece(rows, first, last, job.plan.scales, acc)
+            target = _model_target(job, tensor, start, stop, job.out_dtype)
+            if job.base is not None:
+                kernel.model_piece(job.base[tensor], start, stop, acc, job.plan.unit, target)
+            else:
+                np.multiply(acc[: stop - start], job.plan.unit, out=target)  # exact: 2^-G
+            if slices is not None:
+                slices.append(target)
     return slices
 
 
@@ -255,38 +245,29 @@ def _products_task(part: Part, job: _ProductsJob):
     block = np.zeros((height, width), dtype=np.float32)
     out = np.zeros(shape, dtype=np.float64 if job.coarse else np.int64)
     squares = np.zeros(height, dtype=np.int64)
-    pager = Pager.of(job.rows)
-    left_lists: dict[int, object] = {}
-    right_lists: dict[int, object] = {}
     left = job.rows if symmetric else job.rows[: job.left]
     right = job.rows[job.left :]
-    for tensor, start, stop, _ in part:
-        for piece_start in range(start, stop, width):
-            piece_stop = min(stop, piece_start + width)
-            n = piece_stop - piece_start
-            kernel.quantize_piece(
-                _row_list(left_lists, left, tensor),
-                piece_start,
-                piece_stop,
-                job.scales[: len(left)],
-                block,
-            )
-            if not symmetric:
-                kernel.quantize_piece(
-                    _row_list(right_lists, right, tensor),
-                    piece_start,
-                    piece_stop,
-                    job.scales[job.left :],
-                    block[offset:],
-                )
-            if job.coarse:
-                kernel.coarse_gram_piece(block, count, n, out)
-            else:
-                kernel.fine_products_piece(block, offset, n, symmetric, out)
+    with (
+        Pieces(left, width, kernels.row_list) as left_pieces,
+        Pieces(right if not symmetric else [], width, kernels.row_list) as right_pieces,
+    ):
+        for tensor, start, stop, _ in part:
+            for piece_start in range(start, stop, width):
+                piece_stop = min(stop, piece_start + width)
+                n = piece_stop - piece_start
+                rows, first, last = left_pieces.get(tensor, piece_start, piece_stop)
+                kernel.quantize_piece(rows, first, last, job.scales[: len(left)], block)
                 if not symmetric:
-                    kernel.row_squares_piece(block, height, n, squares)
-        if pager is not None:
-            pager.release(tensor, start, stop)
+                    rows, first, last = right_pieces.get(tensor, piece_start, piece_stop)
+                    kernel.quantize_piece(
+                        rows, first, last, job.scales[job.left :], block[offset:]
+                    )
+                if job.coarse:
+                    kernel.coarse_gram_piece(block, count, n, out)
+                else:
+                    kernel.fine_products_piece(block, offset, n, symmetric, out)
+                    if not symmetric:
+                        kernel.row_squares_piece(block, height, n, squares)
     return out, squares
 
 
@@ -389,17 +370,16 @@ def _coord_task(part: Part, job: _CoordJob):
     pairs = sorting_network(count) if count <= NETWORK_MAX else None
     reduction = job.reduction
     kept = count - 2 * reduction.cut
-    pager = Pager.of(job.rows)
-    lists: dict[int, object] = {}
     slices: list[np.ndarray] | None = [] if job.out is None else None
     assert job.base is not None
+    pieces = Pieces(job.rows, width, kernels.row_list)
     for tensor, start, stop, _ in part:
-        rows = _row_list(lists, job.rows, tensor)
         target = _model_target(job, tensor, start, stop)
         for piece_start in range(start, stop, width):
             piece_stop = min(stop, piece_start + width)
             n = piece_stop - piece_start
-            kernel.gather_piece(rows, piece_start, piece_stop, block)
+            rows, first, last = pieces.get(tensor, piece_start, piece_stop)
+            kernel.gather_piece(rows, first, last, block)
             ordered[:, :n] = block[:, :n]
             if pairs is not None:
                 kernel.network_sort(ordered, n, pairs)
@@ -432,8 +412,7 @@ def _coord_task(part: Part, job: _CoordJob):
             )
         if slices is not None:
             slices.append(target)
-        if pager is not None:
-            pager.release(tensor, start, stop)
+    pieces.close()
     return exact, slices
 
 
