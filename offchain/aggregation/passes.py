@@ -259,9 +259,7 @@ def _products_task(part: Part, job: _ProductsJob):
                 kernel.quantize_piece(rows, first, last, job.scales[: len(left)], block)
                 if not symmetric:
                     rows, first, last = right_pieces.get(tensor, piece_start, piece_stop)
-                    kernel.quantize_piece(
-                        rows, first, last, job.scales[job.left :], block[offset:]
-                    )
+                    kernel.quantize_piece(rows, first, last, job.scales[job.left :], block[offset:])
                 if job.coarse:
                     kernel.coarse_gram_piece(block, count, n, out)
                 else:
