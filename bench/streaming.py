@@ -4,9 +4,10 @@ Writes N updates of d float32 coordinates (default 100 × 10,000,000: 4 GB) as
 canonical-bytes files, one at a time (the writer never holds more than one),
 then judges the round in a fresh subprocess per rule, the way an operator
 with a local content store would: each file's SHA-256 is checked against its
-commitment by `client_kit.canonical.file_hash` (1 MiB reads), the file is
-memory-mapped (`offchain.aggregation.mapped.open_update`) and the rule reads
-it piece by piece, giving each piece's pages back. The subprocess reports its
+commitment by `client_kit.canonical.file_hash` (1 MiB reads), its header is
+decoded from a read-only mapping (`offchain.aggregation.mapped.open_update`),
+and the rule reads the tensor data piece by piece into small per-worker
+buffers (`mapped.Pieces`, `os.preadv`). The subprocess reports its
 resident set size before the round (imports, base model, mappings) and its
 peak during the round (VmHWM, reset just before it — `ru_maxrss` would also
 count the imports); the difference is the round's
@@ -198,8 +199,9 @@ def main() -> None:
         f"bytes on disk (one update: {update_bytes / 1e6:.0f} MB), judged on a machine with "
         f"{host_memory / 1e9:.0f} GB of RAM, 2 shared cores, workers={args.workers}, a declared "
         "norm bound (2× the largest update norm). Each rule runs in a fresh process: SHA-256 of "
-        "every file against its commitment (`file_hash`, 1 MiB reads), then the files are "
-        "memory-mapped and aggregated piece by piece, each piece's pages given back after use. "
+        "every file against its commitment (`file_hash`, 1 MiB reads), then each file's header is "
+        "decoded from a read-only mapping and the rule reads the data piece by piece into small "
+        "per-worker buffers (`preadv`). "
         "RSS before = the process with its imports, the base model and the mappings; peak = "
         "VmHWM during the round (reset just before it); extra = peak − before, in updates "
         "(the new model alone is 1×).\n\n"

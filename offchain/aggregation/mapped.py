@@ -73,9 +73,14 @@ def open_update(path: str | os.PathLike[str]) -> MappedUpdate:
             decode_tensors(b"")  # an empty file cannot be mapped: raises MalformedUpdate
         mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     tensors = decode_tensors(mapping)
-    with _lock:
-        _paths[id(mapping)] = name
+    register_mapping(mapping, name)
     return MappedUpdate(name, dict(tensors), mapping)
+
+
+def register_mapping(mapping: mmap.mmap, path: str) -> None:
+    """Remember which file a read-only mapping shows, for `locate` (and so `Pieces`)."""
+    with _lock:
+        _paths[id(mapping)] = path
 
 
 def _mapping_of(array: np.ndarray) -> mmap.mmap | None:
