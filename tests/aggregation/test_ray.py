@@ -67,7 +67,7 @@ def test_partial_gram_matrices_sum_to_the_single_process_gram(executor, mapped_r
     from offchain.aggregation.geometry import coarse_gram, gram
     from offchain.aggregation.layout import Layout
 
-    base, updates, mapped, _ = mapped_round
+    base, _, mapped, _ = mapped_round
     layout = Layout.of(base)
     rows = [layout.rows(u.tensors) for u in mapped]
     maxabs = [max(float(np.abs(t).max()) for t in row) for row in rows]
