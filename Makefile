@@ -7,19 +7,26 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program setup lint bench clean
+.PHONY: demo test program setup ipfs lint bench clean
 
 demo: setup program
 	$(PY) scripts/demo.py
 
-test: setup program
+test: setup program ipfs
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
-program:
+# setup first: the post-link check (scripts/check_sbf.py) runs in the venv.
+program: setup
 	bash scripts/build_program.sh
+
+# A real IPFS node (kubo, built from the Go module proxy, cached in .tools/)
+# for the storage tests; without Go those tests skip and say why.
+ipfs:
+	@if command -v go >/dev/null; then bash scripts/ipfs/install.sh >/dev/null; \
+	else echo "[ipfs] go not installed: the kubo storage tests will skip"; fi
 
 setup: $(STAMP)
 
@@ -37,6 +44,7 @@ bench: setup program
 	$(PY) bench/compute_units.py
 	$(PY) bench/aggregation.py
 	$(PY) bench/robustness.py
+	$(PY) bench/watcher.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

@@ -22,6 +22,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from bench.attacks import Attack, PublicView, choose_malicious
 from offchain.aggregation import (
     GLOBAL_DELTA,
     AggregationRule,
@@ -31,7 +32,6 @@ from offchain.aggregation import (
     to_bps,
 )
 from offchain.aggregation.layout import Layout
-from offchain.attacks import Attack, PublicView, choose_malicious
 
 NUM_CLASSES = 10
 NUM_FEATURES = 64

@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.attacks import ATTACKS, Attack, CopyPeer, InflatedClaims
 from bench.fl_sim import (
     POLICIES,
     GroupStats,
@@ -46,7 +47,6 @@ from bench.fl_sim import (
     run_federated,
 )
 from offchain.aggregation import DEFAULT_REWARD_POLICY, DEFAULT_RULE, RULES, make_rule
-from offchain.attacks import ATTACKS, Attack, CopyPeer, InflatedClaims
 
 RULE_ORDER = ["fedavg", "median", "trimmed_mean", "multikrum", "fltrust", "trusted_mean"]
 ATTACK_ORDER = ["none", *ATTACKS]

@@ -16,7 +16,16 @@ Layout (all integers little-endian):
         data     little-endian, C order, prod(dims) × itemsize bytes
 
 `decode_tensors` accepts only byte strings `encode_tensors` could have made:
-anything else raises `MalformedUpdate` with a short reason.
+anything else raises `MalformedUpdate` with a short reason, whatever the
+bytes (a fuzz test holds it to that). Besides the layout, a tensor may hold at
+most `MAX_ELEMENTS` elements, counting a zero dimension as one, so no shape a
+peer sends can overflow numpy's size arithmetic. docs/canonical-bytes.md gives
+the format with byte-level vectors.
+
+The hash of canonical bytes is `canonical_hash(data)` (or `tensors_hash`,
+which streams the same bytes): the one place update and model hashes are made.
+`update_commitment` binds an update hash to the wallet that commits to it
+(what `submit_update` records; docs/PROTOCOL.md).
 """
 
 from __future__ import annotations
@@ -29,11 +38,14 @@ from typing import BinaryIO
 
 import numpy as np
 
+from client_kit.errors import FedstakeError
+
 MAGIC = b"FSTK"
 VERSION = 1
 MAX_NDIM = 8
 MAX_TENSORS = 4096
 MAX_NAME_BYTES = 256
+MAX_ELEMENTS = 1 << 32  # per tensor; zero dimensions count as 1 in this bound
 
 DTYPE_CODES: dict[str, int] = {"float32": 1, "float64": 2, "int64": 3, "int32": 4, "float16": 5}
 CODE_DTYPES: dict[int, np.dtype] = {
@@ -43,7 +55,7 @@ CODE_DTYPES: dict[int, np.dtype] = {
 Tensors = dict[str, np.ndarray]
 
 
-class MalformedUpdate(ValueError):
+class MalformedUpdate(FedstakeError, ValueError):
     """Bytes that are not a canonical tensor set; `reason` is a short machine-readable code."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -52,10 +64,24 @@ class MalformedUpdate(ValueError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
-def _as_array(value: object) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch.Tensor without importing torch here
-        value = value.detach().cpu().numpy()  # type: ignore[union-attr]
-    return np.asarray(value)
+def _as_array(name: str, value: object) -> np.ndarray:
+    """`value` (numpy array or torch tensor) as a numpy array; `MalformedUpdate`
+    for anything numpy cannot represent (e.g. torch's bfloat16)."""
+    try:
+        if hasattr(value, "detach"):  # torch.Tensor without importing torch here
+            value = value.detach().cpu().numpy()  # type: ignore[union-attr]
+        return np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        kind = getattr(value, "dtype", type(value).__name__)
+        raise MalformedUpdate("dtype", f"{name}: {kind} is not supported ({exc})") from None
+
+
+def _check_shape(name: str, shape: tuple[int, ...]) -> None:
+    elements = 1
+    for dim in shape:
+        elements *= max(dim, 1)
+        if elements > MAX_ELEMENTS:
+            raise MalformedUpdate("shape", f"{name}: dims {list(shape)} exceed {MAX_ELEMENTS}")
 
 
 def _canonical_parts(tensors: Mapping[str, object]):
@@ -63,8 +89,14 @@ def _canonical_parts(tensors: Mapping[str, object]):
     if len(tensors) > MAX_TENSORS:
         raise MalformedUpdate("too_many_tensors", str(len(tensors)))
     yield MAGIC + struct.pack("<BI", VERSION, len(tensors))
-    for name in sorted(tensors, key=lambda n: n.encode("utf-8")):
-        array = _as_array(tensors[name])
+    if not all(isinstance(name, str) for name in tensors):
+        raise MalformedUpdate("name", "tensor names must be strings")
+    try:
+        names = sorted(tensors, key=lambda n: n.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise MalformedUpdate("name", "tensor names must be valid UTF-8") from None
+    for name in names:
+        array = _as_array(name, tensors[name])
         dtype_name = array.dtype.name
         if dtype_name not in DTYPE_CODES:
             raise MalformedUpdate("dtype", f"{name}: {dtype_name} is not supported")
@@ -73,6 +105,7 @@ def _canonical_parts(tensors: Mapping[str, object]):
             raise MalformedUpdate("name", f"tensor name length {len(name_bytes)}")
         if array.ndim > MAX_NDIM:
             raise MalformedUpdate("shape", f"{name}: {array.ndim} dimensions")
+        _check_shape(name, array.shape)
         yield (
             struct.pack("<H", len(name_bytes))
             + name_bytes
@@ -152,6 +185,7 @@ def decode_tensors(data: bytes) -> Tensors:
         if ndim > MAX_NDIM:
             raise MalformedUpdate("shape", f"{name}: {ndim} dimensions")
         shape = reader.unpack(f"<{ndim}Q", "shape")
+        _check_shape(name, shape)
         dtype = CODE_DTYPES[code]
         size = 1
         for dim in shape:
@@ -160,7 +194,10 @@ def decode_tensors(data: bytes) -> Tensors:
         if nbytes > len(reader.view):
             raise MalformedUpdate("truncated", f"{name}: {nbytes} data bytes announced")
         buffer = reader.take(nbytes, f"{name} data")
-        tensors[name] = np.frombuffer(buffer, dtype=dtype).reshape(shape)
+        try:
+            tensors[name] = np.frombuffer(buffer, dtype=dtype).reshape(shape)
+        except ValueError as exc:  # numpy's own limits, should the bound above ever allow more
+            raise MalformedUpdate("shape", f"{name}: {exc}") from None
     if reader.pos != len(reader.view):
         raise MalformedUpdate("trailing", f"{len(reader.view) - reader.pos} extra bytes")
     return tensors
@@ -182,9 +219,20 @@ def tensors_hash(tensors: Mapping[str, object]) -> bytes:
     return digest.digest()
 
 
-def bytes_hash(data: bytes) -> bytes:
-    """SHA-256 of already canonical bytes."""
+def canonical_hash(data: bytes) -> bytes:
+    """SHA-256 of canonical bytes: an update's `update_hash`, a model's
+    `global_model_hash` (32 bytes). Equals `tensors_hash(decode_tensors(data))`."""
     return hashlib.sha256(data).digest()
+
+
+def update_commitment(update_hash: bytes, wallet: bytes) -> bytes:
+    """`sha256(update_hash ‖ wallet)` (32 bytes): what `submit_update` records
+    and `reveal_update` opens. `wallet` is the committer's 32-byte public key
+    (a `Pubkey` passes as `bytes(pubkey)`). Raises `ValueError` unless both
+    are 32 bytes."""
+    if len(update_hash) != 32 or len(wallet) != 32:
+        raise ValueError("update_commitment takes a 32-byte hash and a 32-byte wallet")
+    return hashlib.sha256(bytes(update_hash) + bytes(wallet)).digest()
 
 
 HASH_READ = 1 << 20
@@ -193,7 +241,7 @@ HASH_READ = 1 << 20
 def file_hash(path: str | os.PathLike[str], chunk: int = HASH_READ) -> bytes:
     """SHA-256 of a file of canonical bytes, read `chunk` bytes at a time into one
     reused buffer: memory stays at one chunk whatever the file's size. Equals
-    `bytes_hash` of the file's contents. Raises `OSError` if it cannot be read."""
+    `canonical_hash` of the file's contents. Raises `OSError` if it cannot be read."""
     digest = hashlib.sha256()
     view = memoryview(bytearray(chunk))
     with open(path, "rb", buffering=0) as handle:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from client_kit.errors import FedstakeError
 from client_kit.keys import DEFAULT_KEYPAIR_PATH
 
 EMBEDDED = "embedded"
@@ -46,7 +47,7 @@ DEFAULT_STORE = "local"
 ENV_PREFIX = "FEDSTAKE_"
 
 
-class ConfigError(ValueError):
+class ConfigError(FedstakeError, ValueError):
     """A setting that cannot be used."""
 
 

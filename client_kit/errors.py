@@ -1,11 +1,31 @@
-"""Exceptions raised by the chain gateway, carrying Anchor error names."""
+"""The one error root, and the errors raised when talking to the chain.
+
+Every error `client_kit` and `offchain` raise on purpose derives from
+`FedstakeError`, so a caller (the CLI, a service, the API) can catch the root
+and report one line, while anything else is a bug and keeps its traceback.
+Errors of a single area live next to the code that raises them (storage,
+keys, canonical bytes, training); they only have to derive from this root.
+This module imports nothing from the rest of the package, so every module can
+import it.
+"""
 
 from __future__ import annotations
 
-from client_kit.idl import Idl, load_idl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from client_kit.idl import Idl
 
 
-class ChainError(Exception):
+class FedstakeError(Exception):
+    """Root of every named fedstake error (client_kit and offchain)."""
+
+
+class InvalidInput(FedstakeError, ValueError):
+    """A value given by a user or a caller that cannot be used (bad key, bad file, bad number)."""
+
+
+class ChainError(FedstakeError):
     """Any failure talking to the chain."""
 
 
@@ -39,6 +59,8 @@ def program_error(
     code: int, logs: list[str] | None = None, idl: Idl | None = None
 ) -> TransactionFailed:
     """The named error for a custom program error code, if the IDL knows it."""
+    from client_kit.idl import load_idl  # the IDL module imports this one
+
     known = (idl or load_idl()).errors_by_code()
     if code in known:
         name, msg = known[code]

@@ -15,6 +15,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from client_kit import pda
+from client_kit.enums import RewardPolicy, Verdict
 from client_kit.idl import Idl, IdlCodecError, cid_to_field, load_idl
 
 
@@ -43,7 +44,13 @@ def build(
 
 @dataclass(frozen=True)
 class PoolParams:
-    """Everything `create_pool` needs besides the organization's key."""
+    """Everything `create_pool` needs besides the organization's key.
+
+    Durations are seconds (each 1..=31,536,000 on chain); `join_deadline` is a
+    unix time within a year from now; amounts are lamports; `slash_bps` is
+    basis points of a stake. See docs/PROTOCOL.md for the windows; the
+    defaults a caller normally wants are `actions.organization.PoolTerms`'.
+    """
 
     pool_id: int
     aggregator: Pubkey
@@ -57,6 +64,10 @@ class PoolParams:
     max_participants: int
     reward_per_round: int
     slash_bps: int
+    reveal_duration: int
+    expiry_grace: int
+    claim_window: int
+    reward_policy: RewardPolicy
 
 
 class FedstakeInstructions:
@@ -72,9 +83,6 @@ class FedstakeInstructions:
     def pool(self, organization: Pubkey, pool_id: int) -> Pubkey:
         return pda.pool_address(self.program_id, organization, pool_id)[0]
 
-    def vault(self, pool: Pubkey) -> Pubkey:
-        return pda.vault_address(self.program_id, pool)[0]
-
     def participant(self, pool: Pubkey, wallet: Pubkey) -> Pubkey:
         return pda.participant_address(self.program_id, pool, wallet)[0]
 
@@ -88,7 +96,11 @@ class FedstakeInstructions:
         pool = self.pool(organization, params.pool_id)
         return self._build(
             "create_pool",
-            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {
+                "organization": organization,
+                "pool": pool,
+                "first_round": self.round(pool, 1),
+            },
             {
                 "pool_id": params.pool_id,
                 "aggregator": params.aggregator,
@@ -97,18 +109,22 @@ class FedstakeInstructions:
                 "initial_model_cid": cid_to_field(params.initial_model_cid),
                 "max_rounds": params.max_rounds,
                 "round_duration": params.round_duration,
+                "reveal_duration": params.reveal_duration,
                 "join_deadline": params.join_deadline,
+                "expiry_grace": params.expiry_grace,
+                "claim_window": params.claim_window,
                 "min_stake": params.min_stake,
                 "max_participants": params.max_participants,
                 "reward_per_round": params.reward_per_round,
                 "slash_bps": params.slash_bps,
+                "reward_policy": params.reward_policy.tag,
             },
         )
 
     def fund_pool(self, funder: Pubkey, pool: Pubkey, amount: int) -> Instruction:
         return self._build(
             "fund_pool",
-            {"funder": funder, "pool": pool, "vault": self.vault(pool)},
+            {"funder": funder, "pool": pool},
             {"amount": amount},
         )
 
@@ -119,7 +135,6 @@ class FedstakeInstructions:
                 "wallet": wallet,
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
             },
             {"stake": stake, "payout_commitment": commitment},
         )
@@ -137,11 +152,13 @@ class FedstakeInstructions:
         pool: Pubkey,
         round_number: int,
         *,
-        update_hash: bytes,
-        update_cid: str,
+        update_commitment: bytes,
         num_samples: int,
         base_model_hash: bytes,
     ) -> Instruction:
+        """Commits to an update for round `round_number`: `update_commitment` is
+        `canonical.update_commitment(update_hash, wallet)`; the hash and the CID
+        follow with `reveal_update` once the submission phase is closed."""
         return self._build(
             "submit_update",
             {
@@ -153,10 +170,33 @@ class FedstakeInstructions:
             },
             {
                 "round": round_number,
-                "update_hash": update_hash,
-                "update_cid": cid_to_field(update_cid),
+                "update_commitment": update_commitment,
                 "num_samples": num_samples,
                 "base_model_hash": base_model_hash,
+            },
+        )
+
+    def reveal_update(
+        self,
+        wallet: Pubkey,
+        pool: Pubkey,
+        round_number: int,
+        update_hash: bytes,
+        update_cid: str,
+    ) -> Instruction:
+        """Opens `wallet`'s commitment: the update's hash and where it is stored."""
+        return self._build(
+            "reveal_update",
+            {
+                "wallet": wallet,
+                "pool": pool,
+                "round": self.round(pool, round_number),
+                "submission": self.submission(pool, round_number, wallet),
+            },
+            {
+                "round": round_number,
+                "update_hash": update_hash,
+                "update_cid": cid_to_field(update_cid),
             },
         )
 
@@ -167,10 +207,14 @@ class FedstakeInstructions:
         round_number: int,
         wallet: Pubkey,
         *,
-        accepted: bool,
+        verdict: Verdict | int,
         score: int,
         reason: int,
     ) -> Instruction:
+        """One verdict: Accepted (reason 0, score in bps of the round budget),
+        Excluded (reason 64..=127, score 0) or Slashed (reason 1..=63, score 0);
+        see `client_kit.enums`. A raw int `verdict` is sent as given (tests of
+        the program's refusals)."""
         return self._build(
             "judge_submission",
             {
@@ -183,7 +227,7 @@ class FedstakeInstructions:
             {
                 "round": round_number,
                 "wallet": wallet,
-                "verdict": 1 if accepted else 2,
+                "verdict": verdict.tag if isinstance(verdict, Verdict) else verdict,
                 "score": score,
                 "reason": reason,
             },
@@ -220,7 +264,6 @@ class FedstakeInstructions:
             {
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
                 "payout_wallet": payout_wallet,
             },
             {"payout_wallet": payout_wallet, "salt": salt},
@@ -233,7 +276,6 @@ class FedstakeInstructions:
                 "wallet": wallet,
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
-                "vault": self.vault(pool),
             },
             {},
         )
@@ -241,7 +283,7 @@ class FedstakeInstructions:
     def cancel_pool(self, organization: Pubkey, pool: Pubkey) -> Instruction:
         return self._build(
             "cancel_pool",
-            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {"organization": organization, "pool": pool},
             {},
         )
 
@@ -256,9 +298,48 @@ class FedstakeInstructions:
             {},
         )
 
-    def close_pool(self, organization: Pubkey, pool: Pubkey) -> Instruction:
+    def close_pool(
+        self, organization: Pubkey, pool: Pubkey, closer: Pubkey | None = None
+    ) -> Instruction:
+        """Closes an ended pool with no participant left; `closer` (default the
+        organization) signs, and may be anyone after the claim window."""
         return self._build(
             "close_pool",
-            {"organization": organization, "pool": pool, "vault": self.vault(pool)},
+            {
+                "closer": closer or organization,
+                "organization": organization,
+                "pool": pool,
+            },
+            {},
+        )
+
+    def expire_round(self, pool: Pubkey, round_number: int) -> Instruction:
+        """Ends a Training pool whose current round passed its `expires_at`."""
+        return self._build(
+            "expire_round", {"pool": pool, "round": self.round(pool, round_number)}, {}
+        )
+
+    def expire_pool(self, pool: Pubkey) -> Instruction:
+        """Ends an Open pool at `join_deadline + expiry_grace`."""
+        return self._build("expire_pool", {"pool": pool}, {})
+
+    def reclaim_funding(self, pool: Pubkey, organization: Pubkey) -> Instruction:
+        """Sends an ended pool's unowed reward balance to its organization."""
+        return self._build(
+            "reclaim_funding",
+            {"pool": pool, "organization": organization},
+            {},
+        )
+
+    def settle_participant(self, pool: Pubkey, wallet: Pubkey) -> Instruction:
+        """After the claim window: forfeits `wallet`'s unpaid reward, returns its
+        stake and rent to `wallet` and closes its participant account."""
+        return self._build(
+            "settle_participant",
+            {
+                "pool": pool,
+                "participant": self.participant(pool, wallet),
+                "wallet": wallet,
+            },
             {},
         )

@@ -24,12 +24,14 @@ from pathlib import Path
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from client_kit.errors import FedstakeError, InvalidInput
+
 DEFAULT_KEYPAIR_PATH = Path("~/.config/solana/id.json")
 SALT_LEN = 32
 _SECRET_FILE_VERSION = 1
 
 
-class KeypairError(Exception):
+class KeypairError(FedstakeError):
     """A keypair file that cannot be used."""
 
 
@@ -49,7 +51,7 @@ class KeypairExists(KeypairError, FileExistsError):
     """`write_keypair` would replace an existing file."""
 
 
-class PayoutSecretError(Exception):
+class PayoutSecretError(FedstakeError):
     """A payout secret file that cannot be written or used."""
 
 
@@ -146,7 +148,7 @@ def generate_salt() -> bytes:
 def payout_commitment(payout_wallet: Pubkey, salt: bytes) -> bytes:
     """sha256(payout_wallet ‖ salt): exactly what `claim_reward` checks on chain."""
     if len(salt) != SALT_LEN:
-        raise ValueError(f"salt must be {SALT_LEN} bytes")
+        raise InvalidInput(f"salt must be {SALT_LEN} bytes")
     return hashlib.sha256(bytes(payout_wallet) + bytes(salt)).digest()
 
 

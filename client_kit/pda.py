@@ -14,10 +14,6 @@ def pool_address(program_id: Pubkey, organization: Pubkey, pool_id: int) -> tupl
     )
 
 
-def vault_address(program_id: Pubkey, pool: Pubkey) -> tuple[Pubkey, int]:
-    return Pubkey.find_program_address([b"vault", bytes(pool)], program_id)
-
-
 def participant_address(program_id: Pubkey, pool: Pubkey, wallet: Pubkey) -> tuple[Pubkey, int]:
     return Pubkey.find_program_address([b"participant", bytes(pool), bytes(wallet)], program_id)
 

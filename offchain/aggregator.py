@@ -1,16 +1,26 @@
 """Judges one round of a pool: the aggregator's whole job for that round.
 
-For every submission on chain: fetch the update by CID, check its bytes
-against the on-chain `update_hash` (mismatch → rejected, reason "hash"),
-decode it (malformed → rejected), run the pool's robust rule on the rest,
-record each verdict with `judge_submission`, store the new global model and
-record its hash with `finalize_round`. Works on any `ChainGateway`.
+Once the round's reveal phase is over: a commitment never revealed is
+Slashed (`not_revealed`); every revealed update is fetched by its CID and
+checked against the on-chain `update_hash` (bytes received that do not hash
+to it → Slashed `hash_mismatch`), decoded (undecodable, or a revealed CID
+that is not a CID → Slashed `malformed`; wrong tensors → Slashed `shape`);
+the rest go through the pool's robust rule, and `rule_verdict` maps each of
+its judgments to a verdict: objective faults it finds (non-finite values, …)
+are Slashed, its doubts only Excluded. Each verdict is recorded, the new
+global model stored and its hash recorded.
+
+Operator-side failures never become verdicts: a store that cannot deliver
+raises `UpdateUnavailable` before anything is sent, and the round is retried
+or, if nobody judges in time, expires (docs/PROTOCOL.md).
+
+Every chain and store exchange goes through `client_kit.actions`; this module
+only decides. Works on any `ChainGateway`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,26 +28,34 @@ import numpy as np
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client_kit.accounts import Pool, Submission, account_kind, decode_account
-from client_kit.canonical import MalformedUpdate, decode_tensors, encode_tensors
+from client_kit.accounts import Submission
+from client_kit.actions import operator
+from client_kit.actions.reads import find_round, load_pool
+from client_kit.canonical import MalformedUpdate, encode_tensors, tensors_hash
+from client_kit.enums import Reason, ReasonKind, UnknownVariant, Verdict
 from client_kit.gateway.base import ChainGateway
-from client_kit.instructions import FedstakeInstructions
 from client_kit.storage.base import ContentStore
-from client_kit.storage.errors import StorageError
-from offchain.aggregation import AggregationRule, RejectReason, UpdateInput
+from offchain.aggregation import AggregationRule, Judgment, UpdateInput
+from offchain.errors import RoundMismatch, RoundNotReady
 
 Tensors = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
 class JudgedSubmission:
+    """One recorded verdict: the participant, the verdict, why, and its score (bps)."""
+
     wallet: Pubkey
-    accepted: bool
-    reason: str
+    verdict: Verdict
+    reason: Reason
     score_bps: int
 
+    @property
+    def accepted(self) -> bool:
+        return self.verdict is Verdict.ACCEPTED
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # holds arrays
 class RoundOutcome:
     round: int
     judged: list[JudgedSubmission]
@@ -46,37 +64,43 @@ class RoundOutcome:
     global_cid: str
 
 
-async def round_submissions(
-    chain: ChainGateway, pool: Pubkey, round_number: int
-) -> list[Submission]:
-    """Every submission of `pool` for `round_number`, ordered by wallet."""
-    found = []
-    for _, info in await chain.program_accounts():
-        if account_kind(info.data) != "Submission":
-            continue
-        submission = decode_account(Submission, info.data)
-        if submission.pool == pool and submission.round == round_number:
-            found.append(submission)
-    return sorted(found, key=lambda s: str(s.wallet))
+def rule_verdict(judgment: Judgment) -> tuple[Verdict, Reason, int]:
+    """The verdict, reason and score (bps) recorded for a rule's judgment.
+
+    Accepted keeps its score. A rejection is Slashed only for an objective
+    reason (1..=63: a fault anyone can reproduce from the bytes); every other
+    reason — the rule's statistical doubts, and any name this client does not
+    know — only excludes (no slash, no reward this round).
+    """
+    if judgment.accepted:
+        return Verdict.ACCEPTED, Reason.OK, judgment.score_bps
+    try:
+        reason = Reason.from_code(judgment.reason)
+    except UnknownVariant:
+        reason = Reason.ROBUST_RULE
+    if reason.kind not in (ReasonKind.OBJECTIVE, ReasonKind.STATISTICAL):
+        reason = Reason.ROBUST_RULE
+    return reason.verdict, reason, 0
 
 
-def fetch_update(
+async def checked_update(
     store: ContentStore, submission: Submission, base: Mapping[str, np.ndarray]
-) -> tuple[Tensors | None, RejectReason]:
-    """The update's tensors, or None and the reason it cannot be used."""
+) -> tuple[Tensors | None, Reason]:
+    """The submission's update as float arrays, or None and the objective
+    reason it cannot be used. Nothing a participant sends escapes as an
+    exception (bytes that do not decode are `MALFORMED`); the store's failures
+    do, as `UpdateUnavailable`: they are the operator's, not a fault."""
+    if not submission.revealed:
+        return None, Reason.NOT_REVEALED
     try:
-        data = store.get(submission.update_cid_str)
-    except StorageError:
-        return None, RejectReason.HASH
-    if hashlib.sha256(data).digest() != submission.update_hash:
-        return None, RejectReason.HASH
-    try:
-        tensors = decode_tensors(data)
-    except MalformedUpdate:
-        return None, RejectReason.MALFORMED
+        tensors = await operator.fetch_update(store, submission)
+    except operator.UpdateHashMismatch:
+        return None, Reason.HASH_MISMATCH
+    except (operator.InvalidRevealedCid, MalformedUpdate):
+        return None, Reason.MALFORMED
     if set(tensors) != set(base) or any(tensors[k].shape != base[k].shape for k in base):
-        return None, RejectReason.SHAPE
-    return {k: np.asarray(v) for k, v in tensors.items()}, RejectReason.OK
+        return None, Reason.SHAPE
+    return {k: np.asarray(v) for k, v in tensors.items()}, Reason.OK
 
 
 async def judge_round(
@@ -89,22 +113,30 @@ async def judge_round(
     base: Mapping[str, np.ndarray],
     reference: Mapping[str, np.ndarray] | None = None,
 ) -> RoundOutcome:
-    """Judges and finalizes the pool's open round (its deadline or full
-    participation must already allow finalizing)."""
-    ix = FedstakeInstructions(chain.program_id)
-    info = await chain.get_account(pool_key)
-    if info is None:
-        raise ValueError(f"no pool at {pool_key}")
-    pool = decode_account(Pool, info.data)
-    if hashlib.sha256(encode_tensors(base)).digest() != pool.global_model_hash:
-        raise ValueError("the base model given does not match the pool's global model hash")
+    """Judges and finalizes the pool's open round once its reveal phase is over
+    (the reveal deadline passed, or every commitment was revealed after the
+    submission phase closed).
+
+    Raises, before sending anything: `PoolNotFound`; `RoundMismatch` when
+    `base` is not the pool's global model; `RoundNotReady` while the reveal
+    phase is open; `UpdateUnavailable` when the store cannot deliver a
+    revealed update. Then the chain's errors for transactions it sends.
+    """
+    pool = await load_pool(chain, pool_key)
+    if tensors_hash(base) != pool.global_model_hash:
+        raise RoundMismatch("the base model given does not match the pool's global model hash")
     number = pool.round
-    submissions = await round_submissions(chain, pool_key, number)
+    current = await find_round(chain, pool_key, number)
+    if current is None:
+        raise RoundMismatch(f"pool {pool_key} has no round {number}")
+    if not current.reveals_closed(await chain.unix_time()):
+        raise RoundNotReady(f"round {number}: the reveal phase is still open")
+    submissions = await operator.round_submissions(chain, pool_key, number)
 
     inputs: list[UpdateInput] = []
-    early: dict[str, RejectReason] = {}
+    early: dict[str, Reason] = {}
     for submission in submissions:
-        tensors, reason = await asyncio.to_thread(fetch_update, store, submission, base)
+        tensors, reason = await checked_update(store, submission, base)
         key = str(submission.wallet)
         if tensors is None:
             early[key] = reason
@@ -114,40 +146,26 @@ async def judge_round(
     if inputs:
         result = await asyncio.to_thread(rule.aggregate, dict(base), inputs, reference=reference)
         global_model = result.global_model
-        verdicts = {v.key: v for v in result.verdicts}
+        judgments = {j.key: j for j in result.verdicts}
     else:
-        global_model, verdicts = dict(base), {}
+        global_model, judgments = dict(base), {}
 
     judged: list[JudgedSubmission] = []
     for submission in submissions:
         key = str(submission.wallet)
         if key in early:
-            accepted, score, reason, code = False, 0, early[key].code, int(early[key])
+            reason = early[key]
+            verdict, score = reason.verdict, 0
         else:
-            verdict = verdicts[key]
-            accepted, score = verdict.accepted, verdict.score_bps if verdict.accepted else 0
-            reason, code = verdict.reason, verdict.reason_code
-        await chain.send(
-            [
-                ix.judge_submission(
-                    aggregator.pubkey(),
-                    pool_key,
-                    number,
-                    submission.wallet,
-                    accepted=accepted,
-                    score=score,
-                    reason=code,
-                )
-            ],
-            [aggregator],
+            verdict, reason, score = rule_verdict(judgments[key])
+        await operator.judge_submission(
+            chain, aggregator, pool_key, number, submission.wallet, verdict, score, reason
         )
-        judged.append(JudgedSubmission(submission.wallet, accepted, reason, score))
+        judged.append(JudgedSubmission(submission.wallet, verdict, reason, score))
 
-    model_bytes = encode_tensors(global_model)
-    global_hash = hashlib.sha256(model_bytes).digest()
-    global_cid = await asyncio.to_thread(store.put, model_bytes)
-    await chain.send(
-        [ix.finalize_round(aggregator.pubkey(), pool_key, number, global_hash, global_cid)],
-        [aggregator],
+    finalized = await operator.finalize_round(
+        chain, store, aggregator, pool_key, number, encode_tensors(global_model)
     )
-    return RoundOutcome(number, judged, global_model, global_hash, global_cid)
+    return RoundOutcome(
+        number, judged, global_model, finalized.global_model_hash, finalized.global_model_cid
+    )

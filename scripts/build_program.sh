@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds target/deploy/fedstake.so and target/idl/fedstake.json from registry-only
 # tools (Debian's rustc-web trio + sbpf-linker from crates.io), idempotently.
+# The linked program is installed only if scripts/check_sbf.py finds none of the
+# linker faults it guards against (unresolved or misplaced calls, unapplied data
+# relocations, unexpected sections).
 #
 # Users with the Solana toolchain can instead run `anchor build` or
 # `cargo build-sbf --manifest-path programs/fedstake/Cargo.toml`; the sources are
@@ -16,8 +19,13 @@ LLVM_MAJOR="22"
 DEBIAN_RUSTC="/usr/bin/rustc"
 DEBIAN_CARGO="/usr/bin/cargo"
 LLVM_DIR="$ROOT/.tools/llvm-$LLVM_MAJOR"
-BUILD_DIR="$ROOT/target/sbpf"
-OUT_SO="$ROOT/target/deploy/fedstake.so"
+# FEDSTAKE_FEATURES / FEDSTAKE_SO build a variant (e.g. the CU bench's build
+# without the Anchor error line) in its own target dir, leaving the real
+# program, the IDL and the package data alone.
+FEATURES="${FEDSTAKE_FEATURES:-}"
+BUILD_DIR="$ROOT/target/sbpf${FEATURES:+-$FEATURES}"
+OUT_SO="${FEDSTAKE_SO:-$ROOT/target/deploy/fedstake.so}"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 
 say() { printf '[program] %s\n' "$*"; }
 die() { printf '[program] error: %s\n' "$*" >&2; exit 1; }
@@ -62,16 +70,37 @@ ensure_linker() {
 }
 
 build() {
-    # SBF gives every call frame 4 KiB; upstream LLVM assumes the kernel's 512 B.
+    local flags=(
+        # through scripts/sbpf_link.sh, which keeps the pre-link object for the check
+        -C "linker=$ROOT/scripts/sbpf_link.sh"
+        -C link-arg=--export=entrypoint
+        # SBF gives every call frame 4 KiB; upstream LLVM assumes the kernel's 512 B.
+        -C link-arg=--llvm-args=-bpf-stack-size=4096
+        # Keep all code in `.text`. By default LLVM moves cold functions (panic
+        # paths) to `.text.unlikely.`, and sbpf-linker 0.1.9 mis-resolves calls
+        # into that section: they stay `call -1` (UnsupportedInstruction when
+        # reached) or land at the wrong place. See docs/sbpf-linker-cold-calls.md.
+        -C link-arg=--llvm-args=-profile-guided-section-prefix=false
+    )
     say "compiling for bpfel-unknown-none with $("$DEBIAN_RUSTC" --version)"
     LD_LIBRARY_PATH="$LLVM_DIR" \
     RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$BUILD_DIR" \
-    RUSTFLAGS="-C linker=sbpf-linker -C link-arg=--export=entrypoint -C link-arg=--llvm-args=-bpf-stack-size=4096" \
+    CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
         "$DEBIAN_CARGO" build --quiet --release --locked \
         --manifest-path "$ROOT/programs/fedstake/Cargo.toml" \
-        --target bpfel-unknown-none -Zbuild-std=core,alloc
+        --target bpfel-unknown-none -Zbuild-std=core,alloc \
+        ${FEATURES:+--features "$FEATURES"}
+}
+
+check_and_install() {
+    # Refuse a binary with linker faults before it reaches target/deploy.
+    local deps="$BUILD_DIR/bpfel-unknown-none/release/deps"
+    [[ -x "$PYTHON" ]] && "$PYTHON" -c "import elftools, mmh3" 2>/dev/null \
+        || die "$PYTHON cannot import pyelftools and mmh3: run \`make setup\` first"
+    "$PYTHON" "$ROOT/scripts/check_sbf.py" "$deps/libfedstake.so" --object "$deps/libfedstake.o" \
+        || die "the linked program failed the post-link check (scripts/check_sbf.py); not installed"
     mkdir -p "$(dirname "$OUT_SO")"
-    cp "$BUILD_DIR/bpfel-unknown-none/release/libfedstake.so" "$OUT_SO.tmp"
+    cp "$deps/libfedstake.so" "$OUT_SO.tmp"
     mv "$OUT_SO.tmp" "$OUT_SO"
     say "wrote $OUT_SO ($(stat -c %s "$OUT_SO") bytes)"
 }
@@ -83,8 +112,22 @@ write_idl() {
     say "wrote target/idl/fedstake.json"
 }
 
+# The installed package loads both through importlib.resources (client_kit.program);
+# target/ keeps the build outputs users and the Anchor tooling expect.
+package_artifacts() {
+    local dest="$ROOT/client_kit/program"
+    cp "$OUT_SO" "$dest/fedstake.so.tmp" && mv "$dest/fedstake.so.tmp" "$dest/fedstake.so"
+    cp "$ROOT/target/idl/fedstake.json" "$dest/fedstake.json.tmp"
+    mv "$dest/fedstake.json.tmp" "$dest/fedstake.json"
+    say "copied fedstake.so and fedstake.json into client_kit/program/ (package data)"
+}
+
 ensure_debian_rust
 ensure_llvm_dir
 ensure_linker
 build
-write_idl
+check_and_install
+if [[ -z "${FEDSTAKE_SO:-}" ]]; then
+    write_idl
+    package_artifacts
+fi

@@ -1,36 +1,43 @@
-"""What every command needs: settings, keypair, chain gateway and store.
+"""What every command needs: settings, keypair, chain gateway, store, and
+the small parsers that turn command-line text into typed values.
 
 The embedded chain is kept in `<home>/embedded-state.json` between commands,
-so `fedstake --url embedded pool create` and a later `pool show` agree.
+so `fedstake --url embedded pool create` and a later `pool show` agree. The
+state is saved only after a command succeeded, so a failed command leaves the
+chain as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TypeVar
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client_kit.accounts import Pool, decode_account
+from client_kit.amounts import format_sol, parse_sol
 from client_kit.config import Settings
-from client_kit.errors import ChainError
+from client_kit.errors import InvalidInput
 from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.factory import open_gateway
-from client_kit.instructions import FedstakeInstructions
 from client_kit.keys import load_keypair
-from client_kit.storage.local import LocalStore
+from client_kit.storage import open_store
+from client_kit.storage.base import ContentStore, ProgressCallback
 
 T = TypeVar("T")
-LAMPORTS_PER_SOL = 1_000_000_000
 
-
-class CliError(Exception):
-    """A user-facing problem: printed as one line, exit code 1."""
+__all__ = [
+    "Session",
+    "format_sol",
+    "parse_pubkey",
+    "parse_sol",
+    "read_input_file",
+]
 
 
 @dataclass
@@ -40,16 +47,14 @@ class Session:
     _gateway: ChainGateway | None = field(default=None, repr=False)
 
     @property
-    def state_path(self):
+    def state_path(self) -> Path:
         return self.settings.home / "embedded-state.json"
 
     def keypair(self) -> Keypair:
         return load_keypair(self.settings.keypair_path)
 
-    def store(self) -> LocalStore:
-        if self.settings.store != "local":
-            raise CliError(f"store {self.settings.store!r} is not supported by the CLI yet")
-        return LocalStore(self.settings.store_dir)
+    def store(self) -> ContentStore:
+        return open_store(self.settings.store, home=self.settings.home)
 
     def gateway(self) -> ChainGateway:
         if self._gateway is None:
@@ -58,11 +63,9 @@ class Session:
                 chain.load_state(self.state_path)
                 self._gateway = chain
             else:
+                assert self.settings.rpc_url is not None
                 self._gateway = open_gateway(self.settings.rpc_url, ws_url=self.settings.ws_url)
         return self._gateway
-
-    def ix(self) -> FedstakeInstructions:
-        return FedstakeInstructions(self.gateway().program_id)
 
     def run(self, coro: Awaitable[T]) -> T:
         """Runs one async step and, on the embedded chain, saves its state."""
@@ -79,40 +82,38 @@ class Session:
             self._gateway.save_state(self.state_path)
         return result
 
-    async def load_pool(self, pool: Pubkey) -> Pool:
-        info = await self.gateway().get_account(pool)
-        if info is None or info.owner != self.gateway().program_id:
-            raise CliError(f"no fedstake pool at {pool}")
-        return decode_account(Pool, info.data)
+    @contextmanager
+    def progress(self, label: str) -> Iterator[ProgressCallback]:
+        """A transfer progress bar (hidden with --json) and its callback."""
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+        columns = (TextColumn(label), BarColumn(), DownloadColumn())
+        with Progress(*columns, transient=True, disable=self.as_json) as bar:
+            job = bar.add_task(label, total=None)
+
+            def on_progress(done: int, total: int) -> None:
+                bar.update(job, completed=done, total=total if total >= 0 else None)
+
+            yield on_progress
 
 
 def parse_pubkey(value: str, what: str = "address") -> Pubkey:
+    """A base58 public key; `InvalidInput` naming `what` otherwise."""
     try:
         return Pubkey.from_string(value)
     except ValueError as exc:
-        raise CliError(f"{what} {value!r} is not a base58 public key") from exc
+        raise InvalidInput(f"{what} {value!r} is not a base58 public key") from exc
 
 
-def sol_to_lamports(value: str) -> int:
+def read_input_file(path: Path, what: str, parse: Callable[[bytes], T] | None = None) -> T | bytes:
+    """The bytes of a file the user named (parsed by `parse` if given);
+    `InvalidInput` naming `what` when it cannot be read."""
     try:
-        amount = Decimal(value)
-    except InvalidOperation as exc:
-        raise CliError(f"{value!r} is not an amount of SOL") from exc
-    lamports = amount * LAMPORTS_PER_SOL
-    if amount < 0 or lamports != lamports.to_integral_value():
-        raise CliError(f"{value!r} SOL is not a whole, non-negative number of lamports")
-    return int(lamports)
-
-
-def lamports_to_sol(lamports: int) -> str:
-    return f"{Decimal(lamports) / LAMPORTS_PER_SOL:f} SOL"
-
-
-__all__ = [
-    "ChainError",
-    "CliError",
-    "Session",
-    "lamports_to_sol",
-    "parse_pubkey",
-    "sol_to_lamports",
-]
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"{what}: no file at {path}") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{what}: {path} is a directory") from None
+    except OSError as exc:
+        raise InvalidInput(f"{what}: cannot read {path}: {exc.strerror}") from None
+    return parse(data) if parse is not None else data

@@ -1,8 +1,12 @@
-"""The one async interface every chain backend implements."""
+"""The one async interface every chain backend implements.
+
+Gateways are transport only: they send, read and list, and the rpc gateway
+opens subscriptions; following the chain over time (reconnects, backfill,
+ordering, dedup) is `offchain.watcher`'s job.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +16,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.events import ProgramEvent
+from client_kit.gateway.filters import AccountFilter
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,27 @@ class AccountChange:
 
 
 @dataclass(frozen=True)
+class LandedTransaction:
+    """A transaction as the chain recorded it.
+
+    `index` is its position within `slot` (None when the source does not say,
+    e.g. `getTransaction`). `writable` lists the writable accounts that did not
+    sign: program-owned accounts never sign a transaction, so these are the
+    ones whose program state it may have changed. `changes` holds the
+    program accounts it changed, when the backend knows them (embedded: yes;
+    rpc: empty, read them back). `failed` transactions changed nothing.
+    """
+
+    signature: str
+    slot: int
+    index: int | None
+    logs: tuple[str, ...]
+    failed: bool = False
+    writable: tuple[Pubkey, ...] = ()
+    changes: tuple[AccountChange, ...] = ()
+
+
+@dataclass(frozen=True)
 class TxResult:
     signature: str
     logs: list[str]
@@ -44,9 +70,6 @@ class ChainGateway(ABC):
 
     program_id: Pubkey
 
-    def __init__(self) -> None:
-        self._subscribers: list[asyncio.Queue[AccountChange]] = []
-
     @abstractmethod
     async def send(
         self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
@@ -57,8 +80,15 @@ class ChainGateway(ABC):
     async def get_account(self, pubkey: Pubkey) -> AccountInfo | None: ...
 
     @abstractmethod
-    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
-        """Every account the program owns."""
+    async def program_accounts(
+        self, filters: Sequence[AccountFilter] = ()
+    ) -> list[tuple[Pubkey, AccountInfo]]:
+        """The accounts the program owns that pass every filter (all without
+        filters); `getProgramAccounts` semantics on every backend."""
+
+    async def get_accounts(self, pubkeys: Sequence[Pubkey]) -> list[AccountInfo | None]:
+        """`get_account` for each key, in order (rpc: `getMultipleAccounts`)."""
+        return [await self.get_account(key) for key in pubkeys]
 
     @abstractmethod
     async def unix_time(self) -> int: ...
@@ -69,20 +99,6 @@ class ChainGateway(ABC):
     async def get_balance(self, pubkey: Pubkey) -> int:
         info = await self.get_account(pubkey)
         return info.lamports if info else 0
-
-    def subscribe(self) -> asyncio.Queue[AccountChange]:
-        """A queue receiving every change to program-owned accounts."""
-        queue: asyncio.Queue[AccountChange] = asyncio.Queue()
-        self._subscribers.append(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[AccountChange]) -> None:
-        if queue in self._subscribers:
-            self._subscribers.remove(queue)
-
-    def _publish(self, change: AccountChange) -> None:
-        for queue in list(self._subscribers):
-            queue.put_nowait(change)
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections; the embedded backend has none."""

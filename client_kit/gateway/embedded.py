@@ -1,15 +1,19 @@
 """In-process chain: solders' LiteSVM with the compiled fedstake.so loaded.
 
-Time only moves when told (`set_time`), so deadlines are testable; account
-changes are published after every successful transaction.
+Time only moves when told (`set_time`), so deadlines are testable. Every
+successful transaction, whoever sent it through this gateway, is announced to
+the listeners (`add_listener`) as a `LandedTransaction` carrying its slot, its
+index within the slot, its logs and the program accounts it changed (closed
+ones with `info=None`); `offchain.watcher` turns those into bus items.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from solders.account import Account
@@ -24,10 +28,19 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from client_kit.errors import ProgramNotDeployed, TransactionFailed, program_error
 from client_kit.events import events_from_logs
-from client_kit.gateway.base import AccountChange, AccountInfo, ChainGateway, TxResult
-from client_kit.idl import REPO_ROOT, load_idl
+from client_kit.gateway.base import (
+    AccountChange,
+    AccountInfo,
+    ChainGateway,
+    LandedTransaction,
+    TxResult,
+)
+from client_kit.gateway.filters import AccountFilter, matches
+from client_kit.idl import load_idl
+from client_kit.program import ProgramArtifactMissing, program_bytes
 
-DEFAULT_SO_PATH = REPO_ROOT / "target" / "deploy" / "fedstake.so"
+log = logging.getLogger(__name__)
+Listener = Callable[[LandedTransaction], None]
 
 
 class EmbeddedGateway(ChainGateway):
@@ -37,17 +50,27 @@ class EmbeddedGateway(ChainGateway):
         program_id: Pubkey | None = None,
         start_time: int = 1_700_000_000,
     ) -> None:
-        super().__init__()
-        so_path = Path(program_so or DEFAULT_SO_PATH)
-        if not so_path.is_file():
-            raise ProgramNotDeployed(f"{so_path} not found: run `make program`")
+        """Loads `program_so` (default: the program shipped in the package) at
+        `program_id` (default: the IDL's address), clock at `start_time`."""
+        if program_so is None:
+            try:
+                elf = program_bytes()
+            except ProgramArtifactMissing as exc:
+                raise ProgramNotDeployed(str(exc)) from None
+        elif Path(program_so).is_file():
+            elf = Path(program_so).read_bytes()
+        else:
+            raise ProgramNotDeployed(f"{program_so} not found: run `make program`")
         self.program_id = program_id or load_idl().address
         self.svm = LiteSVM()
         # program accounts seen alive (to report closes) and every key a
         # transaction or airdrop touched (what `save_state` persists)
         self._known: set[Pubkey] = set()
         self._touched: set[Pubkey] = set()
-        self.svm.add_program(self.program_id, so_path.read_bytes())
+        self._listeners: list[Listener] = []
+        self._slot_index = (-1, 0)  # (slot, transactions landed in it so far)
+        self.last_transaction: LandedTransaction | None = None
+        self.svm.add_program(self.program_id, elf)
         self.set_time(start_time)
 
     # --- clock -----------------------------------------------------------
@@ -69,6 +92,10 @@ class EmbeddedGateway(ChainGateway):
     async def unix_time(self) -> int:
         return self.svm.get_clock().unix_timestamp
 
+    async def slot(self) -> int:
+        """The clock's slot: it moves only with `set_time`/`advance`."""
+        return self.svm.get_clock().slot
+
     # --- transactions ----------------------------------------------------
     async def send(
         self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
@@ -89,27 +116,72 @@ class EmbeddedGateway(ChainGateway):
         if isinstance(result, FailedTransactionMetadata):
             raise _failure(result)
         slot = self.svm.get_clock().slot
+        changes = []
         for key in message.account_keys:
             self._touched.add(key)
-            self._publish_if_ours(key, slot)
+            change = self._change_of(key, slot)
+            if change is not None:
+                changes.append(change)
         logs = list(result.logs())
-        return TxResult(
-            str(result.signature()), logs, result.compute_units_consumed(), events_from_logs(logs)
+        keys = message.account_keys
+        landed = LandedTransaction(
+            signature=str(result.signature()),
+            slot=slot,
+            index=self._next_index(slot),
+            logs=tuple(logs),
+            writable=tuple(
+                key
+                for i, key in enumerate(keys)
+                if message.is_maybe_writable(i) and not message.is_signer(i)
+            ),
+            changes=tuple(changes),
         )
+        self.last_transaction = landed
+        self._notify(landed)
+        units = result.compute_units_consumed()
+        return TxResult(landed.signature, logs, units, events_from_logs(logs, self.program_id))
 
-    def _publish_if_ours(self, key: Pubkey, slot: int) -> None:
+    def _next_index(self, slot: int) -> int:
+        seen_slot, count = self._slot_index
+        index = count if seen_slot == slot else 0
+        self._slot_index = (slot, index + 1)
+        return index
+
+    def _change_of(self, key: Pubkey, slot: int) -> AccountChange | None:
+        """The program account `key` as a transaction left it; None if not ours."""
         account = self.svm.get_account(key)
         if account is None or account.lamports == 0:
             if key in self._known:
                 self._known.discard(key)
-                self._publish(AccountChange(key, None, slot))
-            return
+                return AccountChange(key, None, slot)
+            return None
         if account.owner == self.program_id:
             self._known.add(key)
-            self._publish(AccountChange(key, _info(account), slot))
-        elif key in self._known:  # closed and handed back to the system program
+            return AccountChange(key, _info(account), slot)
+        if key in self._known:  # closed and handed back to the system program
             self._known.discard(key)
-            self._publish(AccountChange(key, None, slot))
+            return AccountChange(key, None, slot)
+        return None
+
+    # --- notifications ---------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """Calls `listener(landed)` after every successful transaction, in order.
+
+        Runs synchronously inside `send`, on the caller's thread; an exception
+        in a listener is logged and never fails the transaction.
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, landed: LandedTransaction) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(landed)
+            except Exception:  # a listener's bug must not undo a landed transaction
+                log.exception("listener %r failed on %s", listener, landed.signature)
 
     # --- persistence (so successive CLI calls see one chain) -------------
     def save_state(self, path: Path) -> None:
@@ -143,6 +215,8 @@ class EmbeddedGateway(ChainGateway):
                 owner = Pubkey.from_string(entry["owner"])
                 self.svm.set_account(pubkey, Account(entry["lamports"], data, owner, False, 0))
                 self._touched.add(pubkey)
+                if owner == self.program_id:
+                    self._known.add(pubkey)
             self.set_time(int(state["unix_timestamp"]))
         except (KeyError, ValueError, TypeError) as exc:
             raise TransactionFailed(f"embedded state file {path} is corrupt: {exc}") from exc
@@ -154,9 +228,13 @@ class EmbeddedGateway(ChainGateway):
             return None
         return _info(account)
 
-    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
+    async def program_accounts(
+        self, filters: Sequence[AccountFilter] = ()
+    ) -> list[tuple[Pubkey, AccountInfo]]:
         return [
-            (key, _info(account)) for key, account in self.svm.get_program_accounts(self.program_id)
+            (key, _info(account))
+            for key, account in self.svm.get_program_accounts(self.program_id)
+            if matches(bytes(account.data), filters)
         ]
 
     async def airdrop(self, pubkey: Pubkey, lamports: int) -> None:

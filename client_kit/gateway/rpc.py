@@ -2,18 +2,20 @@
 solana-test-validator, devnet, mainnet), with solana-py's `AsyncClient`.
 
 * `send` compiles a v0 transaction against a fresh blockhash, sends it with
-  preflight, waits (bounded) for the configured commitment, retries with a new
-  blockhash when the old one expires (bounded count), then reads logs and
-  compute units back with `getTransaction`.
+  preflight, waits (bounded) for the configured commitment, and when the old
+  blockhash expires looks every earlier attempt up again (full status history)
+  before it retries with a new blockhash (bounded count), so a transaction is
+  never executed twice; then reads logs and compute units back with
+  `getTransaction`.
 * Program errors come back as the named `FedstakeProgramError` whether they
   were caught in preflight simulation or on chain.
-* `subscribe()` starts one background watcher: `programSubscribe` over
-  `SolanaWsClient`, reconnecting with capped exponential backoff. After every
-  (re)connect it backfills with `getProgramAccounts` and publishes every
-  account whose lamports/data differ from the last seen snapshot, and
-  `info=None` for accounts that disappeared, so no change is lost across a
-  disconnect. The first connect therefore reports every existing program
-  account once (the current state).
+* Transport primitives for following the chain, with no loops of their own:
+  `open_stream` (one websocket with `logsSubscribe` mentioning the program and
+  `programSubscribe` per filter list), `program_signatures`
+  (`getSignaturesForAddress`), `fetch_transaction` (`getTransaction`),
+  `read_accounts` (`getMultipleAccounts`) and filtered `program_accounts`
+  (`getProgramAccounts`). `offchain.watcher` owns the reconnects, backoff,
+  backfill and dedup built on them.
 """
 
 from __future__ import annotations
@@ -32,16 +34,18 @@ from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed
 from solana.rpc.core import _COMMITMENT_TO_SOLDERS, RPCException
-from solana.rpc.models import TxOpts
+from solana.rpc.models import MemcmpOpts, TxOpts
 from solana.rpc.websocket_api import SolanaWsClient
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
-from solders.rpc.responses import ProgramNotification
+from solders.rpc.config import RpcTransactionLogsFilterMentions
+from solders.rpc.responses import LogsNotification, ProgramNotification
 from solders.signature import Signature
 from solders.sysvar import CLOCK
 from solders.transaction import VersionedTransaction
+from websockets.exceptions import InvalidHandshake
 
 from client_kit.errors import (
     ChainError,
@@ -51,12 +55,15 @@ from client_kit.errors import (
     program_error,
 )
 from client_kit.events import events_from_logs
-from client_kit.gateway.base import AccountChange, AccountInfo, ChainGateway, TxResult
+from client_kit.gateway.base import AccountInfo, ChainGateway, LandedTransaction, TxResult
+from client_kit.gateway.filters import AccountFilter, DataSize
 from client_kit.idl import load_idl
+from client_kit.storage.cid import b58encode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MAX_MULTIPLE_ACCOUNTS = 100  # getMultipleAccounts' limit per call
 CLOCK_UNIX_TIMESTAMP = slice(32, 40)  # slot, epoch_start_timestamp, epoch, leader epoch, unix ts
 _HEX_CODE = re.compile(r"custom program error: 0x([0-9a-fA-F]+)")
 _CUSTOM_CODE = re.compile(r"Custom\((\d+)\)")
@@ -65,14 +72,6 @@ _ALREADY_PROCESSED = ("AlreadyProcessed", "already been processed")
 
 class TimeTravelUnsupported(ChainError):
     """The endpoint has no `surfnet_timeTravel` (only Surfpool offers it)."""
-
-
-@dataclass
-class _Seen:
-    lamports: int
-    data: bytes
-    slot: int
-    from_backfill: bool
 
 
 def custom_error_code(*texts: object) -> int | None:
@@ -103,11 +102,7 @@ class RpcGateway(ChainGateway):
         confirm_timeout: float = 30.0,
         send_attempts: int = 3,
         poll_interval: float = 0.05,
-        backoff_initial: float = 0.1,
-        backoff_max: float = 5.0,
-        resync_interval: float = 30.0,
     ) -> None:
-        super().__init__()
         self.url = url
         self.ws_url = ws_url or _default_ws_url(url)
         self.program_id = program_id or load_idl().address
@@ -115,17 +110,7 @@ class RpcGateway(ChainGateway):
         self.confirm_timeout = confirm_timeout
         self.send_attempts = send_attempts
         self.poll_interval = poll_interval
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
-        self.resync_interval = resync_interval
         self.client = AsyncClient(url, commitment=commitment, timeout=request_timeout)
-        self._snapshot: dict[Pubkey, _Seen] = {}
-        self._watcher: asyncio.Task[None] | None = None
-        self._ws: SolanaWsClient | None = None
-        self._ready = asyncio.Event()
-        self._closed = False
-        self.connects = 0  # websocket (re)connections made by the watcher
-        self.last_ws_error: BaseException | None = None
 
     # --- plumbing --------------------------------------------------------
     async def _call(self, what: Awaitable[T]) -> T:
@@ -175,10 +160,15 @@ class RpcGateway(ChainGateway):
     async def get_balance(self, pubkey: Pubkey) -> int:
         return (await self._call(self.client.get_balance(pubkey, commitment=self.commitment))).value
 
-    async def program_accounts(self) -> list[tuple[Pubkey, AccountInfo]]:
+    async def program_accounts(
+        self, filters: Sequence[AccountFilter] = ()
+    ) -> list[tuple[Pubkey, AccountInfo]]:
         resp = await self._call(
             self.client.get_program_accounts(
-                self.program_id, commitment=self.commitment, encoding="base64"
+                self.program_id,
+                commitment=self.commitment,
+                encoding="base64",
+                filters=[_rpc_filter(f) for f in filters] or None,
             )
         )
         return [
@@ -193,6 +183,39 @@ class RpcGateway(ChainGateway):
             )
             for keyed in resp.value
         ]
+
+    async def get_accounts(self, pubkeys: Sequence[Pubkey]) -> list[AccountInfo | None]:
+        return (await self.read_accounts(pubkeys))[1]
+
+    async def read_accounts(
+        self, pubkeys: Sequence[Pubkey]
+    ) -> tuple[int, list[AccountInfo | None]]:
+        """`getMultipleAccounts` (100 keys a call): the lowest context slot of
+        the calls (the state is at least that new) and the accounts in order."""
+        slot: int | None = None
+        out: list[AccountInfo | None] = []
+        keys = list(pubkeys)
+        for start in range(0, max(len(keys), 1), MAX_MULTIPLE_ACCOUNTS):
+            chunk = keys[start : start + MAX_MULTIPLE_ACCOUNTS]
+            if not chunk:
+                break
+            resp = await self._call(
+                self.client.get_multiple_accounts(
+                    chunk, commitment=self.commitment, encoding="base64"
+                )
+            )
+            slot = resp.context.slot if slot is None else min(slot, resp.context.slot)
+            out += [
+                None
+                if account is None
+                else AccountInfo(
+                    account.lamports, account.owner, bytes(account.data), account.executable
+                )
+                for account in resp.value
+            ]
+        if slot is None:
+            slot = await self.slot()
+        return slot, out
 
     async def unix_time(self) -> int:
         info = await self.get_account(CLOCK)
@@ -235,44 +258,73 @@ class RpcGateway(ChainGateway):
     async def send(
         self, instructions: Sequence[Instruction], signers: Sequence[Keypair]
     ) -> TxResult:
+        """Sends one transaction; at most one of its attempts can ever land.
+
+        Each attempt is signed over a new blockhash. An attempt whose
+        blockhash expired without a status is resent only after every
+        signature sent so far was looked up again in the full status history
+        (a status can lag behind block height): if one landed, that one is the
+        result and nothing is resent. A preflight "already processed" means
+        this very transaction landed, so it is confirmed, not resent.
+        """
         payer = signers[0]
         previous_hash = None
+        sent: list[Signature] = []
         for _attempt in range(self.send_attempts):
             latest = await self._fresh_blockhash(previous_hash)
             message = MessageV0.try_compile(
                 payer.pubkey(), list(instructions), [], latest.blockhash
             )
             tx = VersionedTransaction(message, list(signers))
+            sig = tx.signatures[0]
             try:
-                resp = await self._call(
+                await self._call(
                     self.client.send_transaction(
                         tx, TxOpts(skip_confirmation=True, preflight_commitment=self.commitment)
                     )
                 )
             except RPCException as exc:
                 failure = _preflight_failure(exc)
-                if failure is None:  # identical transaction already landed with this hash
-                    previous_hash = latest.blockhash
-                    continue
-                raise failure from exc
-            sig = resp.value
+                if failure is not None:
+                    raise failure from exc
+                status = await self._confirm(sig, None)  # this transaction already landed
+                return await self._result(sig, status)
+            sent.append(sig)
             status = await self._confirm(sig, latest.last_valid_block_height)
-            if status is None:  # blockhash expired before the transaction landed
+            if status is None:
+                landed = await self._landed(sent)
+                if landed is not None:
+                    return await self._result(landed[0], landed[1])
                 previous_hash = latest.blockhash
                 log.info("transaction %s expired; resending with a new blockhash", sig)
                 continue
-            logs, units = await self._logs(sig)
-            if status.err is not None:
-                code = custom_error_code(str(status.err), logs)
-                if code is not None:
-                    raise program_error(code, logs)
-                raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
-            await self._report_closed(message.account_keys, status.slot)
-            return TxResult(str(sig), logs, units, events_from_logs(logs))
+            return await self._result(sig, status)
         raise TransactionFailed(
             f"transaction not confirmed after {self.send_attempts} attempts "
             f"(blockhash expired each time) on {self.url}"
         )
+
+    async def _landed(self, sent: Sequence[Signature]) -> tuple[Signature, Any] | None:
+        """The first of `sent` that landed after all (searching the whole status
+        history), waited to the commitment; None if none of them did."""
+        resp = await self._call(
+            self.client.get_signature_statuses(list(sent), search_transaction_history=True)
+        )
+        for sig, status in zip(sent, resp.value, strict=True):
+            if status is not None:
+                log.info("transaction %s landed although its blockhash expired", sig)
+                return sig, await self._confirm(sig, None)
+        return None
+
+    async def _result(self, sig: Signature, status: Any) -> TxResult:
+        """The landed transaction's logs and units, or its named failure."""
+        logs, units = await self._logs(sig)
+        if status.err is not None:
+            code = custom_error_code(str(status.err), logs)
+            if code is not None:
+                raise program_error(code, logs)
+            raise TransactionFailed(f"transaction {sig} failed: {status.err}", logs)
+        return TxResult(str(sig), logs, units, events_from_logs(logs, self.program_id))
 
     async def _fresh_blockhash(self, previous: Any) -> Any:
         """The latest blockhash, waiting (bounded) until it differs from `previous`."""
@@ -309,131 +361,210 @@ class RpcGateway(ChainGateway):
     async def _logs(self, sig: Signature) -> tuple[list[str], int]:
         deadline = time.monotonic() + self.confirm_timeout
         while True:
-            resp = await self._call(
-                self.client.get_transaction(
-                    sig, commitment=self.commitment, max_supported_transaction_version=0
-                )
-            )
-            if resp.value is not None:
-                meta = resp.value.transaction.meta
-                if meta is None:
-                    return [], 0
-                units = meta.compute_units_consumed
-                return list(meta.log_messages or []), int(units) if units is not None else 0
+            found = await self._get_transaction(sig)
+            if found is not None:
+                landed, units = found
+                return list(landed.logs), units
             if time.monotonic() > deadline:
                 raise TransactionFailed(f"transaction {sig} confirmed but not retrievable")
             await asyncio.sleep(self.poll_interval)
 
-    # --- subscriptions ---------------------------------------------------
-    def subscribe(self) -> asyncio.Queue[AccountChange]:
-        queue = super().subscribe()
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.get_running_loop().create_task(
-                self._watch(), name=f"fedstake-watch {self.ws_url}"
-            )
-        return queue
+    # --- history ---------------------------------------------------------
+    async def program_signatures(
+        self, *, until: str | None = None, before: str | None = None, limit: int = 1000
+    ) -> list[SignatureRecord]:
+        """One page of `getSignaturesForAddress(program_id)`, newest first.
 
-    async def wait_watching(self, timeout: float = 10.0) -> None:
-        """Until the websocket subscription is live and the backfill is published."""
-        await asyncio.wait_for(self._ready.wait(), timeout)
-
-    async def drop_connection(self) -> None:
-        """Closes the current websocket (the watcher reconnects and backfills)."""
-        if self._ws is not None:
-            await self._ws.close()
-
-    async def _watch(self) -> None:
-        backoff = self.backoff_initial
-        while not self._closed:
-            ws = SolanaWsClient(self.ws_url, request_timeout=10.0, open_timeout=5.0)
-            try:
-                await ws.connect()
-                self._ws = ws
-                await ws.program_subscribe(
-                    program_id=self.program_id, commitment=self.commitment, encoding="base64"
-                )
-                self.connects += 1
-                await self._backfill()
-                self._ready.set()
-                backoff = self.backoff_initial
-                while True:
-                    try:
-                        note = await asyncio.wait_for(ws.recv(), self.resync_interval)
-                    except TimeoutError:  # quiet for a while: catch closes made elsewhere
-                        await self._backfill()
-                        continue
-                    if isinstance(note, ProgramNotification):
-                        self._on_notification(note)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure: reconnect after a pause
-                self.last_ws_error = exc
-                log.info("websocket %s lost (%r); reconnecting in %.2fs", self.ws_url, exc, backoff)
-            finally:
-                self._ready.clear()
-                self._ws = None
-                with contextlib.suppress(Exception):
-                    await ws.close()
-            if self._closed:
-                return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.backoff_max)
-
-    async def _report_closed(self, keys: Sequence[Pubkey], slot: int) -> None:
-        """programSubscribe says nothing when an account is closed (it is no longer
-        the program's): after our own transactions, check the known accounts it
-        touched and publish `info=None` for those that are gone."""
-        if self._watcher is None:
-            return
-        known = [key for key in keys if key in self._snapshot]
-        if not known:
-            return
+        `until`: stop before this signature (exclusive); `before`: start
+        below it; `limit` ≤ 1000 (the RPC maximum). The order is the chain's:
+        by slot, then by position in the block, descending.
+        """
         resp = await self._call(
-            self.client.get_multiple_accounts(known, commitment=self.commitment)
+            self.client.get_signatures_for_address(
+                self.program_id,
+                before=Signature.from_string(before) if before else None,
+                until=Signature.from_string(until) if until else None,
+                limit=limit,
+                commitment=self.commitment,
+            )
         )
-        for key, account in zip(known, resp.value, strict=True):
-            gone = account is None or account.lamports == 0 or account.owner != self.program_id
-            if gone and self._snapshot.pop(key, None) is not None:
-                self._publish(AccountChange(key, None, slot))
+        return [
+            SignatureRecord(str(item.signature), item.slot, item.err is not None)
+            for item in resp.value
+        ]
 
-    async def _backfill(self) -> None:
-        slot = await self.slot()  # taken first: the accounts read below are at least this new
-        current = dict(await self.program_accounts())
-        for key in list(self._snapshot):
-            if key not in current:
-                del self._snapshot[key]
-                self._publish(AccountChange(key, None, slot))
-        for key, info in current.items():
-            seen = self._snapshot.get(key)
-            if seen is None or (seen.lamports, seen.data) != (info.lamports, info.data):
-                self._publish(AccountChange(key, info, slot))
-            self._snapshot[key] = _Seen(info.lamports, info.data, slot, True)
+    async def fetch_transaction(self, signature: str) -> LandedTransaction | None:
+        """`getTransaction`: slot, logs, outcome and writable non-signer keys;
+        None while the node does not have it (yet). `index` is None: the RPC
+        does not say where in its block the transaction sits."""
+        found = await self._get_transaction(Signature.from_string(signature))
+        if found is None:
+            return None
+        return found[0]
 
-    def _on_notification(self, note: ProgramNotification) -> None:
-        slot = note.result.context.slot
-        key = note.result.value.pubkey
-        account = note.result.value.account
-        seen = self._snapshot.get(key)
-        if seen is not None and (slot <= seen.slot if seen.from_backfill else slot < seen.slot):
-            return  # older than what the backfill already reported
-        if account.lamports == 0 or account.owner != self.program_id:
-            if seen is not None:
-                del self._snapshot[key]
-                self._publish(AccountChange(key, None, slot))
-            return
-        info = AccountInfo(account.lamports, account.owner, bytes(account.data), account.executable)
-        self._snapshot[key] = _Seen(info.lamports, info.data, slot, False)
-        if seen is not None and (seen.lamports, seen.data) == (info.lamports, info.data):
-            return
-        self._publish(AccountChange(key, info, slot))
+    async def _get_transaction(self, sig: Signature) -> tuple[LandedTransaction, int] | None:
+        resp = await self._call(
+            self.client.get_transaction(
+                sig, encoding="base64", commitment=self.commitment,
+                max_supported_transaction_version=0,
+            )
+        )  # fmt: skip
+        if resp.value is None:
+            return None
+        meta = resp.value.transaction.meta
+        tx = resp.value.transaction.transaction
+        writable: list[Pubkey] = []
+        if isinstance(tx, VersionedTransaction):
+            message = tx.message
+            writable = [
+                key
+                for i, key in enumerate(message.account_keys)
+                if message.is_maybe_writable(i) and not message.is_signer(i)
+            ]
+        if meta is not None and meta.loaded_addresses is not None:
+            writable += list(meta.loaded_addresses.writable)
+        logs = tuple(meta.log_messages or []) if meta is not None else ()
+        units = int(meta.compute_units_consumed or 0) if meta is not None else 0
+        landed = LandedTransaction(
+            signature=str(sig),
+            slot=resp.value.slot,
+            index=None,
+            logs=logs,
+            failed=meta is not None and meta.err is not None,
+            writable=tuple(writable),
+        )
+        return landed, units
+
+    # --- subscriptions ---------------------------------------------------
+    async def open_stream(
+        self,
+        account_filters: Sequence[Sequence[AccountFilter]] = ((),),
+        *,
+        logs: bool = True,
+        keepalive: float = 20.0,
+        open_timeout: float = 5.0,
+    ) -> ProgramStream:
+        """A new websocket carrying the program's subscriptions.
+
+        One `programSubscribe` per entry of `account_filters` (each a list of
+        `client_kit.gateway.filters` that must all match; empty: the whole
+        program) and, if `logs`, one `logsSubscribe` mentioning the program id,
+        all at the gateway's commitment. `keepalive` (seconds) is the ping
+        interval and the pong timeout, so a frozen node ends the stream within
+        about 2 × keepalive. Raises `ClusterUnreachable` when the websocket
+        does not open. No retries here: `offchain.watcher` reconnects.
+        """
+        ws = SolanaWsClient(
+            self.ws_url,
+            request_timeout=max(open_timeout, 1.0),
+            open_timeout=open_timeout,
+            ping_interval=keepalive,
+            ping_timeout=keepalive,
+            close_timeout=min(keepalive, 5.0),
+        )
+        try:
+            await ws.connect()
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            raise ClusterUnreachable(f"websocket {self.ws_url} unreachable: {exc!r}") from exc
+        try:
+            if logs:
+                await ws.logs_subscribe(
+                    filter_=RpcTransactionLogsFilterMentions(self.program_id),
+                    commitment=self.commitment,
+                )
+            for filters in account_filters:
+                await ws.program_subscribe(
+                    program_id=self.program_id,
+                    commitment=self.commitment,
+                    encoding="base64",
+                    filters=[_rpc_filter(f) for f in filters] or None,
+                )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await ws.close()
+            raise
+        return ProgramStream(ws, self.program_id)
 
     async def close(self) -> None:
-        self._closed = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watcher
         await self.client.close()
+
+
+def _rpc_filter(f: AccountFilter) -> int | MemcmpOpts:
+    """solana-py's spelling of a filter: an int is `dataSize`, memcmp bytes are base58."""
+    if isinstance(f, DataSize):
+        return f.size
+    return MemcmpOpts(offset=f.offset, bytes=b58encode(f.data))
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    """One entry of `getSignaturesForAddress`."""
+
+    signature: str
+    slot: int
+    failed: bool
+
+
+@dataclass(frozen=True)
+class LogsNotice:
+    """A `logsSubscribe` notification: a transaction mentioning the program.
+
+    Surfpool 1.5.0 reports failed transactions with `failed=False` and no
+    logs; `getSignaturesForAddress` has the real outcome.
+    """
+
+    signature: str
+    slot: int
+    failed: bool
+    logs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccountNotice:
+    """A `programSubscribe` notification; `info` is None when the account left
+    the program (closed). `slot` is the node's context slot: Surfpool 1.5.0
+    reports the slot its subscription started at, not the change's."""
+
+    pubkey: Pubkey
+    info: AccountInfo | None
+    slot: int
+
+
+class ProgramStream:
+    """One open websocket with the program's subscriptions (see `open_stream`).
+
+    `recv()` returns the next `LogsNotice` or `AccountNotice`, in the order the
+    node sent them, and raises once the connection is gone (closed, keepalive
+    timeout, notification overflow). No reconnects: the caller opens a new one.
+    """
+
+    def __init__(self, ws: SolanaWsClient, program_id: Pubkey) -> None:
+        self._ws = ws
+        self._program_id = program_id
+
+    async def recv(self) -> LogsNotice | AccountNotice:
+        while True:
+            note = await self._ws.recv()
+            if isinstance(note, LogsNotification):
+                value = note.result.value
+                return LogsNotice(
+                    str(value.signature),
+                    note.result.context.slot,
+                    value.err is not None,
+                    tuple(value.logs),
+                )
+            if isinstance(note, ProgramNotification):
+                account = note.result.value.account
+                info = None
+                if account.lamports > 0 and account.owner == self._program_id:
+                    info = AccountInfo(
+                        account.lamports, account.owner, bytes(account.data), account.executable
+                    )
+                return AccountNotice(note.result.value.pubkey, info, note.result.context.slot)
+
+    async def close(self) -> None:
+        """Closes the websocket (idempotent)."""
+        await self._ws.close()
 
 
 def _reached(status: Any, commitment: Commitment) -> bool:

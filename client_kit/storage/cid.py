@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from client_kit.errors import InvalidInput
 from client_kit.storage.errors import InvalidCid
 
 RAW = 0x55
@@ -59,7 +60,7 @@ BlockCallback = Callable[["Cid", bytes], None]
 def encode_varint(value: int) -> bytes:
     """Unsigned LEB128 varint (multiformats and protobuf use the same encoding)."""
     if value < 0:
-        raise ValueError("varint must be non-negative")
+        raise InvalidInput("varint must be non-negative")
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -284,11 +285,11 @@ class UnixfsFileBuilder:
         on_block: BlockCallback | None = None,
     ) -> None:
         if chunk_size < 1 or max_links < 2:
-            raise ValueError("chunk_size must be >= 1 and max_links >= 2")
+            raise InvalidInput("chunk_size must be >= 1 and max_links >= 2")
         if cid_version == 0 and raw_leaves:
-            raise ValueError("raw leaves need CIDv1")
+            raise InvalidInput("raw leaves need CIDv1")
         if cid_version not in (0, 1):
-            raise ValueError("cid_version must be 0 or 1")
+            raise InvalidInput("cid_version must be 0 or 1")
         self.chunk_size = chunk_size
         self.max_links = max_links
         self.raw_leaves = raw_leaves

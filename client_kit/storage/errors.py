@@ -7,8 +7,10 @@ from "the service is down" without knowing which backend they talk to.
 
 from __future__ import annotations
 
+from client_kit.errors import FedstakeError
 
-class StorageError(Exception):
+
+class StorageError(FedstakeError):
     """Any failure storing or fetching content."""
 
 

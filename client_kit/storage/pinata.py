@@ -8,7 +8,13 @@ re-hashed like every other read.
 
 `pinatapy` is imported only when a Pinata store is used, so the package is
 needed only by those who choose this backend. Credentials come from the
-arguments or from `PINATA_API_KEY` / `PINATA_SECRET_API_KEY`.
+arguments or from `PINATA_API_KEY` / `PINATA_SECRET_API_KEY`; the API and
+gateway addresses from the arguments, `PINATA_API_URL` / `PINATA_GATEWAY`, or
+Pinata's public ones.
+
+Tested against a local server that implements the part of Pinata's API this
+backend uses (`tests/storage/pinata_server.py`, backed by a real kubo node);
+it has not been run against the hosted service.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from client_kit.storage.errors import (
     StoreUnavailable,
 )
 
+DEFAULT_API_URL = "https://api.pinata.cloud"
 DEFAULT_GATEWAY = "https://gateway.pinata.cloud"
 INSTALL_HINT = (
     "the Pinata backend needs the `pinatapy-vourhey` package: pip install pinatapy-vourhey"
@@ -53,7 +60,8 @@ class PinataStore(ContentStore):
         api_key: str | None = None,
         secret_key: str | None = None,
         *,
-        gateway: str = DEFAULT_GATEWAY,
+        api_url: str | None = None,
+        gateway: str | None = None,
         timeout: float = 120.0,
     ) -> None:
         self.api_key = api_key or os.environ.get("PINATA_API_KEY", "")
@@ -62,13 +70,18 @@ class PinataStore(ContentStore):
             raise StoreConfigError(
                 "Pinata needs an API key and secret (PINATA_API_KEY, PINATA_SECRET_API_KEY)"
             )
-        self.gateway = gateway.rstrip("/")
+        self.api_url = (api_url or os.environ.get("PINATA_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.gateway = (gateway or os.environ.get("PINATA_GATEWAY") or DEFAULT_GATEWAY).rstrip("/")
         self.timeout = timeout
         self._session: Any = None
 
     def _client(self) -> Any:
+        pinatapy = _load_pinatapy()
+        # pinatapy reads its endpoint from a module constant at call time, so it
+        # is set before every use (one endpoint per process at a time).
+        pinatapy.API_ENDPOINT = f"{self.api_url}/"
         if self._session is None:
-            self._session = _load_pinatapy().PinataPy(self.api_key, self.secret_key)
+            self._session = pinatapy.PinataPy(self.api_key, self.secret_key)
         return self._session
 
     @staticmethod

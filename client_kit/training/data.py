@@ -22,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from client_kit.training.spec import LayerSpec, ModelSpec
+from client_kit.errors import FedstakeError, InvalidInput
+from client_kit.training.spec import ModelSpec, mlp_spec
 
 DIGITS_INPUT_SHAPE = (64,)
 DIGITS_CLASSES = 10
 
 
-class InvalidDataset(ValueError):
+class InvalidDataset(FedstakeError, ValueError):
     """Local data that cannot be used for the task; `reason` is a short code."""
 
     def __init__(self, reason: str, detail: str) -> None:
@@ -158,15 +159,7 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 def digits_mlp_spec(hidden: int = 32) -> ModelSpec:
     """A small perceptron for the 64-pixel digits: dense(hidden) → relu → dense(10)."""
-    return ModelSpec(
-        input_shape=DIGITS_INPUT_SHAPE,
-        num_classes=DIGITS_CLASSES,
-        layers=(
-            LayerSpec("dense", {"units": hidden, "bias": True}),
-            LayerSpec("relu", {}),
-            LayerSpec("dense", {"units": DIGITS_CLASSES, "bias": True}),
-        ),
-    )
+    return mlp_spec(DIGITS_INPUT_SHAPE[0], hidden, DIGITS_CLASSES)
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
@@ -190,7 +183,7 @@ def _dirichlet_assignment(
                 parts[owner].extend(chunk.tolist())
         if min(len(p) for p in parts) >= min_size:
             return [np.sort(np.array(p, dtype=np.int64)) for p in parts]
-    raise ValueError(f"could not give each of {n} shards {min_size} samples; lower n or min_size")
+    raise InvalidInput(f"could not give each of {n} shards {min_size} samples; lower n or min_size")
 
 
 def digits_shards(
@@ -210,9 +203,9 @@ def digits_shards(
     `input_shape` may be (64,) or (1, 8, 8) for convolutional specs.
     """
     if n < 1 or alpha <= 0 or not 0 < test_fraction < 1:
-        raise ValueError("need n >= 1, alpha > 0 and 0 < test_fraction < 1")
+        raise InvalidInput("need n >= 1, alpha > 0 and 0 < test_fraction < 1")
     if math.prod(input_shape) != 64:
-        raise ValueError("digits images have 64 pixels")
+        raise InvalidInput("digits images have 64 pixels")
     from sklearn.model_selection import train_test_split
 
     x, y = load_digits_arrays()

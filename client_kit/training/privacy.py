@@ -24,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from client_kit.canonical import Tensors
+from client_kit.errors import FedstakeError
 
 
-class InvalidPrivacyConfig(ValueError):
+class InvalidPrivacyConfig(FedstakeError, ValueError):
     """Clipping or noise parameters that make no sense (negative, NaN, noise without clip)."""
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from client_kit.canonical import Tensors
+from client_kit.errors import FedstakeError
 
 if TYPE_CHECKING:  # torch is imported on use: validating a spec must not cost a torch import
     import torch
@@ -52,7 +53,7 @@ _PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
 }
 
 
-class InvalidModelSpec(ValueError):
+class InvalidModelSpec(FedstakeError, ValueError):
     """A model spec that cannot be built; `field` says where (e.g. `layers[2].units`)."""
 
     def __init__(self, field: str, problem: str) -> None:
@@ -260,7 +261,20 @@ def _layer_output(
 # --- building -----------------------------------------------------------------------------------
 
 
-class IncompatibleWeights(ValueError):
+def mlp_spec(inputs: int, hidden: int | tuple[int, ...] | list[int], classes: int) -> ModelSpec:
+    """A perceptron on a flat input of `inputs` features: dense(h) → relu for
+    each hidden width `h` (none for 0 or an empty list), then dense(`classes`).
+    What `fedstake task init --model mlp` builds; raises `InvalidModelSpec`."""
+    widths = [hidden] if isinstance(hidden, int) else list(hidden)
+    layers: list[LayerSpec] = []
+    for width in widths:
+        if width:
+            layers += [LayerSpec("dense", {"units": width, "bias": True}), LayerSpec("relu", {})]
+    layers.append(LayerSpec("dense", {"units": classes, "bias": True}))
+    return ModelSpec(input_shape=(inputs,), num_classes=classes, layers=tuple(layers))
+
+
+class IncompatibleWeights(FedstakeError, ValueError):
     """Tensors whose names, shapes or values do not fit the model spec."""
 
 

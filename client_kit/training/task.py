@@ -8,6 +8,7 @@ one byte string) and must hold no code. Layout:
     header_len  u32 little-endian
     header      UTF-8 JSON, keys sorted, no whitespace, ASCII only:
                 {name, description, model (ModelSpec), training (TrainingConfig),
+                 aggregation (AggregationSpec: the pool's rule and its parameters),
                  weights_sha256 (hex of the initial weights' canonical bytes)}
     weights     canonical tensor bytes (client_kit.canonical) of the initial model
 
@@ -18,15 +19,22 @@ spec or do not match their hash, all raise `InvalidTaskPackage`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from client_kit.canonical import MalformedUpdate, Tensors, decode_tensors, encode_tensors
+from client_kit.canonical import (
+    MalformedUpdate,
+    Tensors,
+    canonical_hash,
+    decode_tensors,
+    encode_tensors,
+)
+from client_kit.errors import FedstakeError
 from client_kit.training.spec import (
     IncompatibleWeights,
     InvalidModelSpec,
@@ -41,10 +49,18 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 10_000
 OPTIMIZERS = ("sgd", "adam")
-_HEADER_KEYS = {"name", "description", "model", "training", "weights_sha256"}
+_HEADER_KEYS = {"name", "description", "model", "training", "aggregation", "weights_sha256"}
+
+#: Rules a pool can name. The implementations live in `offchain.aggregation`
+#: (a test checks its registry holds exactly these); `DEFAULT_RULE` is its default.
+AGGREGATION_RULES = ("fedavg", "fltrust", "median", "multikrum", "trimmed_mean", "trusted_mean")
+DEFAULT_RULE = "trusted_mean"
+MAX_RULE_PARAMS = 16
+MAX_PARAM_TEXT = 64
+_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
-class InvalidTaskPackage(ValueError):
+class InvalidTaskPackage(FedstakeError, ValueError):
     """Bytes or fields that are not a valid task package; `reason` is a short code."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -137,6 +153,53 @@ class TrainingConfig:
         )
 
 
+@dataclass(frozen=True)
+class AggregationSpec:
+    """The pool's robust rule (`rule`, one of `AGGREGATION_RULES`) and its
+    keyword parameters (`params`: names in snake_case, values finite numbers,
+    bools or short strings). Only the shape is checked here; the operator's
+    `offchain.aggregation.make_rule` checks the values and raises a named
+    error for any it cannot use."""
+
+    rule: str = DEFAULT_RULE
+    params: Mapping[str, bool | int | float | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rule not in AGGREGATION_RULES:
+            raise InvalidTaskPackage(
+                "aggregation", f"rule must be one of {list(AGGREGATION_RULES)}, got {self.rule!r}"
+            )
+        if not isinstance(self.params, Mapping) or len(self.params) > MAX_RULE_PARAMS:
+            raise InvalidTaskPackage(
+                "aggregation", f"params: an object of at most {MAX_RULE_PARAMS}"
+            )
+        for name, value in self.params.items():
+            if not isinstance(name, str) or not _PARAM_NAME.match(name):
+                raise InvalidTaskPackage(
+                    "aggregation", f"parameter name {name!r} is not snake_case"
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidTaskPackage("aggregation", f"{name} must be finite")
+            if isinstance(value, str) and len(value) > MAX_PARAM_TEXT:
+                raise InvalidTaskPackage(
+                    "aggregation", f"{name}: at most {MAX_PARAM_TEXT} characters"
+                )
+            if not isinstance(value, bool | int | float | str):
+                raise InvalidTaskPackage("aggregation", f"{name} must be a number, bool or string")
+        object.__setattr__(self, "params", dict(sorted(self.params.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, obj: object) -> AggregationSpec:
+        if not isinstance(obj, Mapping) or set(obj) != {"rule", "params"}:
+            raise InvalidTaskPackage("aggregation", "keys must be exactly ['params', 'rule']")
+        if not isinstance(obj["rule"], str):
+            raise InvalidTaskPackage("aggregation", "rule must be a string")
+        return cls(obj["rule"], obj["params"])
+
+
 def _reject_constant(name: str) -> Any:
     raise InvalidTaskPackage("header", f"{name} is not allowed")
 
@@ -157,8 +220,11 @@ class TaskPackage:
     model: ModelSpec
     training: TrainingConfig
     initial_weights: bytes = field(repr=False)
+    aggregation: AggregationSpec = field(default_factory=AggregationSpec)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.aggregation, AggregationSpec):
+            raise InvalidTaskPackage("aggregation", "must be an AggregationSpec")
         if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_NAME_CHARS:
             raise InvalidTaskPackage("name", f"must be 1 to {MAX_NAME_CHARS} characters")
         if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION_CHARS:
@@ -180,10 +246,19 @@ class TaskPackage:
         *,
         seed: int = 0,
         weights: Mapping[str, Any] | None = None,
+        aggregation: AggregationSpec | None = None,
     ) -> TaskPackage:
-        """A package whose initial weights are `weights`, or a fresh init from `seed`."""
+        """A package whose initial weights are `weights`, or a fresh init from
+        `seed`; the pool's rule is `aggregation` (default: `DEFAULT_RULE`)."""
         tensors = weights if weights is not None else initial_weights(model, seed)
-        return cls(name, description, model, training, encode_tensors(tensors))
+        return cls(
+            name,
+            description,
+            model,
+            training,
+            encode_tensors(tensors),
+            aggregation or AggregationSpec(),
+        )
 
     def initial_tensors(self) -> Tensors:
         return decode_tensors(self.initial_weights)
@@ -191,7 +266,7 @@ class TaskPackage:
     @property
     def initial_weights_hash(self) -> bytes:
         """SHA-256 of the initial weights: the pool's global model hash before round 1."""
-        return hashlib.sha256(self.initial_weights).digest()
+        return canonical_hash(self.initial_weights)
 
     def _header(self) -> bytes:
         header = {
@@ -199,6 +274,7 @@ class TaskPackage:
             "description": self.description,
             "model": self.model.to_dict(),
             "training": self.training.to_dict(),
+            "aggregation": self.aggregation.to_dict(),
             "weights_sha256": self.initial_weights_hash.hex(),
         }
         text = json.dumps(header, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -235,7 +311,7 @@ class TaskPackage:
         except InvalidModelSpec as exc:
             raise InvalidTaskPackage("model", str(exc)) from None
         weights = data[fixed + header_len :]
-        if hashlib.sha256(weights).hexdigest() != header["weights_sha256"]:
+        if canonical_hash(weights).hex() != header["weights_sha256"]:
             raise InvalidTaskPackage("weights", "weights do not match weights_sha256")
         package = cls(
             name=header["name"],
@@ -243,7 +319,75 @@ class TaskPackage:
             model=model,
             training=TrainingConfig.from_dict(header["training"]),
             initial_weights=weights,
+            aggregation=AggregationSpec.from_dict(header["aggregation"]),
         )
         if package._header() != raw_header:
             raise InvalidTaskPackage("header", "not in canonical form")
         return package
+
+
+_SPEC_KEYS = {"name", "description", "model", "training", "aggregation", "seed"}
+_MLP_KEYS = {"input", "hidden", "classes"}
+
+
+def task_from_spec(spec: object) -> TaskPackage:
+    """A task package from a declarative spec (what `fedstake task init` reads).
+
+    `spec` is a mapping with keys `name`, optional `description`, `model`,
+    optional `training` (any `TrainingConfig` fields; the rest default),
+    optional `aggregation` (`{"rule": ..., "params": {...}}`) and optional
+    `seed` (initial weights). `model` is either a full `ModelSpec` object
+    (`input_shape`, `num_classes`, `layers`) or the shorthand
+    `{"mlp": {"input": 64, "hidden": [64], "classes": 10}}`. Unknown keys and
+    bad values raise `InvalidTaskPackage` / `InvalidModelSpec`.
+    """
+    from client_kit.training.spec import mlp_spec
+
+    if not isinstance(spec, Mapping):
+        raise InvalidTaskPackage("spec", "must be a JSON object")
+    unknown = set(spec) - _SPEC_KEYS
+    if unknown or "name" not in spec or "model" not in spec:
+        raise InvalidTaskPackage(
+            "spec", f"needs name and model; allowed keys {sorted(_SPEC_KEYS)}, got {sorted(spec)}"
+        )
+    model_obj = spec["model"]
+    if isinstance(model_obj, Mapping) and set(model_obj) == {"mlp"}:
+        mlp = model_obj["mlp"]
+        if (
+            not isinstance(mlp, Mapping)
+            or set(mlp) - _MLP_KEYS
+            or not {"input", "classes"} <= set(mlp)
+        ):
+            raise InvalidTaskPackage(
+                "model", f"mlp needs input and classes (keys {sorted(_MLP_KEYS)})"
+            )
+        hidden = mlp.get("hidden", [])
+        if not all(_is_count(v) for v in (mlp["input"], mlp["classes"])) or not (
+            _is_count(hidden) or (isinstance(hidden, list) and all(_is_count(h) for h in hidden))
+        ):
+            raise InvalidTaskPackage("model", "mlp sizes must be positive integers")
+        model = mlp_spec(mlp["input"], hidden, mlp["classes"])
+    else:
+        model = ModelSpec.from_dict(model_obj)
+    training_obj = spec.get("training", {})
+    if not isinstance(training_obj, Mapping):
+        raise InvalidTaskPackage("training", "must be an object")
+    training = TrainingConfig.from_dict({**TrainingConfig().to_dict(), **training_obj})
+    aggregation_obj = spec.get("aggregation", {"rule": DEFAULT_RULE, "params": {}})
+    if isinstance(aggregation_obj, Mapping):
+        aggregation_obj = {"params": {}, **aggregation_obj}
+    seed = spec.get("seed", 0)
+    if not _is_count(seed) and seed != 0:
+        raise InvalidTaskPackage("seed", "must be a non-negative integer")
+    return TaskPackage.create(
+        spec["name"],
+        spec.get("description", ""),
+        model,
+        training,
+        seed=seed,
+        aggregation=AggregationSpec.from_dict(aggregation_obj),
+    )
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from client_kit.canonical import Tensors, encode_tensors, tensors_hash
+from client_kit.errors import FedstakeError
 from client_kit.training.data import Dataset, load_dataset, validate_dataset
 from client_kit.training.privacy import PrivacyReport, privatize_update
 from client_kit.training.spec import ModelSpec, build_model, check_weights, load_weights
@@ -31,7 +32,7 @@ EpochProgress = Callable[[int, int, float], None]
 _EVAL_BATCH = 1024
 
 
-class TrainingDiverged(FloatingPointError):
+class TrainingDiverged(FedstakeError, FloatingPointError):
     """Training produced NaN or infinite weights or loss (usually: learning rate too high)."""
 
 

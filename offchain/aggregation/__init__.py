@@ -39,13 +39,14 @@ from .objective import (
     objective_reason,
 )
 from .prefilter import GLOBAL_DELTA, PreFilter, Published
-from .registry import DEFAULT_REWARD_POLICY, DEFAULT_RULE, RULES, make_rule
+from .registry import DEFAULT_REWARD_POLICY, DEFAULT_RULE, RULES, make_rule, rule_for_task
 from .scoring import split_reward, to_bps
 from .trimmed_mean import TrimmedMean
 from .trusted_mean import TrustedMean
 from .types import (
     BPS_TOTAL,
     AggregationResult,
+    Judgment,
     ReasonCode,
     RejectReason,
     RewardPolicy,
@@ -69,6 +70,7 @@ __all__ = [
     "Decision",
     "FLTrust",
     "FedAvg",
+    "Judgment",
     "MultiKrum",
     "ObjectiveCheck",
     "PreFilter",
@@ -93,6 +95,7 @@ __all__ = [
     "objective_reason",
     "quantize_loss",
     "reference_alignment",
+    "rule_for_task",
     "split_reward",
     "to_bps",
 ]

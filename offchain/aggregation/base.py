@@ -38,6 +38,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from offchain.errors import InvalidRoundInput
+
 from .contribution import (
     ContributionMeasure,
     ValidationLoss,
@@ -220,18 +222,18 @@ class AggregationRule(ABC):
         closed (the previous round's accepted updates; the previous global
         delta under `prefilter.GLOBAL_DELTA`), for the `replay` test.
         validation: the operator's validation loss (the `loo` contribution).
-        Raises `ValueError` for duplicate keys or a missing/invalid reference
-        or validation.
+        Raises `offchain.errors.InvalidRoundInput` (a `ValueError`) for duplicate
+        keys or a missing/invalid reference or validation.
         """
         if self.reward_policy is RewardPolicy.CONTRIBUTION:
             if self.contribution is ContributionMeasure.REFERENCE and reference is None:
-                raise ValueError("the contribution reward policy needs the reference update")
+                raise InvalidRoundInput("the contribution reward policy needs the reference update")
             if self.contribution is ContributionMeasure.LOO and validation is None:
-                raise ValueError("the loo contribution measure needs a validation loss")
+                raise InvalidRoundInput("the loo contribution measure needs a validation loss")
         layout = Layout.of(base)
         ordered = sorted(updates, key=lambda u: u.key)
         if len({u.key for u in ordered}) != len(ordered):
-            raise ValueError("duplicate participant keys in one round")
+            raise InvalidRoundInput("duplicate participant keys in one round")
         ref_rows, ref_stats = self._reference(layout, reference)
         base_rows = layout.rows(base)
         model = [np.empty(size, dtype=np.float32) for size in layout.sizes]
@@ -345,15 +347,15 @@ class AggregationRule(ABC):
     ) -> tuple[Rows | None, UpdateStats | None]:
         if reference is None:
             if self.needs_reference:
-                raise ValueError(f"rule {self.name!r} needs the pool's reference update")
+                raise InvalidRoundInput(f"rule {self.name!r} needs the pool's reference update")
             return None, None
         reason = shape_reason(layout, UpdateInput("reference", reference, 1))
         if reason is not ReasonCode.OK:
-            raise ValueError(f"reference update is invalid: {reason.code}")
+            raise InvalidRoundInput(f"reference update is invalid: {reason.code}")
         rows = layout.rows(reference)
         stats = update_stats(rows)
         if not stats.finite or stats.norm == 0.0:
-            raise ValueError("reference update must be finite and non-zero")
+            raise InvalidRoundInput("reference update must be finite and non-zero")
         return rows, stats
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from offchain.errors import InvalidRoundInput
+
 from .types import Tensors
 
 Rows = list[np.ndarray]  # one update as 1-D float32 views, in Layout order
@@ -29,7 +31,7 @@ class Layout:
         names = tuple(sorted(base, key=lambda n: n.encode("utf-8")))
         for name in names:
             if np.asarray(base[name]).dtype != np.float32:
-                raise ValueError(f"base tensor {name!r} is not float32")
+                raise InvalidRoundInput(f"base tensor {name!r} is not float32")
         return cls(names, tuple(tuple(np.shape(base[n])) for n in names))
 
     @property

@@ -12,13 +12,15 @@ smaller key (inputs are in key order).
 
 `split_reward`: lamports of a round, `reward_i = reward_per_round · score_i
 // Σ score` (integer floor, as the program does with u128 intermediates).
-The few lamports left over by flooring stay in the pool's vault.
+The few lamports left over by flooring stay in the pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+
+from offchain.errors import InvalidRoundInput
 
 from .types import BPS_TOTAL
 
@@ -39,9 +41,9 @@ def to_bps(weights: Sequence[float]) -> list[int]:
 
 
 def split_reward(reward_per_round: int, scores_bps: Mapping[str, int]) -> dict[str, int]:
-    """Lamports per participant: reward · score // total score (remainder stays in vault)."""
+    """Lamports per participant: reward · score // total score (remainder stays in the pool)."""
     if reward_per_round < 0:
-        raise ValueError("reward_per_round must be non-negative")
+        raise InvalidRoundInput("reward_per_round must be non-negative")
     total = sum(scores_bps.values())
     if total <= 0:
         return dict.fromkeys(scores_bps, 0)

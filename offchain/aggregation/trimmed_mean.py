@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+from offchain.errors import InvalidRule
+
 from .base import AggregationRule, Decision, RoundContext
 from .coordinatewise import agreement, reduce_sorted
 from .fixedpoint import grid_exponent
@@ -34,7 +36,7 @@ class TrimmedMean(AggregationRule):
     def __init__(self, *, beta: float = 0.2, min_cos: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= beta < 0.5:
-            raise ValueError("beta must be in [0, 0.5)")
+            raise InvalidRule("beta must be in [0, 0.5)")
         self.beta = beta
         self.min_cos = min_cos
 

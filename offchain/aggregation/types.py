@@ -58,7 +58,10 @@ class ReasonCode(IntEnum):
     """Why a submission was judged the way it was; the value is the on-chain u8.
 
     1..=63 objective (slash), 64..=127 statistical (exclude). Values are
-    stable: append new reasons in their range, never renumber.
+    stable: append new reasons in their range, never renumber. Every code is
+    also a `client_kit.enums.Reason` of the same name and value (the chain's
+    side; a test holds the two to that), so `Reason.from_code(verdict.reason)`
+    always finds it.
     """
 
     OK = 0
@@ -147,7 +150,8 @@ class UpdateInput:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One judgment: the class follows from the reason code (`ReasonCode.kind`).
+    """One judgment (also named `Judgment`, the operator's word for it): the class
+    follows from the reason code (`ReasonCode.kind`).
 
     score_bps: basis points of the round's reward (0 unless accepted; the
     accepted scores of a round sum to 10,000 or are all 0).
@@ -193,6 +197,9 @@ class Verdict:
     def verdict_code(self) -> int:
         """The u8 `verdict` sent to `judge_submission` (1 accepted, 2 excluded, 3 slashed)."""
         return int(self.kind)
+
+
+Judgment = Verdict  # the name the operator (`offchain.aggregator`) uses
 
 
 @dataclass

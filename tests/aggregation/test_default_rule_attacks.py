@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.attacks import ATTACKS, PublicView, choose_malicious
 from bench.fl_sim import SimConfig, init_model, load_dataset, local_train
 from offchain.aggregation import DEFAULT_RULE, GLOBAL_DELTA, UpdateInput, make_rule
-from offchain.attacks import ATTACKS, PublicView, choose_malicious
 
 CONFIG = SimConfig(num_clients=20, malicious_fraction=0.2)
 WARMUP_ROUNDS = 4

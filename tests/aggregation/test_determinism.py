@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -61,8 +66,29 @@ def test_same_hash_for_any_thread_count_worker_count_and_order(rule: str) -> Non
     assert len(set(map(repr, runs.values()))) == 1
 
 
-def test_hash_is_stable_across_repeated_runs() -> None:
-    assert fingerprint("trusted_mean", 2, 2, False) == fingerprint("trusted_mean", 2, 2, False)
+def test_hash_is_the_same_in_fresh_processes() -> None:
+    # Given the fingerprint of one run in this process
+    here = fingerprint("trusted_mean", 2, 2, False)
+    # When two fresh interpreters (different hash seeds, nothing cached) run it again
+    code = (
+        "from tests.aggregation.test_determinism import fingerprint; "
+        "print(repr(fingerprint('trusted_mean', 2, 2, False)))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    ]
+    # Then both print exactly this process's fingerprint
+    assert runs == [repr(here), repr(here)]
 
 
 def test_loo_scores_are_the_same_for_any_thread_and_worker_count() -> None:

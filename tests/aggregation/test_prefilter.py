@@ -240,3 +240,19 @@ def test_a_noisy_replay_of_the_last_global_step_stands_out_from_the_round() -> N
     result = make_rule("fedavg").aggregate(base, [*fresh, replay], published=published)
     assert [v.key for v in result.verdicts if not v.accepted] == ["replay"]
     assert result.verdict("replay").reason == "replay"
+
+
+def test_every_reason_code_is_the_chains_reason_of_the_same_name() -> None:
+    # The operator records `client_kit.enums.Reason.from_code(verdict.reason)`: every
+    # code a rule can give must be that enum's member of the same value and class.
+    from client_kit.enums import Reason, ReasonKind
+
+    classes = {
+        VerdictKind.ACCEPTED: ReasonKind.OK,
+        VerdictKind.SLASHED: ReasonKind.OBJECTIVE,
+        VerdictKind.EXCLUDED: ReasonKind.STATISTICAL,
+    }
+    for code in ReasonCode:
+        chain = Reason.from_code(code.code)
+        assert int(chain) == int(code)
+        assert chain.kind is classes[code.kind]

@@ -11,8 +11,17 @@ import pytest
 
 from client_kit.canonical import encode_tensors
 from client_kit.training.data import digits_mlp_spec
-from client_kit.training.spec import initial_weights
-from client_kit.training.task import MAGIC, InvalidTaskPackage, TaskPackage, TrainingConfig
+from client_kit.training.spec import InvalidModelSpec, initial_weights
+from client_kit.training.task import (
+    AGGREGATION_RULES,
+    DEFAULT_RULE,
+    MAGIC,
+    AggregationSpec,
+    InvalidTaskPackage,
+    TaskPackage,
+    TrainingConfig,
+    task_from_spec,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +64,16 @@ def test_initial_weights_hash_is_sha256_of_canonical_weights(package):
 
 def test_header_is_plain_data(package):
     header, _ = split(package.to_bytes())
-    assert set(header) == {"name", "description", "model", "training", "weights_sha256"}
+    assert set(header) == {
+        "name",
+        "description",
+        "model",
+        "training",
+        "aggregation",
+        "weights_sha256",
+    }
     assert header["training"]["optimizer"] == "adam"
+    assert header["aggregation"] == {"rule": "trusted_mean", "params": {}}
 
 
 @pytest.mark.parametrize(
@@ -102,6 +119,11 @@ def test_non_canonical_header_is_rejected(package):
         (lambda h: h["model"]["layers"][0]["params"].update(units=9), "weights"),
         (lambda h: h["model"].update(num_classes=1), "model"),
         (lambda h: h.update(name=""), "name"),
+        (lambda h: h.pop("aggregation"), "header"),
+        (lambda h: h["aggregation"].update(rule="best_rule"), "aggregation"),
+        (lambda h: h["aggregation"].update(params={"Bad Name": 1}), "aggregation"),
+        (lambda h: h["aggregation"].update(params={"beta": [0.1]}), "aggregation"),
+        (lambda h: h["aggregation"].update(extra=1), "aggregation"),
     ],
 )
 def test_invalid_fields_are_rejected(package, change, reason):
@@ -128,3 +150,71 @@ def test_nan_in_the_header_is_rejected(package):
     raw = text.encode()
     with pytest.raises(InvalidTaskPackage):
         TaskPackage.from_bytes(MAGIC + struct.pack("<BI", 1, len(raw)) + raw + weights)
+
+
+def test_aggregation_rule_and_parameters_round_trip():
+    package = TaskPackage.create(
+        "t",
+        "",
+        digits_mlp_spec(hidden=4),
+        TrainingConfig(),
+        aggregation=AggregationSpec("multikrum", {"keep": 3, "byzantine_fraction": 0.25}),
+    )
+    again = TaskPackage.from_bytes(package.to_bytes())
+    assert again.aggregation == AggregationSpec(
+        "multikrum", {"byzantine_fraction": 0.25, "keep": 3}
+    )
+
+
+def test_the_rule_names_are_the_operators():
+    from offchain.aggregation import DEFAULT_RULE as OPERATOR_DEFAULT
+    from offchain.aggregation import RULES
+
+    assert sorted(RULES) == sorted(AGGREGATION_RULES)
+    assert DEFAULT_RULE == OPERATOR_DEFAULT
+
+
+def test_a_spec_makes_the_same_package_as_code():
+    spec = {
+        "name": "digits",
+        "description": "d",
+        "model": {"mlp": {"input": 64, "hidden": [8], "classes": 10}},
+        "training": {"epochs": 2, "lr": 0.05},
+        "aggregation": {"rule": "median", "params": {"min_cos": 0.1}},
+        "seed": 4,
+    }
+    made = task_from_spec(spec)
+    assert made == TaskPackage.create(
+        "digits",
+        "d",
+        digits_mlp_spec(hidden=8),
+        TrainingConfig(epochs=2, lr=0.05),
+        seed=4,
+        aggregation=AggregationSpec("median", {"min_cos": 0.1}),
+    )
+    full = task_from_spec({**spec, "model": digits_mlp_spec(hidden=8).to_dict()})
+    assert full.to_bytes() == made.to_bytes()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.pop("model"),
+        lambda s: s.update(colour="blue"),
+        lambda s: s["model"]["mlp"].update(input=0),
+        lambda s: s["model"]["mlp"].update(hidden=["8"]),
+        lambda s: s["model"].update(layers=[]),
+        lambda s: s["training"].update(momentum=2),
+        lambda s: s.update(aggregation={"rule": "nope"}),
+        lambda s: s.update(seed=-1),
+    ],
+)
+def test_bad_specs_are_refused_by_name(change):
+    spec = {
+        "name": "x",
+        "model": {"mlp": {"input": 4, "hidden": [], "classes": 2}},
+        "training": {},
+    }
+    change(spec)
+    with pytest.raises((InvalidTaskPackage, InvalidModelSpec)):
+        task_from_spec(spec)

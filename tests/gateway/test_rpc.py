@@ -1,208 +1,137 @@
-"""What only the rpc backend has: websocket subscriptions with reconnect and
-backfill, cluster and program checks, Surfpool time travel."""
+"""What only the rpc backend has: its transport primitives (signature history,
+transaction fetch, multi-account reads, websocket streams), cluster and program
+checks, Surfpool time travel. Following the chain over them (reconnect,
+backfill) is tested with `offchain.watcher` in tests/offchain/test_watcher.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-import time
-from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
+from solders.signature import Signature
+from websockets.exceptions import ConnectionClosed
 
-from client_kit.accounts import Participant, Pool, decode_account
+from client_kit.accounts import Pool, decode_account
+from client_kit.actions.organization import CreatedPool
 from client_kit.errors import ClusterUnreachable, ProgramNotDeployed
 from client_kit.gateway import connect_gateway
-from client_kit.gateway.base import AccountChange
-from client_kit.gateway.rpc import RpcGateway, TimeTravelUnsupported
-from client_kit.scenario import SOL, AsyncPool
+from client_kit.gateway.rpc import (
+    AccountNotice,
+    LogsNotice,
+    RpcGateway,
+    SignatureRecord,
+    TimeTravelUnsupported,
+)
 from tests.gateway.conftest import PROGRAM_ID, Surfnet
+from tests.gateway.tcp_proxy import free_port
+from tests.pools import SOL, PoolScenario
 
 pytestmark = pytest.mark.timeout(60)
-MEASURED: dict[str, list[float]] = {}
 
 
-async def next_change(
-    queue: asyncio.Queue[AccountChange], key: Pubkey, timeout: float = 10.0
-) -> AccountChange:
-    """The next change of `key` (others are skipped)."""
-    deadline = time.monotonic() + timeout
+async def new_pool(chain: RpcGateway, store: Path) -> tuple[PoolScenario, CreatedPool]:
+    """A funded organization and its created pool."""
+    world = PoolScenario(chain, store)
+    await world.setup()
+    return world, await world.create()
+
+
+async def test_program_signatures_page_in_chain_order(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world, _ = await new_pool(rpc_chain, tmp_path)
+    # Given a dozen funding transactions sent at once (several land in one slot)
+    sent = await asyncio.gather(*[world.fund(1_000 + i) for i in range(12)])
+    ours = {result.tx.signature for result in sent}
+    # Surfpool also lists the slot it is still building, in an order that changes
+    # until the slot is sealed: wait until the node has moved past every one
+    last_slot = max([(await rpc_chain.fetch_transaction(sig)).slot for sig in ours])  # type: ignore[union-attr]
+    while await rpc_chain.slot() <= last_slot:
+        await asyncio.sleep(0.05)
+    # When the program's signatures are listed newest first, in pages of 5
+    listed: list[SignatureRecord] = []
+    before = None
     while True:
-        change = await asyncio.wait_for(queue.get(), max(0.01, deadline - time.monotonic()))
-        if change.pubkey == key:
-            return change
+        page = await rpc_chain.program_signatures(before=before, limit=5)
+        listed += page
+        if len(page) < 5 or ours <= {r.signature for r in listed}:
+            break
+        before = page[-1].signature
+    mine = [r for r in listed if r.signature in ours]
+    # Then every transaction is there once, slots descend, and within a slot the
+    # order is the block's, reversed
+    assert {r.signature for r in mine} == ours and len(mine) == len(ours)
+    assert [r.slot for r in mine] == sorted((r.slot for r in mine), reverse=True)
+    for slot in {r.slot for r in mine}:
+        block = await rpc_chain.raw_request(
+            "getBlock",
+            [slot, {"transactionDetails": "signatures", "maxSupportedTransactionVersion": 0,
+                    "rewards": False, "commitment": "confirmed"}],
+        )  # fmt: skip
+        in_block = [sig for sig in block["signatures"] if sig in ours]
+        assert [r.signature for r in mine if r.slot == slot] == in_block[::-1]
+    # And `until` stops before a signature (exclusive)
+    newest_three = await rpc_chain.program_signatures(until=mine[3].signature)
+    assert [r.signature for r in newest_three] == [r.signature for r in listed[:3]]
 
 
-async def changes_of(
-    queue: asyncio.Queue[AccountChange], *keys: Pubkey, timeout: float = 10.0
-) -> dict[Pubkey, AccountChange]:
-    """The first change of each of `keys`, in whatever order they arrive."""
-    found: dict[Pubkey, AccountChange] = {}
-    deadline = time.monotonic() + timeout
-    while len(found) < len(keys):
-        change = await asyncio.wait_for(queue.get(), max(0.01, deadline - time.monotonic()))
-        if change.pubkey in keys and change.pubkey not in found:
-            found[change.pubkey] = change
-    return found
+async def test_fetch_transaction_gives_logs_outcome_and_written_accounts(
+    rpc_chain: RpcGateway, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    world, _ = await new_pool(rpc_chain, tmp_path)
+    result = (await world.fund(SOL)).tx
+    landed = await rpc_chain.fetch_transaction(result.signature)
+    assert landed is not None and not landed.failed
+    assert landed.signature == result.signature and landed.logs == tuple(result.logs)
+    # the pool and its vault were written; the funder signed, so it is not listed
+    assert set(landed.writable) == {world.key, world.vault}
+    assert await rpc_chain.fetch_transaction(str(Signature.default())) is None
 
 
-async def test_subscription_delivers_pool_and_participant_changes(rpc_chain: RpcGateway) -> None:
-    world = AsyncPool(rpc_chain)
-    await world.setup()
-    queue = rpc_chain.subscribe()
-    await rpc_chain.wait_watching()
-    t0 = time.monotonic()
-    await world.create()
-    sent = time.monotonic()
-    created = await next_change(queue, world.pool)
-    MEASURED.setdefault("confirm", []).append(sent - t0)
-    MEASURED.setdefault("notify_after_send_start", []).append(time.monotonic() - t0)
-    assert created.info is not None and created.info.owner == PROGRAM_ID
-    assert decode_account(Pool, created.info.data).status == "Open"
-
-    trainer = await world.new_trainer()
-    t0 = time.monotonic()
-    await world.join(trainer)
-    sent = time.monotonic()
-    seen = await changes_of(queue, world.participant(trainer), world.pool)
-    joined = seen[world.participant(trainer)]
-    MEASURED["confirm"].append(sent - t0)
-    MEASURED["notify_after_send_start"].append(time.monotonic() - t0)
-    assert joined.info is not None
-    participant = decode_account(Participant, joined.info.data)
-    assert participant.wallet == trainer.wallet.pubkey() and participant.stake == SOL // 2
-    pool_after_join = seen[world.pool]
-    assert decode_account(Pool, pool_after_join.info.data).participant_count == 1  # type: ignore[union-attr]
-
-    # a closed account is reported as gone
-    await world.send(
-        world.ix.cancel_pool(world.organization.pubkey(), world.pool), world.organization
-    )
-    await world.withdraw(trainer)
-    gone = await next_change(queue, world.participant(trainer))
-    assert gone.info is None
-    print(
-        f"\nrpc timings: {json.dumps({k: [round(x, 3) for x in v] for k, v in MEASURED.items()})}"
-    )
+async def test_read_accounts_in_order_with_missing_ones(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world, created = await new_pool(rpc_chain, tmp_path)
+    slot, infos = await rpc_chain.read_accounts([world.vault, Keypair().pubkey(), world.key])
+    assert slot > 0 and infos[1] is None
+    assert infos[0] is not None and infos[0].data == b""
+    assert infos[2] is not None and decode_account(Pool, infos[2].data).pool_id == created.pool_id
 
 
-class TcpProxy:
-    """A loopback TCP forwarder we can take down and bring back on the same port."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = _free_port()
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in list(self.writers):
-            writer.transport.abort()
-        await self.server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def proxied_chain(surfnet: Surfnet) -> AsyncIterator[tuple[RpcGateway, TcpProxy]]:
-    proxy = TcpProxy(int(surfnet.ws_url.rsplit(":", 1)[1]))
-    await proxy.start()
-    gateway = RpcGateway(
-        surfnet.rpc_url, f"ws://127.0.0.1:{proxy.port}", program_id=PROGRAM_ID, backoff_max=0.5
-    )
+async def test_open_stream_delivers_logs_and_account_notices(
+    rpc_chain: RpcGateway, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    world, _ = await new_pool(rpc_chain, tmp_path)
+    stream = await rpc_chain.open_stream([()])
     try:
-        yield gateway, proxy
+        funded = (await world.fund(SOL)).tx
+        seen_logs = seen_pool = False
+        while not (seen_logs and seen_pool):
+            note = await asyncio.wait_for(stream.recv(), 10)
+            if isinstance(note, LogsNotice) and note.signature == funded.signature:
+                seen_logs = note.logs == tuple(funded.logs)
+            if isinstance(note, AccountNotice) and note.pubkey == world.key:
+                assert note.info is not None
+                seen_pool = decode_account(Pool, note.info.data).total_funded == SOL
     finally:
-        await gateway.close()
-        if proxy.server is not None and proxy.server.is_serving():
-            await proxy.stop()
+        await stream.close()
+    with pytest.raises(ConnectionClosed):  # a closed stream says so, it does not hang
+        await asyncio.wait_for(stream.recv(), 5)
 
 
-async def test_no_change_is_lost_across_a_disconnect(
-    proxied_chain: tuple[RpcGateway, TcpProxy],
-) -> None:
-    chain, proxy = proxied_chain
-    world = AsyncPool(chain)
-    await world.setup()
-    await world.create()
-    await world.fund(SOL)
-    trainer = await world.new_trainer()
-    await world.join(trainer)
-    # the first connect reports the current state of every program account
-    queue = chain.subscribe()
-    await chain.wait_watching()
-    assert (await next_change(queue, world.participant(trainer))).info is not None
-    assert chain.connects == 1
-    # Let the first backfill and the join's live notifications settle, then
-    # forget them: only what the reconnect delivers should count below.
-    await asyncio.sleep(1.0)
-    while not queue.empty():
-        queue.get_nowait()
-    # When the websocket goes down and changes happen meanwhile
-    await proxy.stop()
-    await asyncio.sleep(0.3)
-    other = RpcGateway(chain.url, program_id=PROGRAM_ID)  # another client makes the changes
+async def test_open_stream_on_a_dead_websocket_is_a_clear_error(surfnet: Surfnet) -> None:
+    dead = f"ws://127.0.0.1:{free_port()}"
+    chain = RpcGateway(surfnet.rpc_url, dead, program_id=PROGRAM_ID)
     try:
-        elsewhere = AsyncPool(other, world.organization, world.aggregator, world.pool_id)
-        await elsewhere.send(
-            world.ix.cancel_pool(world.organization.pubkey(), world.pool), world.organization
-        )
-        await elsewhere.withdraw(trainer)
+        with pytest.raises(ClusterUnreachable, match=dead):
+            await chain.open_stream([()], open_timeout=2.0)
     finally:
-        await other.close()
-    while not queue.empty():  # nothing could have arrived over the dead socket
-        assert queue.get_nowait().pubkey not in (world.pool, world.participant(trainer))
-    t0 = time.monotonic()
-    await proxy.start()
-    # Then the reconnect's backfill reports both: the changed pool, the closed participant
-    seen = await changes_of(queue, world.pool, world.participant(trainer))
-    MEASURED.setdefault("reconnect_backfill", []).append(time.monotonic() - t0)
-    cancelled = seen[world.pool]
-    assert decode_account(Pool, cancelled.info.data).status == "Cancelled"  # type: ignore[union-attr]
-    assert seen[world.participant(trainer)].info is None
-    assert chain.connects >= 2
-    # And live notifications flow again afterwards
-    await world.send(
-        world.ix.close_pool(world.organization.pubkey(), world.pool), world.organization
-    )
-    assert (await next_change(queue, world.pool)).info is None
-    print(
-        f"\nrpc timings: {json.dumps({k: [round(x, 3) for x in v] for k, v in MEASURED.items()})}"
-    )
+        await chain.close()
 
 
 async def test_unreachable_cluster_fails_fast_with_the_url() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # bound then released: nothing listens
+    url = f"http://127.0.0.1:{free_port()}"  # bound then released: nothing listens
     chain = RpcGateway(url, program_id=PROGRAM_ID)
     try:
         for action in (

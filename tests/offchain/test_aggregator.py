@@ -1,101 +1,208 @@
-"""The aggregator's round: fetch by CID, verify against the chain, judge, finalize."""
+"""The aggregator's round: fetch by CID, verify against the chain, judge, finalize.
+
+Participants' bytes are untrusted: whatever they reveal, the round is judged
+to the end and every bad update becomes a verdict with a named reason —
+Slashed for an objective fault, Excluded for a rule's doubt. The operator's
+own failures (a store that cannot deliver) never become a verdict."""
 
 from __future__ import annotations
 
-import hashlib
+from types import SimpleNamespace
 
 import numpy as np
-from solders.keypair import Keypair
+import pytest
 
-from client_kit.accounts import Pool, Submission, decode_account
-from client_kit.canonical import decode_tensors, encode_tensors
+from client_kit.actions.operator import UpdateUnavailable
+from client_kit.actions.participant import PreparedUpdate
+from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors, tensors_hash
+from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
+from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
-from client_kit.instructions import FedstakeInstructions, PoolParams
+from client_kit.storage.errors import StoreUnavailable
 from client_kit.storage.local import LocalStore
-from offchain.aggregation import make_rule
-from offchain.aggregator import judge_round
+from offchain.aggregation import Judgment, ReasonCode, make_rule
+from offchain.aggregator import judge_round, rule_verdict
+from offchain.errors import RoundMismatch, RoundNotReady
+from tests.pools import SOL, PoolScenario, filled
 
-SOL = 1_000_000_000
+# one float32 tensor "w" with dims [0, 2^63]: zero elements, but no numpy shape
+HOSTILE_DIMS = bytes.fromhex("4653544b0101000000010077010200000000000000000000000000000080")
 
 
-async def test_round_rejects_hash_mismatch_and_malformed_bytes(tmp_path) -> None:
-    # Given a pool in round 1 with four submissions
-    chain, store = EmbeddedGateway(), LocalStore(tmp_path / "store")
-    ix = FedstakeInstructions(chain.program_id)
-    org, agg = Keypair(), Keypair()
-    for key in (org.pubkey(), agg.pubkey()):
-        await chain.airdrop(key, 10 * SOL)
-    base = {"w": np.zeros((3, 2), np.float32)}
-    base_bytes = encode_tensors(base)
-    params = PoolParams(
-        pool_id=1,
-        aggregator=agg.pubkey(),
-        task_cid="bafkreitask",
-        initial_model_hash=hashlib.sha256(base_bytes).digest(),
-        initial_model_cid=store.put(base_bytes),
-        max_rounds=1,
-        round_duration=60,
-        join_deadline=await chain.unix_time() + 60,
-        min_stake=SOL // 10,
-        max_participants=5,
-        reward_per_round=SOL,
-        slash_bps=5_000,
+def lying(data: bytes, claimed: bytes) -> PreparedUpdate:
+    """What a cheating participant sends: `claimed`'s hash committed, `data` revealed."""
+    return PreparedUpdate(data, canonical_hash(claimed))
+
+
+def honest_bytes(data: bytes) -> PreparedUpdate:
+    """Bytes stored under their true hash, whatever they are."""
+    return PreparedUpdate(data, canonical_hash(data))
+
+
+async def _training_pool(tmp_path, trainers: int) -> PoolScenario:
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store")
+    await world.setup()
+    await world.create(max_participants=trainers)
+    await world.fund(SOL)
+    for _ in range(trainers):
+        await world.join(await world.new_trainer())
+    await world.start()
+    return world
+
+
+async def _judge(world: PoolScenario, rule: str = "fedavg"):  # type: ignore[no-untyped-def]
+    return await judge_round(
+        world.chain,
+        world.store,
+        world.aggregator,
+        world.key,
+        rule=make_rule(rule),
+        base=world.task.initial_tensors(),
     )
-    pool = ix.pool(org.pubkey(), 1)
-    await chain.send([ix.create_pool(org.pubkey(), params)], [org])
-    await chain.send([ix.fund_pool(org.pubkey(), pool, SOL)], [org])
-    honest, honest2, swapper, garbler = (Keypair() for _ in range(4))
-    for kp in (honest, honest2, swapper, garbler):
-        await chain.airdrop(kp.pubkey(), 2 * SOL)
-        await chain.send([ix.join_pool(kp.pubkey(), pool, SOL // 2, b"\x01" * 32)], [kp])
-    await chain.send([ix.start_training(org.pubkey(), pool)], [org])
 
-    def submit_bytes(data: bytes, claimed_hash: bytes):
-        cid = store.put(data)
-        return cid, claimed_hash
 
-    updates = {
-        honest: encode_tensors({"w": np.full((3, 2), 0.1, np.float32)}),
-        honest2: encode_tensors({"w": np.full((3, 2), 0.3, np.float32)}),
-    }
-    plans = {kp: submit_bytes(data, hashlib.sha256(data).digest()) for kp, data in updates.items()}
-    # swapper records the hash of one update but stores different bytes
-    plans[swapper] = submit_bytes(
-        encode_tensors({"w": np.full((3, 2), 9.0, np.float32)}),
-        hashlib.sha256(b"something else").digest(),
-    )
-    garbage = b"not tensors at all"
-    plans[garbler] = submit_bytes(garbage, hashlib.sha256(garbage).digest())
-    for kp, (cid, update_hash) in plans.items():
-        await chain.send(
-            [
-                ix.submit_update(
-                    kp.pubkey(),
-                    pool,
-                    1,
-                    update_hash=update_hash,
-                    update_cid=cid,
-                    num_samples=10,
-                    base_model_hash=params.initial_model_hash,
-                )
-            ],
-            [kp],
+async def test_objective_faults_are_slashed_and_doubts_only_excluded(tmp_path) -> None:
+    # Given a round where everyone committed and revealed: two honest updates, one
+    # whose bytes differ from its commitment, garbage, hostile dims, wrong shapes,
+    # non-finite values and a free-rider (the base sent back: a zero delta)
+    world = await _training_pool(tmp_path, 8)
+    honest, honest2, swapper, garbler, hostile, misshaped, nan, idle = world.trainers
+    await world.submit(honest, filled(world.task, 0.1))
+    await world.submit(honest2, filled(world.task, 0.3))
+    await world.submit(swapper, lying(encode_tensors(filled(world.task, 9.0)), b"something else"))
+    await world.submit(garbler, honest_bytes(b"not tensors at all"))
+    await world.submit(hostile, honest_bytes(HOSTILE_DIMS))
+    await world.submit(misshaped, {"w": np.zeros(3, np.float32)})
+    await world.submit(nan, filled(world.task, float("nan")))
+    await world.submit(idle, filled(world.task, 0.0))
+    for trainer in world.trainers:
+        await world.reveal(trainer)
+
+    # When the aggregator judges the round (everyone revealed: no need to wait)
+    outcome = await _judge(world)
+
+    # Then objective faults are slashed with their reason, the free-rider only excluded
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
+    slashed = Verdict.SLASHED
+    assert verdicts[swapper.wallet.pubkey()] == (slashed, Reason.HASH_MISMATCH)
+    assert verdicts[garbler.wallet.pubkey()] == (slashed, Reason.MALFORMED)
+    assert verdicts[hostile.wallet.pubkey()] == (slashed, Reason.MALFORMED)
+    assert verdicts[misshaped.wallet.pubkey()] == (slashed, Reason.SHAPE)
+    assert verdicts[nan.wallet.pubkey()] == (slashed, Reason.NON_FINITE)
+    assert verdicts[idle.wallet.pubkey()] == (Verdict.EXCLUDED, Reason.FREE_RIDER)
+    assert verdicts[honest.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    assert verdicts[honest2.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    swapped = await world.submission_state(swapper)
+    assert swapped.verdict is slashed and swapped.reason is Reason.HASH_MISMATCH
+    assert swapped.slashed == SOL // 4
+    excluded = await world.participant_state(idle)
+    assert excluded.stake == SOL // 2 and excluded.status is ParticipantStatus.ACTIVE
+    assert (excluded.excluded_count, excluded.slashed_count) == (1, 0)
+    # and the chain holds the stored model's hash
+    state = await world.pool_state()
+    assert state.status is PoolStatus.FINISHED and state.global_model_hash == outcome.global_hash
+    stored = world.store.get(outcome.global_cid)
+    assert canonical_hash(stored) == outcome.global_hash
+    base = world.task.initial_tensors()
+    expected = {k: v + 0.2 for k, v in base.items()}  # FedAvg of equal-weight 0.1 and 0.3
+    for name, value in decode_tensors(stored).items():
+        np.testing.assert_allclose(value, expected[name], atol=1e-6)
+
+
+class _DownStore(LocalStore):
+    """A store whose reads fail as an unreachable IPFS node's would."""
+
+    def get(self, cid, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable(f"{cid}: node unreachable")
+
+
+async def test_store_outage_raises_and_judges_nobody(tmp_path) -> None:
+    # Given two honest, revealed updates and then a store whose reads fail
+    world = await _training_pool(tmp_path, 2)
+    for trainer, value in zip(world.trainers, (0.1, 0.3), strict=True):
+        await world.submit(trainer, filled(world.task, value))
+    for trainer in world.trainers:
+        await world.reveal(trainer)
+    world.store = _DownStore(tmp_path / "store")
+    # When the aggregator tries to judge, Then it raises and sends nothing
+    with pytest.raises(UpdateUnavailable) as raised:
+        await _judge(world)
+    assert isinstance(raised.value.__cause__, StoreUnavailable)
+    for trainer in world.trainers:
+        assert (await world.submission_state(trainer)).verdict is Verdict.PENDING
+        assert (await world.participant_state(trainer)).stake == SOL // 2
+    assert (await world.round_state()).judged_count == 0
+
+
+async def test_unrevealed_commitment_waits_for_the_reveal_deadline_then_is_slashed(
+    tmp_path,
+) -> None:
+    world = await _training_pool(tmp_path, 2)
+    revealer, silent = world.trainers
+    await world.submit(revealer, filled(world.task, 0.2))
+    await world.submit(silent, filled(world.task, 0.4))
+    await world.reveal(revealer)
+    with pytest.raises(RoundNotReady):
+        await _judge(world)
+    assert (await world.round_state()).judged_count == 0
+    world.chain.set_time((await world.round_state()).reveal_deadline)
+    outcome = await _judge(world)
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in outcome.judged}
+    assert verdicts[silent.wallet.pubkey()] == (Verdict.SLASHED, Reason.NOT_REVEALED)
+    assert verdicts[revealer.wallet.pubkey()] == (Verdict.ACCEPTED, Reason.OK)
+    assert (await world.participant_state(silent)).stake == SOL // 4
+
+
+def foreign(accepted: bool, reason: str) -> SimpleNamespace:
+    """A judgment as another aggregator version might hand it over: any reason name."""
+    return SimpleNamespace(key="k", accepted=accepted, reason=reason, score_bps=0)
+
+
+@pytest.mark.parametrize(
+    ("judgment", "expected"),
+    [
+        (Judgment("k", ReasonCode.OK, 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
+        (Judgment("k", ReasonCode.NON_FINITE), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
+        (Judgment("k", ReasonCode.SHAPE), (Verdict.SLASHED, Reason.SHAPE, 0)),
+        (Judgment("k", ReasonCode.TRUST), (Verdict.EXCLUDED, Reason.TRUST, 0)),
+        (Judgment("k", ReasonCode.ROBUST_RULE), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", ReasonCode.REPLAY), (Verdict.EXCLUDED, Reason.REPLAY, 0)),
+        # a name this client does not know is a doubt, never a slash
+        (foreign(False, "brand_new_test"), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        # a rejection that claims "ok" is still no acceptance
+        (foreign(False, "ok"), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+    ],
+)
+def test_rule_judgments_map_to_verdict_classes(judgment, expected) -> None:  # type: ignore[no-untyped-def]
+    assert rule_verdict(judgment) == expected
+
+
+async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
+    chain = EmbeddedGateway()
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create()
+    wrong = filled(world.task, 1.0)
+    assert tensors_hash(wrong) != world.task.initial_weights_hash
+    with pytest.raises(RoundMismatch):
+        await judge_round(
+            chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=wrong
         )
 
-    # When the aggregator judges the round (everyone submitted: no need to wait)
-    outcome = await judge_round(chain, store, agg, pool, rule=make_rule("fedavg"), base=base)
 
-    # Then the verdicts follow the bytes, and the chain holds the stored model's hash
-    verdicts = {j.wallet: (j.accepted, j.reason) for j in outcome.judged}
-    assert verdicts[swapper.pubkey()] == (False, "hash_mismatch")
-    assert verdicts[garbler.pubkey()] == (False, "malformed")
-    assert verdicts[honest.pubkey()][0] and verdicts[honest2.pubkey()][0]
-    state = decode_account(Pool, (await chain.get_account(pool)).data)
-    assert state.status == "Finished" and state.global_model_hash == outcome.global_hash
-    stored = store.get(outcome.global_cid)
-    assert hashlib.sha256(stored).digest() == outcome.global_hash
-    np.testing.assert_allclose(decode_tensors(stored)["w"], 0.2, rtol=1e-6)
-    swapped = decode_account(
-        Submission, (await chain.get_account(ix.submission(pool, 1, swapper.pubkey()))).data
-    )
-    assert swapped.verdict == "Rejected" and swapped.reason == 1 and swapped.slashed == SOL // 4
+async def test_a_verdict_outside_its_reason_class_is_refused_before_sending(tmp_path) -> None:
+    world = await _training_pool(tmp_path, 1)
+    (alice,) = world.trainers
+    await world.submit(alice, filled(world.task, 0.1))
+    await world.reveal(alice)
+    before = await world.submission_state(alice)
+    for verdict, reason in (
+        (Verdict.SLASHED, Reason.TRUST),  # a doubt never slashes
+        (Verdict.EXCLUDED, Reason.NON_FINITE),  # an objective fault is not a doubt
+        (Verdict.ACCEPTED, Reason.ROBUST_RULE),
+        (Verdict.EXCLUDED, Reason(200)),  # reserved codes belong to no class
+        (Verdict.PENDING, Reason.OK),
+    ):
+        with pytest.raises(InvalidInput):
+            await world.judge(alice, verdict, 0, reason)
+    assert await world.submission_state(alice) == before

@@ -14,6 +14,7 @@ from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from client_kit.enums import Verdict
 from tests.program.world import SOL, PoolWorld, expect_error
 
 
@@ -30,8 +31,7 @@ def test_missing_signer_is_refused(training_world: PoolWorld) -> None:
         trainer.wallet.pubkey(),
         w.pool,
         1,
-        update_hash=b"\x01" * 32,
-        update_cid="bafkreix",
+        update_commitment=b"\x01" * 32,
         num_samples=10,
         base_model_hash=w.pool_state().global_model_hash,
     )
@@ -42,18 +42,24 @@ def test_missing_signer_is_refused(training_world: PoolWorld) -> None:
 def test_readonly_account_where_writable_required(training_world: PoolWorld) -> None:
     w = training_world
     ix = w.ix.fund_pool(w.organization.pubkey(), w.pool, SOL)
-    readonly_vault = _with_meta(ix, 2, AccountMeta(w.vault, False, False))
-    expect_error(w, "AccountNotWritable", lambda: w.send([readonly_vault], w.organization))
+    readonly_pool = _with_meta(ix, 1, AccountMeta(w.pool, False, False))
+    expect_error(w, "AccountNotWritable", lambda: w.send([readonly_pool], w.organization))
 
 
 def test_has_one_judge_by_non_aggregator(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
-    w.submit(trainer)
+    w.commit_and_reveal(w.trainers)
     impostor = Keypair()
     w.chain.svm.airdrop(impostor.pubkey(), SOL)
     ix = w.ix.judge_submission(
-        impostor.pubkey(), w.pool, 1, trainer.wallet.pubkey(), accepted=True, score=10_000, reason=0
+        impostor.pubkey(),
+        w.pool,
+        1,
+        trainer.wallet.pubkey(),
+        verdict=Verdict.ACCEPTED,
+        score=10_000,
+        reason=0,
     )
     expect_error(w, "Unauthorized", lambda: w.send([ix], impostor))
 
@@ -113,17 +119,26 @@ def test_reinitialization_join_twice(world: PoolWorld) -> None:
 
 def test_reinitialization_create_pool_twice(world: PoolWorld) -> None:
     world.create()
-    world.chain.svm.expire_blockhash()
     expect_error(world, "AlreadyInitialized", lambda: world.create(max_rounds=3))
 
 
-def test_duplicate_mutable_accounts_payout_is_vault(training_world: PoolWorld) -> None:
+def test_duplicate_mutable_accounts_payout_is_the_pool(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
-    w.submit(trainer)
-    w.judge(trainer, True, 10_000)
-    # commit to the vault as "payout wallet" is impossible; try to claim into the vault
-    ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), w.vault, trainer.salt)
+    w.commit_and_reveal(w.trainers)
+    w.judge(trainer, Verdict.ACCEPTED, 10_000)
+    # the pool as "payout wallet" would pay the pool from itself; try it
+    ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), w.pool, trainer.salt)
+    expect_error(w, "DuplicateAccount", lambda: w.send([ix], w.organization))
+
+
+def test_duplicate_mutable_accounts_payout_is_the_participant(training_world: PoolWorld) -> None:
+    w = training_world
+    trainer = w.trainers[0]
+    w.commit_and_reveal(w.trainers)
+    w.judge(trainer, Verdict.ACCEPTED, 10_000)
+    participant = w.ix.participant(w.pool, trainer.wallet.pubkey())
+    ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), participant, trainer.salt)
     expect_error(w, "DuplicateAccount", lambda: w.send([ix], w.organization))
 
 
@@ -154,18 +169,22 @@ def test_non_canonical_bump_participant_address(world: PoolWorld) -> None:
     expect_error(world, "InvalidPda", lambda: world.send([forged], trainer.wallet), other)
 
 
-def test_pda_sharing_vault_of_another_pool(world: PoolWorld) -> None:
-    world.create()
-    other_vault = world.ix.vault(world.ix.pool(world.organization.pubkey(), 99))
+def test_pda_sharing_participant_of_another_pool(world: PoolWorld) -> None:
+    trainer = world.new_trainer()
     world.pool_id = 99
     world.create()
+    world.join(trainer)
+    other = world.ix.participant(world.pool, trainer.wallet.pubkey())
     world.pool_id = 1
+    world.create()
+    world.join(trainer)
+    world.cancel()
     ix = _with_meta(
-        world.ix.fund_pool(world.organization.pubkey(), world.pool, SOL),
+        world.ix.withdraw_stake(trainer.wallet.pubkey(), world.pool),
         2,
-        AccountMeta(other_vault, False, True),
+        AccountMeta(other, False, True),
     )
-    expect_error(world, "InvalidPda", lambda: world.send([ix], world.organization), other_vault)
+    expect_error(world, "AccountMismatch", lambda: world.send([ix], trainer.wallet), other)
 
 
 def test_pda_sharing_participant_of_another_user(training_world: PoolWorld) -> None:
@@ -175,8 +194,7 @@ def test_pda_sharing_participant_of_another_user(training_world: PoolWorld) -> N
         thief.wallet.pubkey(),
         w.pool,
         1,
-        update_hash=b"\x02" * 32,
-        update_cid="bafkreiy",
+        update_commitment=b"\x02" * 32,
         num_samples=5,
         base_model_hash=w.pool_state().global_model_hash,
     )
@@ -192,8 +210,8 @@ def test_revival_after_close_is_not_ours_anymore(world: PoolWorld) -> None:
     trainer = world.new_trainer()
     world.join(trainer)
     world.start()
-    world.submit(trainer)
-    world.judge(trainer, True, 10_000)
+    world.commit_and_reveal([trainer])
+    world.judge(trainer, Verdict.ACCEPTED, 10_000)
     world.finalize(1)
     world.claim(trainer)
     participant_key = world.ix.participant(world.pool, trainer.wallet.pubkey())
@@ -217,7 +235,7 @@ def test_revival_after_close_is_not_ours_anymore(world: PoolWorld) -> None:
 def test_fake_system_program_is_refused(world: PoolWorld) -> None:
     world.create()
     ix = world.ix.fund_pool(world.organization.pubkey(), world.pool, SOL)
-    fake = _with_meta(ix, 3, AccountMeta(world.ix.program_id, False, False))
+    fake = _with_meta(ix, 2, AccountMeta(world.ix.program_id, False, False))
     expect_error(world, "InvalidSystemProgram", lambda: world.send([fake], world.organization))
 
 
@@ -238,8 +256,25 @@ def test_arithmetic_overflow_in_total_funded(world: PoolWorld) -> None:
 def test_wrong_salt_claim_changes_nothing(training_world: PoolWorld) -> None:
     w = training_world
     trainer = w.trainers[0]
-    w.submit(trainer)
-    w.judge(trainer, True, 5_000)
+    w.commit_and_reveal(w.trainers)
+    w.judge(trainer, Verdict.ACCEPTED, 5_000)
     wrong = hashlib.sha256(b"not the salt").digest()
     ix = w.ix.claim_reward(w.pool, trainer.wallet.pubkey(), trainer.payout.pubkey(), wrong)
     expect_error(w, "InvalidCommitment", lambda: w.send([ix], w.organization))
+
+
+def test_prefunded_participant_address_still_joins_and_books_balance(world: PoolWorld) -> None:
+    # Anyone can send lamports to a PDA before it exists; join must still work
+    # and the books must still match the pool's lamports.
+    world.create()
+    pool_before = world.lamports(world.pool)
+    for gift in (1_000, 10 * SOL):
+        trainer = world.new_trainer()
+        key = world.ix.participant(world.pool, trainer.wallet.pubkey())
+        world.chain.svm.set_account(key, Account(gift, b"", Pubkey.default(), False, 0))
+        world.join(trainer, stake=SOL // 2)
+        participant = world.participant_state(trainer)
+        assert participant.stake == SOL // 2
+        assert world.lamports(key) >= world.chain.svm.minimum_balance_for_rent_exemption(150)
+    assert world.lamports(world.pool) == pool_before + SOL
+    assert world.pool_state().total_staked == SOL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from solders.instruction import Instruction
 
+from client_kit.enums import Verdict
 from tests.program.world import SOL, START, PoolWorld, expect_error
 
 
@@ -35,10 +36,10 @@ def test_join_rules(world: PoolWorld) -> None:
     expect_error(world, "StakeTooLow", lambda: world.join(low, stake=1))
     world.join(world.new_trainer())
     expect_error(world, "PoolFull", lambda: world.join(world.new_trainer()))
-    world.chain.set_time(START + 3_600)
+    world.set_time(START + 3_600)
     world.pool_id = 2
     world.create(join_deadline=START + 3_700)
-    world.chain.set_time(START + 3_700)
+    world.set_time(START + 3_700)
     expect_error(world, "JoinClosed", lambda: world.join(world.new_trainer()))
 
 
@@ -56,27 +57,24 @@ def test_submission_rules(training_world: PoolWorld) -> None:
     expect_error(w, "StaleBaseModel", lambda: w.submit(a, base=b"\x09" * 32))
     w.submit(a)
     expect_error(w, "AlreadyInitialized", lambda: w.submit(a, tag=b"again"))
-    w.chain.set_time(START + 600)
+    w.set_time(w.round_state(1).deadline)
     expect_error(w, "RoundDeadlinePassed", lambda: w.submit(b))
 
 
 def test_judging_rules(training_world: PoolWorld) -> None:
     w = training_world
     a, b, c = w.trainers
-    for t in (a, b):
-        w.submit(t)
-    expect_error(w, "InvalidVerdict", lambda: w.judge(b, False, 10))
-    w.judge(a, True, 8_000)
-    expect_error(w, "AlreadyJudged", lambda: w.judge(a, True, 100))
-    expect_error(w, "ScoreBudgetExceeded", lambda: w.judge(b, True, 2_001))
+    w.commit_and_reveal([a, b])  # c never commits: the phase closes at the deadline
+    expect_error(w, "InvalidVerdict", lambda: w.judge(b, Verdict.SLASHED, 10))
+    w.judge(a, Verdict.ACCEPTED, 8_000)
+    expect_error(w, "AlreadyJudged", lambda: w.judge(a, Verdict.ACCEPTED, 100))
+    expect_error(w, "ScoreBudgetExceeded", lambda: w.judge(b, Verdict.ACCEPTED, 2_001))
     expect_error(w, "PendingJudgements", lambda: w.finalize(1))
-    w.judge(b, False, 0)
-    expect_error(w, "RoundStillOpen", lambda: w.finalize(1))
-    expect_error(w, "ParticipantNotActive", lambda: w.submit(b, 1, tag=b"x"))
-    w.chain.set_time(START + 601)
+    w.judge(b, Verdict.SLASHED, 0)
     w.finalize(1)
     expect_error(w, "WrongRound", lambda: w.submit(c, 1))
     expect_error(w, "RoundAlreadyFinalized", lambda: w.finalize(1))
+    expect_error(w, "ParticipantNotActive", lambda: w.submit(b, 2))
 
 
 def test_settlement_rules(world: PoolWorld) -> None:
@@ -90,14 +88,17 @@ def test_settlement_rules(world: PoolWorld) -> None:
     expect_error(world, "SubmissionNotSettled", lambda: world.send([closing], t.wallet))
     expect_error(world, "InvalidPoolStatus", lambda: world.withdraw(t))
     expect_error(world, "NothingToClaim", lambda: world.claim(t))
-    world.judge(t, True, 10_000)
+    world.reveal(t)
+    world.judge(t, Verdict.ACCEPTED, 10_000)
     world.finalize(1)
+    expect_error(world, "ParticipantsRemaining", world.close_pool)
+    # the stake comes back although the reward is unclaimed; the account stays
+    world.withdraw(t)
+    assert world.participant_state(t).status == "Exited"
     expect_error(world, "RewardUnclaimed", lambda: world.withdraw(t))
-    closing_pool = world.ix.close_pool(world.organization.pubkey(), world.pool)
-    expect_error(
-        world, "ParticipantsRemaining", lambda: world.send([closing_pool], world.organization)
-    )
+    expect_error(world, "ParticipantsRemaining", world.close_pool)
     world.claim(t)
     world.send([closing], t.wallet)
-    world.withdraw(t)
-    world.send([closing_pool], world.organization)
+    world.withdraw(t)  # closes the account now that nothing is unpaid
+    assert world.raw(world.ix.participant(world.pool, t.wallet.pubkey())) is None
+    world.close_pool()

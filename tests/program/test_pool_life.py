@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+from client_kit.enums import Reason, Verdict
 from tests.program.world import INITIAL_HASH, SOL, START, PoolWorld
 
 
 def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld) -> None:
     # Given a created and funded pool with three trainers
     world.create(max_rounds=1)
-    vault_rent = world.lamports(world.vault)
+    pool_rent = world.lamports(world.pool)
     world.fund(SOL)
     honest_a, honest_b, attacker = (world.new_trainer() for _ in range(3))
     for trainer in (honest_a, honest_b, attacker):
         world.join(trainer, stake=SOL // 2)
     world.start()
-    # When two are accepted, one is rejected and slashed, and the round finalizes
-    for trainer in (honest_a, honest_b, attacker):
-        world.submit(trainer)
-    world.judge(honest_a, True, 6_000)
-    world.judge(honest_b, True, 4_000)
-    world.judge(attacker, False, 0)
+    # When all commit and reveal, two are accepted, one is slashed, and the round finalizes
+    world.commit_and_reveal([honest_a, honest_b, attacker])
+    world.judge(honest_a, Verdict.ACCEPTED, 6_000)
+    world.judge(honest_b, Verdict.ACCEPTED, 4_000)
+    world.judge(attacker, Verdict.SLASHED, 0, reason=Reason.NON_FINITE)
     world.finalize(1)
     # Then rewards are pro rata, the attacker lost half its stake, the pool finished
     pool = world.pool_state()
@@ -29,37 +29,36 @@ def test_full_pool_life_moves_every_lamport_where_the_books_say(world: PoolWorld
     assert world.participant_state(attacker).stake == SOL // 4
     assert pool.total_slashed == SOL // 4
     assert pool.global_model_hash != INITIAL_HASH
-    # slashing moves stake to the reward balance; the lamports stay in the vault
-    assert world.lamports(world.vault) == vault_rent + SOL + 3 * (SOL // 2)
+    # slashing moves stake to the reward balance; the lamports stay in the pool
+    assert world.lamports(world.pool) == pool_rent + SOL + 3 * (SOL // 2)
     # When rewards are claimed by a relayer and stakes withdrawn
     world.claim(honest_a)
     world.claim(honest_b)
     assert world.lamports(honest_a.payout.pubkey()) == 600_000_000
     for trainer in (honest_a, honest_b, attacker):
         world.withdraw(trainer)
-    # Then the vault holds exactly its rent plus the slashed stake, and closing returns it
-    assert world.lamports(world.vault) == vault_rent + SOL // 4
+    # Then the pool holds exactly its rent plus the slashed stake, and closing returns it
+    assert world.lamports(world.pool) == pool_rent + SOL // 4
     org_before = world.lamports(world.organization.pubkey())
-    pool_rent = world.lamports(world.pool)
-    world.send([world.ix.close_pool(world.organization.pubkey(), world.pool)], world.organization)
-    assert world.raw(world.pool) is None and world.raw(world.vault) is None
-    assert (
-        world.lamports(world.organization.pubkey())
-        == org_before + vault_rent + SOL // 4 + pool_rent - 5_000
-    )
+    world.close_pool()
+    assert world.raw(world.pool) is None
+    assert world.lamports(world.organization.pubkey()) == org_before + SOL // 4 + pool_rent - 5_000
 
 
 def test_two_rounds_chain_the_global_model(training_world: PoolWorld) -> None:
     world = training_world
+    world.commit_and_reveal(world.trainers)
     for trainer in world.trainers:
-        world.submit(trainer)
-        world.judge(trainer, True, 3_333)
+        world.judge(trainer, Verdict.ACCEPTED, 3_333)
     world.finalize(1)
     round1 = world.round_state(1)
     round2 = world.round_state(2)
     assert round1.finalized and round2.base_model_hash == round1.global_model_hash
     assert world.pool_state().round == 2
+    # everyone committed and revealed at START: round 2 opens at once, windows chained
     assert round2.deadline == START + 600
+    assert round2.reveal_deadline == START + 600 + 300
+    assert round2.expires_at == START + 600 + 300 + 1_000
 
 
 def test_cancel_refunds_funding_and_releases_stakes(world: PoolWorld) -> None:
@@ -68,7 +67,7 @@ def test_cancel_refunds_funding_and_releases_stakes(world: PoolWorld) -> None:
     trainer = world.new_trainer()
     world.join(trainer, stake=SOL)
     org_before = world.lamports(world.organization.pubkey())
-    world.send([world.ix.cancel_pool(world.organization.pubkey(), world.pool)], world.organization)
+    world.cancel()
     assert world.lamports(world.organization.pubkey()) == org_before + 2 * SOL - 5_000
     wallet_before = world.lamports(trainer.wallet.pubkey())
     participant_rent = world.lamports(world.ix.participant(world.pool, trainer.wallet.pubkey()))

@@ -167,6 +167,16 @@ async def test_program_is_deployed_and_executable(surfnet: Surfnet) -> None:
         logs = sim.logs or []
         assert f"Program {surfnet.program_id} invoke [1]" in logs, logs
         assert any(f"Program {surfnet.program_id} consumed" in line for line in logs), logs
+        # the program ran and returned a custom error of its own: not a loader failure
+        assert sim.err is not None and "Custom(" in str(sim.err), sim.err
+        failed = [line for line in logs if line.startswith(f"Program {surfnet.program_id} failed:")]
+        assert len(failed) == 1 and "custom program error: 0x" in failed[0], logs
+        code = int(failed[0].rsplit("0x", 1)[1], 16)
+        assert f"Custom({code})" in str(sim.err)
+        if surfnet.so_source == "fedstake":  # one of the named errors of the IDL
+            from client_kit.idl import load_idl
+
+            assert code in load_idl().errors_by_code(), code
 
 
 async def test_airdrop_to_new_keypair(surfnet: Surfnet) -> None:

@@ -8,7 +8,8 @@ Instead the IDL is derived from the Rust sources, which stay the single source:
   `src/instructions/<name>.rs` (the same text a reader of the program sees);
 - accounts and events: the field lists of the structs in `src/state/*.rs` and
   `src/events.rs` (their `read`/`write` follow declaration order);
-- errors: the `/// <code>: <message>` doc lines of `src/errors.rs`;
+- errors: the `<code> <Name> "<message>",` table of `src/errors.rs` (the same
+  table the program's Anchor error log lines are generated from);
 - discriminators: `sha256("global:"/"account:"/"event:" + name)[..8]`.
 
 Only the standard library is used so `make program` needs no virtualenv.
@@ -40,6 +41,11 @@ INSTRUCTIONS = [
     "cancel_pool",
     "close_submission",
     "close_pool",
+    "reveal_update",
+    "expire_round",
+    "expire_pool",
+    "reclaim_funding",
+    "settle_participant",
 ]
 ACCOUNTS = {
     "Pool": "pool.rs",
@@ -47,7 +53,12 @@ ACCOUNTS = {
     "Submission": "submission.rs",
     "Round": "round.rs",
 }
-ENUMS = {"PoolStatus": "pool.rs", "ParticipantStatus": "participant.rs", "Verdict": "submission.rs"}
+ENUMS = {
+    "PoolStatus": "pool.rs",
+    "RewardPolicy": "pool.rs",
+    "ParticipantStatus": "participant.rs",
+    "Verdict": "submission.rs",
+}
 
 RUST_TYPES: dict[str, object] = {
     "u8": "u8",
@@ -168,23 +179,15 @@ def parse_enum(text: str, name: str) -> list[dict[str, str]]:
 
 
 def parse_errors(text: str) -> list[dict[str, object]]:
-    errors = []
-    pending: tuple[int, str] | None = None
-    for line in text.splitlines():
-        line = line.strip()
-        doc = re.match(r"/// (\d{4}): (.*)", line)
-        if doc:
-            pending = (int(doc.group(1)), doc.group(2))
-            continue
-        if line.startswith("///") and pending:
-            pending = (pending[0], pending[1] + " " + line[3:].strip())
-            continue
-        variant = re.match(r"(\w+)(?: = \d+)?,", line)
-        if variant and pending:
-            errors.append({"code": pending[0], "name": variant.group(1), "msg": pending[1]})
-            pending = None
+    table = re.search(r"fedstake_errors! \{(.*?)\n\}", text, re.S)
+    if not table:
+        raise IdlError("fedstake_errors! table not found in errors.rs")
+    errors = [
+        {"code": int(code), "name": name, "msg": msg}
+        for code, name, msg in re.findall(r'^\s*(\d{4}) (\w+) "([^"]*)",', table.group(1), re.M)
+    ]
     codes = [error["code"] for error in errors]
-    if codes != list(range(6000, 6000 + len(errors))):
+    if not errors or codes != list(range(6000, 6000 + len(errors))):
         raise IdlError(f"error codes are not sequential from 6000: {codes}")
     return errors
 

@@ -1,7 +1,9 @@
-//! Borsh-compatible little-endian readers and writers for fixed layouts.
+//! Borsh-compatible little-endian reader for instruction arguments.
 //!
-//! Every account and argument of this program is fixed size, so borsh reduces to
-//! packed little-endian fields; these cursors check every length.
+//! Every argument list of this program is fixed size, so borsh reduces to
+//! packed little-endian fields; the cursor checks every length. (Accounts and
+//! events are packed structs whose bytes are their borsh encoding: see
+//! `state` and `events`.)
 
 use crate::errors::FedstakeError;
 use pinocchio::{error::ProgramError, Address};
@@ -81,65 +83,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes into a buffer sized by the caller; a layout that does not fit is a
-/// program bug, so it surfaces as `InvalidAccountData` rather than a panic.
-pub struct Writer<'a> {
-    data: &'a mut [u8],
-    pos: usize,
-}
-
-impl<'a> Writer<'a> {
-    pub fn new(data: &'a mut [u8]) -> Self {
-        Self { data, pos: 0 }
-    }
-
-    pub fn bytes(&mut self, bytes: &[u8]) -> Result<(), ProgramError> {
-        let end = self
-            .pos
-            .checked_add(bytes.len())
-            .ok_or(FedstakeError::InvalidAccountData)?;
-        let slot = self
-            .data
-            .get_mut(self.pos..end)
-            .ok_or(FedstakeError::InvalidAccountData)?;
-        slot.copy_from_slice(bytes);
-        self.pos = end;
-        Ok(())
-    }
-
-    pub fn u8(&mut self, value: u8) -> Result<(), ProgramError> {
-        self.bytes(&[value])
-    }
-
-    pub fn u16(&mut self, value: u16) -> Result<(), ProgramError> {
-        self.bytes(&value.to_le_bytes())
-    }
-
-    pub fn u32(&mut self, value: u32) -> Result<(), ProgramError> {
-        self.bytes(&value.to_le_bytes())
-    }
-
-    pub fn u64(&mut self, value: u64) -> Result<(), ProgramError> {
-        self.bytes(&value.to_le_bytes())
-    }
-
-    pub fn i64(&mut self, value: i64) -> Result<(), ProgramError> {
-        self.bytes(&value.to_le_bytes())
-    }
-
-    pub fn address(&mut self, value: &Address) -> Result<(), ProgramError> {
-        self.bytes(value.as_ref())
-    }
-
-    pub fn bool(&mut self, value: bool) -> Result<(), ProgramError> {
-        self.u8(u8::from(value))
-    }
-
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,21 +99,6 @@ mod tests {
         let mut long = Reader::new(&[1, 0, 0, 0, 9], FedstakeError::InvalidInstructionData);
         assert_eq!(long.u32(), Ok(1));
         assert!(long.finish().is_err());
-    }
-
-    #[test]
-    fn writer_round_trips_through_reader() {
-        let mut buf = [0u8; 8 + 2 + 1];
-        let mut w = Writer::new(&mut buf);
-        w.i64(-5).unwrap();
-        w.u16(513).unwrap();
-        w.bool(true).unwrap();
-        assert!(w.u8(0).is_err(), "writing past the end is an error");
-        let mut r = Reader::new(&buf, FedstakeError::InvalidAccountData);
-        assert_eq!(r.i64(), Ok(-5));
-        assert_eq!(r.u16(), Ok(513));
-        assert_eq!(r.bool(), Ok(true));
-        r.finish().unwrap();
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub mod ix {
     pub const CANCEL_POOL: [u8; 8] = anchor_tag("global", "cancel_pool");
     pub const CLOSE_SUBMISSION: [u8; 8] = anchor_tag("global", "close_submission");
     pub const CLOSE_POOL: [u8; 8] = anchor_tag("global", "close_pool");
+    pub const REVEAL_UPDATE: [u8; 8] = anchor_tag("global", "reveal_update");
+    pub const EXPIRE_ROUND: [u8; 8] = anchor_tag("global", "expire_round");
+    pub const EXPIRE_POOL: [u8; 8] = anchor_tag("global", "expire_pool");
+    pub const RECLAIM_FUNDING: [u8; 8] = anchor_tag("global", "reclaim_funding");
+    pub const SETTLE_PARTICIPANT: [u8; 8] = anchor_tag("global", "settle_participant");
 }
 
 #[cfg(test)]
@@ -69,6 +74,11 @@ mod tests {
             ix::CANCEL_POOL,
             ix::CLOSE_SUBMISSION,
             ix::CLOSE_POOL,
+            ix::REVEAL_UPDATE,
+            ix::EXPIRE_ROUND,
+            ix::EXPIRE_POOL,
+            ix::RECLAIM_FUNDING,
+            ix::SETTLE_PARTICIPANT,
         ];
         for (i, a) in tags.iter().enumerate() {
             for b in &tags[i + 1..] {

@@ -1,6 +1,6 @@
 //! Account checks shared by every instruction, each failing with a named error.
 
-use crate::errors::FedstakeError;
+use crate::{errors::FedstakeError, syscalls};
 use pinocchio::{error::ProgramError, AccountView, Address};
 
 pub fn signer(account: &AccountView) -> Result<(), ProgramError> {
@@ -20,7 +20,7 @@ pub fn writable(account: &AccountView) -> Result<(), ProgramError> {
 }
 
 pub fn owner(account: &AccountView, program_id: &Address) -> Result<(), ProgramError> {
-    if account.owned_by(program_id) {
+    if owned_by(account, program_id) {
         Ok(())
     } else {
         Err(FedstakeError::InvalidOwner.into())
@@ -28,16 +28,40 @@ pub fn owner(account: &AccountView, program_id: &Address) -> Result<(), ProgramE
 }
 
 pub fn system_program(account: &AccountView) -> Result<(), ProgramError> {
-    if *account.address() == pinocchio_system::ID {
+    if syscalls::same_key(
+        account.address().as_array(),
+        pinocchio_system::ID.as_array(),
+    ) {
         Ok(())
     } else {
         Err(FedstakeError::InvalidSystemProgram.into())
     }
 }
 
+/// `a == b` for keys, compared with `sol_memcmp_`.
+#[inline(always)]
+pub fn same(a: &Address, b: &Address) -> bool {
+    syscalls::same_key(a.as_array(), b.as_array())
+}
+
+/// Whether `program` owns `account` (compared in place with `sol_memcmp_`).
+#[inline(always)]
+pub fn owned_by(account: &AccountView, program: &Address) -> bool {
+    // SAFETY: `account_ptr` points at the runtime's account header, valid for
+    // the whole instruction; only its `owner` field is read.
+    let owner = unsafe { &(*account.account_ptr()).owner };
+    syscalls::same_key(owner.as_array(), program.as_array())
+}
+
+/// No data and owned by the system program: never created, or closed (lamports
+/// alone do not count: anyone may send lamports to any address).
+pub fn is_empty(account: &AccountView) -> bool {
+    owned_by(account, &pinocchio_system::ID) && account.data_len() == 0
+}
+
 /// An account about to be created: must not hold data or belong to a program.
 pub fn uninitialized(account: &AccountView) -> Result<(), ProgramError> {
-    if account.owned_by(&pinocchio_system::ID) && account.data_len() == 0 {
+    if is_empty(account) {
         Ok(())
     } else {
         Err(FedstakeError::AlreadyInitialized.into())
@@ -47,7 +71,7 @@ pub fn uninitialized(account: &AccountView) -> Result<(), ProgramError> {
 /// Two account slots that must not alias (lamport moves between them would
 /// otherwise be no-ops that still update the books).
 pub fn distinct(a: &AccountView, b: &AccountView) -> Result<(), ProgramError> {
-    if a.address() == b.address() {
+    if syscalls::same_key(a.address().as_array(), b.address().as_array()) {
         Err(FedstakeError::DuplicateAccount.into())
     } else {
         Ok(())
@@ -60,14 +84,14 @@ pub fn same_key(
     account: &AccountView,
     error: FedstakeError,
 ) -> Result<(), ProgramError> {
-    if account.address() == expected {
+    if syscalls::same_key(account.address().as_array(), expected.as_array()) {
         Ok(())
     } else {
         Err(error.into())
     }
 }
 
-/// Moves lamports out of an account this program owns (the vault).
+/// Moves lamports out of an account this program owns (the pool).
 pub fn move_lamports(
     from: &mut AccountView,
     to: &mut AccountView,

@@ -6,7 +6,8 @@
 //! as `sha256(payout_wallet ‖ salt)`.
 //!
 //! The program speaks Anchor's wire format (8-byte `sha256` discriminators, borsh
-//! layouts, custom errors from 6000, events via `sol_log_data`) but is written on
+//! layouts, custom errors from 6000 announced by Anchor's `AnchorError occurred.`
+//! log line, events via `sol_log_data`) but is written on
 //! pinocchio so it builds for the upstream `bpfel-unknown-none` target with
 //! registry-only tools; see the README for why and how.
 #![cfg_attr(not(test), no_std)]
@@ -22,7 +23,7 @@ pub mod pda;
 pub mod state;
 pub mod syscalls;
 
-use pinocchio::{error::ProgramError, AccountView, Address, ProgramResult};
+use pinocchio::{AccountView, Address, ProgramResult};
 
 #[cfg(not(feature = "no-entrypoint"))]
 mod entrypoint {
@@ -44,19 +45,18 @@ pub fn process_instruction(
     use discriminator::ix;
     use instructions::*;
 
-    if data.len() < 8 {
-        return Err(errors::FedstakeError::UnknownInstruction.into());
-    }
-    let (tag, args) = data.split_at(8);
-    let tag: [u8; 8] = tag
-        .try_into()
-        .map_err(|_| ProgramError::InvalidInstructionData)?;
+    let Some((tag, args)) = data.split_first_chunk::<8>() else {
+        let error = errors::FedstakeError::UnknownInstruction.into();
+        errors::log(&error);
+        return Err(error);
+    };
+    let tag = *tag;
     let ix = instructions::Ix {
         program_id,
         accounts,
         data: args,
     };
-    match tag {
+    let result = match tag {
         ix::CREATE_POOL => create_pool::process(ix),
         ix::FUND_POOL => fund_pool::process(ix),
         ix::JOIN_POOL => join_pool::process(ix),
@@ -69,6 +69,15 @@ pub fn process_instruction(
         ix::CANCEL_POOL => cancel_pool::process(ix),
         ix::CLOSE_SUBMISSION => close_submission::process(ix),
         ix::CLOSE_POOL => close_pool::process(ix),
+        ix::REVEAL_UPDATE => reveal_update::process(ix),
+        ix::EXPIRE_ROUND => expire_round::process(ix),
+        ix::EXPIRE_POOL => expire_pool::process(ix),
+        ix::RECLAIM_FUNDING => reclaim_funding::process(ix),
+        ix::SETTLE_PARTICIPANT => settle_participant::process(ix),
         _ => Err(errors::FedstakeError::UnknownInstruction.into()),
+    };
+    if let Err(error) = &result {
+        errors::log(error);
     }
+    result
 }

@@ -1,7 +1,41 @@
-//! Pure reward and slashing arithmetic, checked and unit-tested on the host.
+//! Pure reward, slashing and verdict rules, checked and unit-tested on the host.
 
-use crate::errors::FedstakeError;
+use crate::{
+    errors::FedstakeError,
+    state::submission::{reason, Verdict},
+};
 use pinocchio::error::ProgramError;
+
+/// The verdict classes (docs/PROTOCOL.md): Accepted ⇒ reason 0; Slashed ⇒
+/// an objective reason 1..=63 and score 0; Excluded ⇒ a statistical reason
+/// 64..=127 and score 0. An unrevealed submission can only be Slashed as
+/// `not_revealed`, and `not_revealed` is refused for a revealed one.
+/// Anything else is `InvalidVerdict`.
+#[inline(always)]
+pub fn check_verdict(
+    verdict: Verdict,
+    reason_code: u8,
+    score: u32,
+    revealed: bool,
+) -> Result<(), ProgramError> {
+    let class_ok = match verdict {
+        Verdict::Accepted => reason_code == reason::OK && u64::from(score) <= BPS,
+        Verdict::Slashed => {
+            (reason::FIRST_OBJECTIVE..=reason::LAST_OBJECTIVE).contains(&reason_code) && score == 0
+        }
+        Verdict::Excluded => {
+            (reason::FIRST_STATISTICAL..=reason::LAST_STATISTICAL).contains(&reason_code)
+                && score == 0
+        }
+        Verdict::Pending => false,
+    };
+    let not_revealed = verdict == Verdict::Slashed && reason_code == reason::NOT_REVEALED;
+    if class_ok && revealed != not_revealed {
+        Ok(())
+    } else {
+        Err(FedstakeError::InvalidVerdict.into())
+    }
+}
 
 /// Basis points in one whole.
 pub const BPS: u64 = 10_000;
@@ -9,7 +43,7 @@ pub const BPS: u64 = 10_000;
 /// Reward for a submission scored `score_bps` of a round worth `reward_per_round`.
 ///
 /// Scores are basis points of the round's budget, so the shares of a round sum to
-/// at most the budget; floor division leaves any dust in the vault.
+/// at most the budget; floor division leaves any dust in the pool.
 #[inline(always)]
 pub fn reward_share(reward_per_round: u64, score_bps: u32) -> Result<u64, ProgramError> {
     if u64::from(score_bps) > BPS {
@@ -96,6 +130,14 @@ pub fn decr(a: u32, b: u32) -> Result<u32, ProgramError> {
         .ok_or_else(|| FedstakeError::ArithmeticOverflow.into())
 }
 
+/// `later - earlier` for times (seconds).
+#[inline(always)]
+pub fn sub_time(later: i64, earlier: i64) -> Result<i64, ProgramError> {
+    later
+        .checked_sub(earlier)
+        .ok_or_else(|| FedstakeError::ArithmeticOverflow.into())
+}
+
 /// `now + duration` for deadlines.
 #[inline(always)]
 pub fn deadline(now: i64, duration: i64) -> Result<i64, ProgramError> {
@@ -169,12 +211,57 @@ mod tests {
     }
 
     #[test]
+    fn verdict_classes_follow_reason_codes() {
+        use Verdict::*;
+        let ok = |v, r, s, revealed| check_verdict(v, r, s, revealed).is_ok();
+        assert!(ok(Accepted, 0, 10_000, true));
+        assert!(ok(Accepted, 0, 0, true));
+        assert!(!ok(Accepted, 0, 10_001, true));
+        assert!(!ok(Accepted, 1, 100, true), "accepted needs reason 0");
+        assert!(!ok(Accepted, 64, 100, true));
+        for code in [1u8, 2, 5, 7, 63] {
+            assert!(ok(Slashed, code, 0, true), "objective {code}");
+            assert!(
+                !ok(Excluded, code, 0, true),
+                "objective {code} is not exclusion"
+            );
+            assert!(!ok(Slashed, code, 1, true), "slashed scores 0");
+        }
+        for code in [64u8, 66, 68, 127] {
+            assert!(ok(Excluded, code, 0, true), "statistical {code}");
+            assert!(
+                !ok(Slashed, code, 0, true),
+                "statistical {code} never slashes"
+            );
+            assert!(!ok(Excluded, code, 5, true), "excluded scores 0");
+        }
+        for code in [0u8, 128, 200, 255] {
+            assert!(!ok(Slashed, code, 0, true));
+            assert!(!ok(Excluded, code, 0, true));
+        }
+        assert!(!ok(Pending, 0, 0, true));
+        assert!(!ok(Pending, 6, 0, false));
+    }
+
+    #[test]
+    fn unrevealed_submissions_are_only_slashed_as_not_revealed() {
+        use Verdict::*;
+        assert!(check_verdict(Slashed, reason::NOT_REVEALED, 0, false).is_ok());
+        assert!(check_verdict(Slashed, reason::NOT_REVEALED, 0, true).is_err());
+        assert!(check_verdict(Slashed, 1, 0, false).is_err());
+        assert!(check_verdict(Accepted, 0, 100, false).is_err());
+        assert!(check_verdict(Excluded, 64, 0, false).is_err());
+    }
+
+    #[test]
     fn checked_helpers_fail_on_wrap() {
         assert!(add(u64::MAX, 1).is_err());
         assert!(sub(0, 1).is_err());
         assert!(incr(u32::MAX, 1).is_err());
         assert!(decr(0, 1).is_err());
         assert!(deadline(i64::MAX, 1).is_err());
+        assert!(sub_time(i64::MIN, 1).is_err());
+        assert_eq!(sub_time(10, 4), Ok(6));
         assert!(mul(u64::MAX, 2).is_err());
         assert_eq!(mul(u64::MAX, 1), Ok(u64::MAX));
         assert_eq!(mul(0, u64::MAX), Ok(0));

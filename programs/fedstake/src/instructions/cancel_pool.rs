@@ -1,20 +1,21 @@
 //! `cancel_pool` — while the pool is still Open, the organization calls it off:
-//! funding returns to the organization and stakes become withdrawable.
+//! funding returns to the organization and stakes become withdrawable (the
+//! pool has ended: its claim window starts now).
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization
-//! 1. `[WRITE]` pool
-//! 2. `[WRITE]` vault
+//! 1. `[WRITE]` pool (refunds the funding)
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_pool};
+use super::{args, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, PoolCancelled},
     guards, logic,
     state::{AccountState, PoolStatus},
+    syscalls,
 };
 use pinocchio::ProgramResult;
 
@@ -25,31 +26,30 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [organization, pool_account, vault, ..] = accounts else {
+    let [organization, pool_account, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     guards::signer(organization)?;
     guards::writable(organization)?;
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     args(data).finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(
         &pool.organization,
         organization,
         FedstakeError::Unauthorized,
     )?;
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
     if pool.status != PoolStatus::Open {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
     let refund = pool.reward_balance()?;
     pool.total_refunded = logic::add(pool.total_refunded, refund)?;
     pool.status = PoolStatus::Cancelled;
+    pool.ended_at = syscalls::now()?;
 
-    guards::move_lamports(vault, organization, refund)?;
+    guards::move_lamports(pool_account, organization, refund)?;
     pool.store(pool_account)?;
     events::emit(&PoolCancelled {
         pool: pool_key,

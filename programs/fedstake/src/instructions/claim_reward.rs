@@ -4,15 +4,14 @@
 //! funds can only ever reach the committed wallet, so no signer is needed.
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool
+//! 0. `[WRITE]` pool (pays the reward)
 //! 1. `[WRITE]` participant
-//! 2. `[WRITE]` vault
-//! 3. `[WRITE]` payout wallet (must be rent-exempt after the transfer)
+//! 2. `[WRITE]` payout wallet (must be rent-exempt after the transfer)
 //!
 //! ### Data
 //! `payout_wallet [32], salt [32]`
 
-use super::{args, check_vault, load_participant, load_pool};
+use super::{args, load_participant, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, RewardClaimed},
@@ -29,28 +28,28 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [pool_account, participant_account, vault, payout_account, ..] = accounts else {
+    let [pool_account, participant_account, payout_account, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     guards::writable(pool_account)?;
     guards::writable(participant_account)?;
-    guards::writable(vault)?;
     guards::writable(payout_account)?;
     let mut r = args(data);
     let payout_wallet = r.address()?;
     let salt: [u8; 32] = r.array()?;
     r.finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
-    let mut participant = load_participant(participant_account, &pool_key, program_id)?;
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
     guards::same_key(
         &payout_wallet,
         payout_account,
         FedstakeError::AccountMismatch,
     )?;
-    guards::distinct(payout_account, vault)?;
     guards::distinct(payout_account, pool_account)?;
     guards::distinct(payout_account, participant_account)?;
     let commitment = syscalls::sha256(&[payout_wallet.as_ref(), &salt]);
@@ -64,7 +63,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     participant.reward_paid = logic::add(participant.reward_paid, amount)?;
     pool.total_paid = logic::add(pool.total_paid, amount)?;
 
-    guards::move_lamports(vault, payout_account, amount)?;
+    guards::move_lamports(pool_account, payout_account, amount)?;
     participant.store(participant_account)?;
     pool.store(pool_account)?;
     events::emit(&RewardClaimed {

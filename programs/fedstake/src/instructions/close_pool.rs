@@ -1,22 +1,24 @@
-//! `close_pool` — once the pool is Finished or Cancelled and every participant
-//! has withdrawn (so every reward was claimed), the organization takes back
-//! the leftover reward balance and the rent of the pool and vault.
-//! Round accounts stay: they are the model provenance chain.
+//! `close_pool` — once the pool has ended and every participant account is
+//! closed (withdrawn or settled, so nothing is owed), the organization gets
+//! back every lamport the pool account still holds (leftovers and its rent).
+//!
+//! The organization may close any time that holds; anyone else only after the
+//! claim window (`ended_at + claim_window`), and everything still goes to the
+//! organization. Round accounts stay: they are the model provenance chain.
 //!
 //! ### Accounts
-//! 0. `[WRITE, SIGNER]` organization
-//! 1. `[WRITE]` pool (closed)
-//! 2. `[WRITE]` vault (closed)
+//! 0. `[SIGNER]` closer (the organization, or anyone after the claim window)
+//! 1. `[WRITE]` organization (receives everything; must be the pool's)
+//! 2. `[WRITE]` pool (closed)
 //!
 //! ### Data
 //! none
 
-use super::{args, check_vault, load_pool};
+use super::{args, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, PoolClosed},
-    guards, logic,
-    state::PoolStatus,
+    guards, logic, syscalls,
 };
 use pinocchio::ProgramResult;
 
@@ -27,35 +29,41 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [organization, pool_account, vault, ..] = accounts else {
+    let [closer, organization, pool_account, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
-    guards::signer(organization)?;
+    // 1. signers and writability
+    guards::signer(closer)?;
     guards::writable(organization)?;
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     args(data).finish()?;
-
-    let pool = load_pool(pool_account, program_id)?;
+    // 2. accounts and relations
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(
         &pool.organization,
         organization,
-        FedstakeError::Unauthorized,
+        FedstakeError::AccountMismatch,
     )?;
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
-    if !matches!(pool.status, PoolStatus::Finished | PoolStatus::Cancelled) {
+    // 3. status, windows and books
+    if !pool.status.ended() {
         return Err(FedstakeError::InvalidPoolStatus.into());
+    }
+    if !guards::same(closer.address(), organization.address()) {
+        let window_end = logic::deadline(pool.ended_at, pool.claim_window)?;
+        if syscalls::now()? < window_end {
+            return Err(FedstakeError::ClaimWindowOpen.into());
+        }
     }
     if pool.live_participants != 0 {
         return Err(FedstakeError::ParticipantsRemaining.into());
     }
-    let returned = logic::add(vault.lamports(), pool_account.lamports())?;
-
-    guards::close(vault, organization)?;
+    // 4. move everything to the organization
+    let returned = pool_account.lamports();
     guards::close(pool_account, organization)?;
     events::emit(&PoolClosed {
         pool: pool_key,
+        closer: *closer.address(),
         returned,
     })
 }

@@ -1,5 +1,6 @@
 //! `close_submission` — the participant reclaims a submission's rent once its
-//! verdict is in and its round is over (or the pool itself is closed).
+//! verdict is in and its round is over, or once the pool has ended (an expired
+//! round's submissions may stay Pending forever) or was closed.
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (the submitter; receives the rent)
@@ -15,7 +16,7 @@ use crate::{
     events::{self, SubmissionClosed},
     guards,
     pda::{self, SUBMISSION_SEED},
-    state::{AccountState, PoolStatus, Submission, Verdict},
+    state::{AccountState, Submission, Verdict},
 };
 use pinocchio::ProgramResult;
 
@@ -35,8 +36,11 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     args(data).finish()?;
 
     let pool_key = *pool_account.address();
-    let submission = Submission::load(submission_account, program_id)?;
-    if submission.pool != pool_key {
+    crate::load!(
+        submission = Submission::load,
+        (submission_account, program_id)
+    );
+    if !guards::same(&submission.pool, &pool_key) {
         return Err(FedstakeError::AccountMismatch.into());
     }
     let number = submission.round.to_le_bytes();
@@ -54,11 +58,12 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::same_key(&submission.wallet, wallet, FedstakeError::AccountMismatch)?;
     // A closed pool (its PDA emptied and handed back to the system program)
     // has nothing left to settle.
-    let pool_closed = pool_account.owned_by(&pinocchio_system::ID) && pool_account.data_len() == 0;
+    let pool_closed = guards::is_empty(pool_account);
     if !pool_closed {
-        let pool = load_pool(pool_account, program_id)?;
-        let round_over = pool.round > submission.round || pool.status == PoolStatus::Finished;
-        if submission.verdict == Verdict::Pending || !round_over {
+        crate::load!(pool = load_pool, (pool_account, program_id));
+        let judged_and_over =
+            submission.verdict != Verdict::Pending && pool.round > submission.round;
+        if !(judged_and_over || pool.status.ended()) {
             return Err(FedstakeError::SubmissionNotSettled.into());
         }
     }

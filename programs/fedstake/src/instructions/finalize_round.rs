@@ -1,9 +1,10 @@
 //! `finalize_round` — the aggregator records the round's global model and
 //! opens the next round (or finishes the pool).
 //!
-//! Allowed after the deadline, or earlier once every participant eligible at
-//! the round's start has submitted; in both cases every submission must have
-//! its verdict.
+//! Allowed once the reveal phase is over (its deadline passed, or every
+//! commitment was revealed after the submission phase closed) and every
+//! submission has its verdict, and before the round's `expires_at` (from then
+//! on the round can only be expired).
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` aggregator (pays the next round's rent)
@@ -43,6 +44,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::writable(aggregator)?;
     guards::writable(pool_account)?;
     guards::writable(round_account)?;
+    guards::writable(next_round_account)?;
     guards::system_program(system_program)?;
     let mut r = args(data);
     let number = r.u32()?;
@@ -52,10 +54,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     non_empty(&global_model_hash)?;
     non_empty(&global_model_cid)?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(&pool.aggregator, aggregator, FedstakeError::Unauthorized)?;
     let pool_key = *pool_account.address();
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
     if pool.status != PoolStatus::Training {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
@@ -65,13 +70,18 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if number != pool.round {
         return Err(FedstakeError::WrongRound.into());
     }
+    let now = syscalls::now()?;
+    if now >= round.expires_at {
+        return Err(FedstakeError::ExpiryReached.into());
+    }
+    if !round.submissions_closed(now) {
+        return Err(FedstakeError::RoundStillOpen.into());
+    }
+    if !round.reveals_closed(now) {
+        return Err(FedstakeError::RevealStillOpen.into());
+    }
     if round.judged_count != round.submission_count {
         return Err(FedstakeError::PendingJudgements.into());
-    }
-    let now = syscalls::now()?;
-    let everyone_submitted = round.submission_count >= round.eligible_count;
-    if now < round.deadline && !everyone_submitted {
-        return Err(FedstakeError::RoundStillOpen.into());
     }
 
     round.global_model_hash = global_model_hash;
@@ -83,8 +93,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let finished = number >= pool.max_rounds || pool.active_participants == 0;
     if finished {
         pool.status = PoolStatus::Finished;
+        pool.ended_at = now;
+        pool.round_deadline = 0;
     } else {
-        guards::writable(next_round_account)?;
         let next = logic::incr(number, 1)?;
         let next_le = next.to_le_bytes();
         let bump = pda::expect_canonical(
@@ -93,7 +104,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             program_id,
         )?;
         pool.round = next;
-        pool.round_deadline = logic::deadline(now, pool.round_duration)?;
+        let opened = open_round(pool, &pool_key, next, now, bump)?;
+        pool.round_deadline = opened.deadline;
         let bump_seed = [bump];
         let seeds = [
             Seed::from(ROUND_SEED),
@@ -101,8 +113,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             Seed::from(&next_le),
             Seed::from(&bump_seed),
         ];
-        create_account::<Round>(aggregator, next_round_account, &seeds, program_id)?;
-        open_round(&pool, &pool_key, next, now, bump).store(next_round_account)?;
+        create_account::<Round>(aggregator, next_round_account, 0, &seeds, program_id)?;
+        opened.store(next_round_account)?;
     }
     round.store(round_account)?;
     pool.store(pool_account)?;
@@ -111,8 +123,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         round: number,
         global_model_hash,
         accepted_count: round.accepted_count,
-        rejected_count: round.rejected_count,
+        excluded_count: round.excluded_count,
+        slashed_count: round.slashed_count,
         reward_accrued: round.reward_accrued,
         finished,
+        next_deadline: pool.round_deadline,
     })
 }

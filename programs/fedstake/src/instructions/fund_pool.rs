@@ -1,15 +1,14 @@
-//! `fund_pool(amount)` — anyone adds reward lamports to the vault.
+//! `fund_pool(amount)` — anyone adds reward lamports to the pool.
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` funder
-//! 1. `[WRITE]` pool
-//! 2. `[WRITE]` vault
-//! 3. `[]` system program
+//! 1. `[WRITE]` pool (receives the lamports)
+//! 2. `[]` system program
 //!
 //! ### Data
 //! `amount u64`
 
-use super::{args, check_vault, load_pool};
+use super::{args, load_pool};
 use crate::{
     errors::FedstakeError,
     events::{self, PoolFunded},
@@ -26,20 +25,18 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [funder, pool_account, vault, system_program, ..] = accounts else {
+    let [funder, pool_account, system_program, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     guards::signer(funder)?;
     guards::writable(funder)?;
     guards::writable(pool_account)?;
-    guards::writable(vault)?;
     guards::system_program(system_program)?;
     let mut r = args(data);
     let amount = r.u64()?;
     r.finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
-    check_vault(vault, pool_account.address(), &pool, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     if !matches!(pool.status, PoolStatus::Open | PoolStatus::Training) {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
@@ -50,7 +47,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
 
     Transfer {
         from: funder,
-        to: vault,
+        to: pool_account,
         lamports: amount,
     }
     .invoke()?;

@@ -2,16 +2,15 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (the trainer's signing key; pays stake and rent)
-//! 1. `[WRITE]` pool
+//! 1. `[WRITE]` pool (receives the stake)
 //! 2. `[WRITE]` participant PDA `["participant", pool, wallet]` (created)
-//! 3. `[WRITE]` vault
-//! 4. `[]` system program
+//! 3. `[]` system program
 //!
 //! ### Data
 //! `stake u64, payout_commitment [32]` where the commitment is
 //! `sha256(payout_wallet ‖ salt)`.
 
-use super::{args, check_vault, create_account, load_pool, non_empty};
+use super::{args, create_account, load_pool, non_empty};
 use crate::{
     errors::FedstakeError,
     events::{self, ParticipantJoined},
@@ -21,7 +20,6 @@ use crate::{
     syscalls,
 };
 use pinocchio::{cpi::Seed, ProgramResult};
-use pinocchio_system::instructions::Transfer;
 
 #[inline(never)]
 pub fn process(ix: super::Ix) -> ProgramResult {
@@ -30,14 +28,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         accounts,
         data,
     } = ix;
-    let [wallet, pool_account, participant_account, vault, system_program, ..] = accounts else {
+    let [wallet, pool_account, participant_account, system_program, ..] = accounts else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
     guards::signer(wallet)?;
     guards::writable(wallet)?;
     guards::writable(pool_account)?;
     guards::writable(participant_account)?;
-    guards::writable(vault)?;
     guards::system_program(system_program)?;
     let mut r = args(data);
     let stake = r.u64()?;
@@ -45,9 +42,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     r.finish()?;
     non_empty(&payout_commitment)?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    check_vault(vault, &pool_key, &pool, program_id)?;
     let wallet_key = *wallet.address();
     let bump = pda::expect_canonical(
         participant_account.address(),
@@ -79,13 +75,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         Seed::from(wallet_key.as_ref()),
         Seed::from(&bump_seed),
     ];
-    create_account::<Participant>(wallet, participant_account, &seeds, program_id)?;
-    Transfer {
-        from: wallet,
-        to: vault,
-        lamports: stake,
-    }
-    .invoke()?;
+    // The stake rides along with the rent in the one CPI that creates the
+    // participant account, then moves to the pool (both are ours: no CPI).
+    create_account::<Participant>(wallet, participant_account, stake, &seeds, program_id)?;
+    guards::move_lamports(participant_account, pool_account, stake)?;
     Participant {
         pool: pool_key,
         wallet: wallet_key,
@@ -93,7 +86,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         payout_commitment,
         status: ParticipantStatus::Active,
         accepted_count: 0,
-        rejected_count: 0,
+        excluded_count: 0,
+        slashed_count: 0,
         reward_accrued: 0,
         reward_paid: 0,
         joined_at: now,

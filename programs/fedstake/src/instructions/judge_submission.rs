@@ -1,9 +1,17 @@
 //! `judge_submission` — the aggregator records its verdict on one submission.
 //!
-//! Accepted: the participant is credited `reward_per_round × score / 10_000`
-//! at once (scores are basis points of the round's budget, so a round can never
-//! hand out more than its budget). Rejected: `slash_bps` of the stake moves to
-//! the reward balance and the participant may not submit again.
+//! Accepted (reason 0): the participant is credited
+//! `reward_per_round × score / 10_000` at once (scores are basis points of the
+//! round's budget, so a round never hands out more than its budget).
+//! Excluded (statistical reason 64..=127, score 0): counters only; the
+//! participant stays Active. Slashed (objective reason 1..=63, score 0):
+//! `slash_bps` of the stake moves to the reward balance and the participant
+//! may not submit again.
+//!
+//! A revealed submission can be judged as soon as it is revealed (reveals open
+//! only after the submission phase). An unrevealed one only after the reveal
+//! deadline, and only as Slashed / `not_revealed` (6). Nothing can be judged
+//! from the round's `expires_at` on: the round can then only be expired.
 //!
 //! ### Accounts
 //! 0. `[SIGNER]` aggregator
@@ -13,8 +21,8 @@
 //! 4. `[WRITE]` submission
 //!
 //! ### Data
-//! `round u32, wallet [32], verdict u8 (1 accepted, 2 rejected), score u32,
-//! reason u8`
+//! `round u32, wallet [32], verdict u8 (1 accepted, 2 excluded, 3 slashed),
+//! score u32, reason u8`
 
 use super::{args, load_participant, load_pool, load_round, load_submission};
 use crate::{
@@ -38,11 +46,13 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     else {
         return Err(FedstakeError::NotEnoughAccounts.into());
     };
+    // 1. signers and writability
     guards::signer(aggregator)?;
     guards::writable(pool_account)?;
     guards::writable(round_account)?;
     guards::writable(participant_account)?;
     guards::writable(submission_account)?;
+    // 2. arguments
     let mut r = args(data);
     let number = r.u32()?;
     let wallet = r.address()?;
@@ -50,16 +60,29 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let score = r.u32()?;
     let reason = r.u8()?;
     r.finish()?;
-
-    let mut pool = load_pool(pool_account, program_id)?;
+    // 3. accounts, authority and relations
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(&pool.aggregator, aggregator, FedstakeError::Unauthorized)?;
     let pool_key = *pool_account.address();
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
-    let mut participant = load_participant(participant_account, &pool_key, program_id)?;
-    let mut submission = load_submission(submission_account, &pool_key, program_id)?;
-    if participant.wallet != wallet || submission.wallet != wallet || submission.round != number {
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
+    crate::load!(
+        submission = load_submission,
+        (submission_account, &pool_key, program_id)
+    );
+    if !guards::same(&participant.wallet, &wallet)
+        || !guards::same(&submission.wallet, &wallet)
+        || submission.round != number
+    {
         return Err(FedstakeError::AccountMismatch.into());
     }
+    // 4. status and windows
     if pool.status != PoolStatus::Training {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
@@ -69,7 +92,16 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if submission.verdict != Verdict::Pending {
         return Err(FedstakeError::AlreadyJudged.into());
     }
+    let now = syscalls::now()?;
+    if now >= round.expires_at {
+        return Err(FedstakeError::ExpiryReached.into());
+    }
+    if !submission.revealed && now < round.reveal_deadline {
+        return Err(FedstakeError::RevealStillOpen.into());
+    }
+    logic::check_verdict(verdict, reason, score, submission.revealed)?;
 
+    // 5. compute
     let (reward, slashed) = match verdict {
         Verdict::Accepted => {
             let total_score = logic::incr(round.total_score, score)?;
@@ -85,27 +117,28 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             pool.total_accrued = logic::add(pool.total_accrued, reward)?;
             (reward, 0)
         }
-        Verdict::Rejected => {
-            if score != 0 {
-                return Err(FedstakeError::InvalidVerdict.into());
-            }
+        Verdict::Excluded => {
+            round.excluded_count = logic::incr(round.excluded_count, 1)?;
+            participant.excluded_count = logic::incr(participant.excluded_count, 1)?;
+            (0, 0)
+        }
+        Verdict::Slashed => {
             let slashed = logic::slash_amount(participant.stake, pool.slash_bps)?;
             participant.stake = logic::sub(participant.stake, slashed)?;
-            participant.rejected_count = logic::incr(participant.rejected_count, 1)?;
+            participant.slashed_count = logic::incr(participant.slashed_count, 1)?;
             if participant.status == ParticipantStatus::Active {
                 participant.status = ParticipantStatus::Slashed;
                 pool.active_participants = logic::decr(pool.active_participants, 1)?;
             }
             pool.total_staked = logic::sub(pool.total_staked, slashed)?;
             pool.total_slashed = logic::add(pool.total_slashed, slashed)?;
-            round.rejected_count = logic::incr(round.rejected_count, 1)?;
+            round.slashed_count = logic::incr(round.slashed_count, 1)?;
             (0, slashed)
         }
         Verdict::Pending => return Err(FedstakeError::InvalidVerdict.into()),
     };
-    // Rewards owed can never exceed what the vault holds for rewards.
-    let owed = logic::sub(pool.total_accrued, pool.total_paid)?;
-    if owed > pool.reward_balance()? {
+    // Rewards owed can never exceed what the pool holds for rewards.
+    if pool.rewards_owed()? > pool.reward_balance()? {
         return Err(FedstakeError::InsufficientFunding.into());
     }
     round.judged_count = logic::incr(round.judged_count, 1)?;
@@ -114,8 +147,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     submission.reason = reason;
     submission.reward = reward;
     submission.slashed = slashed;
-    submission.judged_at = syscalls::now()?;
+    submission.judged_at = now;
 
+    // 6. write and emit
     submission.store(submission_account)?;
     participant.store(participant_account)?;
     round.store(round_account)?;
@@ -124,7 +158,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         pool: pool_key,
         wallet,
         round: number,
-        verdict: verdict as u8,
+        verdict,
         score,
         reason,
         reward,

@@ -7,10 +7,15 @@ pub mod claim_reward;
 pub mod close_pool;
 pub mod close_submission;
 pub mod create_pool;
+pub mod expire_pool;
+pub mod expire_round;
 pub mod finalize_round;
 pub mod fund_pool;
 pub mod join_pool;
 pub mod judge_submission;
+pub mod reclaim_funding;
+pub mod reveal_update;
+pub mod settle_participant;
 pub mod start_training;
 pub mod submit_update;
 pub mod withdraw_stake;
@@ -19,14 +24,16 @@ use crate::{
     codec::Reader,
     errors::FedstakeError,
     guards,
-    pda::{self, PARTICIPANT_SEED, POOL_SEED, ROUND_SEED, SUBMISSION_SEED, VAULT_SEED},
+    pda::{self, PARTICIPANT_SEED, POOL_SEED, ROUND_SEED, SUBMISSION_SEED},
     state::{AccountState, Participant, Pool, Round, Submission},
 };
+use core::mem::MaybeUninit;
 use pinocchio::{
     cpi::{Seed, Signer},
     error::ProgramError,
     AccountView, Address, ProgramResult,
 };
+use pinocchio_system::instructions::{Assign, CreateAccount, Transfer};
 
 /// One instruction's inputs. Handlers take this single value (passed by
 /// pointer) and stay out of line: the upstream BPF backend has five argument
@@ -44,10 +51,38 @@ pub(crate) fn args(data: &[u8]) -> Reader<'_> {
     Reader::new(data, FedstakeError::InvalidInstructionData)
 }
 
+/// Copies `data` into a packed argument struct `T` (one copy; its bytes are
+/// its borsh encoding); `InvalidInstructionData` unless the length is exact.
+///
+/// # Safety
+/// `T` must be `#[repr(C, packed)]` with fields for which every bit pattern
+/// is valid (byte arrays, `Address`, integers).
+#[inline(always)]
+pub(crate) unsafe fn parse_packed<T: Copy>(data: &[u8]) -> Result<T, ProgramError> {
+    if data.len() != core::mem::size_of::<T>() {
+        return Err(FedstakeError::InvalidInstructionData.into());
+    }
+    let mut value = MaybeUninit::<T>::uninit();
+    // SAFETY: `value` has room for `data.len()` bytes; the caller guarantees
+    // any bytes form a valid `T`.
+    unsafe {
+        let out = core::slice::from_raw_parts_mut(value.as_mut_ptr() as *mut u8, data.len());
+        crate::syscalls::copy(out, data);
+        Ok(value.assume_init())
+    }
+}
+
 /// Loads the pool and checks its address is `["pool", organization, pool_id]`
 /// at the stored bump.
-pub(crate) fn load_pool(account: &AccountView, program_id: &Address) -> Result<Pool, ProgramError> {
-    let pool = Pool::load(account, program_id)?;
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_pool<'a>(
+    slot: &'a mut MaybeUninit<Pool>,
+    account: &AccountView,
+    program_id: &Address,
+) -> Result<&'a mut Pool, ProgramError> {
+    let pool = Pool::load(slot, account, program_id)?;
     let id = pool.pool_id.to_le_bytes();
     pda::expect(
         account.address(),
@@ -58,30 +93,17 @@ pub(crate) fn load_pool(account: &AccountView, program_id: &Address) -> Result<P
     Ok(pool)
 }
 
-/// The vault must be this pool's `["vault", pool]` PDA and owned by us.
-pub(crate) fn check_vault(
-    vault: &AccountView,
-    pool_key: &Address,
-    pool: &Pool,
-    program_id: &Address,
-) -> ProgramResult {
-    guards::owner(vault, program_id)?;
-    pda::expect(
-        vault.address(),
-        &[VAULT_SEED, pool_key.as_ref()],
-        pool.vault_bump,
-        program_id,
-    )
-}
-
-/// Loads a participant of `pool_key` and checks its PDA at the stored bump.
-pub(crate) fn load_participant(
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_participant<'a>(
+    slot: &'a mut MaybeUninit<Participant>,
     account: &AccountView,
     pool_key: &Address,
     program_id: &Address,
-) -> Result<Participant, ProgramError> {
-    let participant = Participant::load(account, program_id)?;
-    if participant.pool != *pool_key {
+) -> Result<&'a mut Participant, ProgramError> {
+    let participant = Participant::load(slot, account, program_id)?;
+    if !guards::same(&participant.pool, pool_key) {
         return Err(FedstakeError::AccountMismatch.into());
     }
     pda::expect(
@@ -98,14 +120,18 @@ pub(crate) fn load_participant(
 }
 
 /// Loads round `number` of `pool_key` and checks its PDA at the stored bump.
-pub(crate) fn load_round(
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_round<'a>(
+    slot: &'a mut MaybeUninit<Round>,
     account: &AccountView,
     pool_key: &Address,
     number: u32,
     program_id: &Address,
-) -> Result<Round, ProgramError> {
-    let round = Round::load(account, program_id)?;
-    if round.pool != *pool_key || round.round != number {
+) -> Result<&'a mut Round, ProgramError> {
+    let round = Round::load(slot, account, program_id)?;
+    if !guards::same(&round.pool, pool_key) || round.round != number {
         return Err(FedstakeError::AccountMismatch.into());
     }
     let number = number.to_le_bytes();
@@ -119,13 +145,17 @@ pub(crate) fn load_round(
 }
 
 /// Loads a submission of `pool_key` and checks its PDA at the stored bump.
-pub(crate) fn load_submission(
+/// Inlined: with its slot it takes more arguments than the BPF backend's five
+/// registers.
+#[inline(always)]
+pub(crate) fn load_submission<'a>(
+    slot: &'a mut MaybeUninit<Submission>,
     account: &AccountView,
     pool_key: &Address,
     program_id: &Address,
-) -> Result<Submission, ProgramError> {
-    let submission = Submission::load(account, program_id)?;
-    if submission.pool != *pool_key {
+) -> Result<&'a mut Submission, ProgramError> {
+    let submission = Submission::load(slot, account, program_id)?;
+    if !guards::same(&submission.pool, pool_key) {
         return Err(FedstakeError::AccountMismatch.into());
     }
     let number = submission.round.to_le_bytes();
@@ -143,25 +173,46 @@ pub(crate) fn load_submission(
     Ok(submission)
 }
 
-/// Creates a program-owned PDA of `T::LEN` bytes paid by `payer`; `seeds`
-/// must end with the canonical bump. Works even if someone pre-funded the
-/// address (transfer + assign + allocate instead of `CreateAccount`).
+/// Creates a program-owned PDA of `T::LEN` bytes paid by `payer`, holding its
+/// rent-exempt minimum plus `extra` lamports (one CPI carries a stake along
+/// with the rent); `seeds` must end with the canonical bump. Works even if
+/// someone pre-funded the address (transfer + assign + allocate instead of
+/// `CreateAccount`); the account then holds at least rent + `extra`.
 pub(crate) fn create_account<T: AccountState>(
     payer: &AccountView,
     account: &mut AccountView,
+    extra: u64,
     seeds: &[Seed],
     program_id: &Address,
 ) -> ProgramResult {
     guards::uninitialized(account)?;
-    let signer = Signer::from(seeds);
-    pinocchio_system::create_program_account_with_minimum_balance_signed(
+    let lamports = crate::logic::add(crate::syscalls::rent_exempt_minimum(T::LEN)?, extra)?;
+    let signer = [Signer::from(seeds)];
+    if account.lamports() == 0 {
+        return CreateAccount {
+            from: payer,
+            to: account,
+            lamports,
+            space: T::LEN as u64,
+            owner: program_id,
+        }
+        .invoke_signed(&signer);
+    }
+    let missing = lamports.saturating_sub(account.lamports());
+    if missing > 0 {
+        Transfer {
+            from: payer,
+            to: account,
+            lamports: missing,
+        }
+        .invoke()?;
+    }
+    Assign {
         account,
-        T::LEN,
-        program_id,
-        payer,
-        None,
-        &[signer],
-    )
+        owner: program_id,
+    }
+    .invoke_signed(&signer)?;
+    pinocchio::Resize::resize(account, T::LEN)
 }
 
 /// Rejects all-zero hashes and CIDs (an empty value can never be verified).

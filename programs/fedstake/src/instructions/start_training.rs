@@ -1,5 +1,8 @@
 //! `start_training` — the organization closes joining and opens round 1.
 //!
+//! Refused from `join_deadline + expiry_grace` on: from then the pool can
+//! only be expired (`expire_pool`), so the two never race.
+//!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization (pays the round account's rent)
 //! 1. `[WRITE]` pool
@@ -18,7 +21,7 @@ use crate::{
     state::{AccountState, PoolStatus, Round},
     syscalls,
 };
-use pinocchio::{cpi::Seed, Address, ProgramResult};
+use pinocchio::{cpi::Seed, error::ProgramError, Address, ProgramResult};
 
 #[inline(never)]
 pub fn process(ix: super::Ix) -> ProgramResult {
@@ -37,7 +40,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::system_program(system_program)?;
     args(data).finish()?;
 
-    let mut pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(
         &pool.organization,
         organization,
@@ -53,6 +56,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if pool.status != PoolStatus::Open {
         return Err(FedstakeError::InvalidPoolStatus.into());
     }
+    let now = syscalls::now()?;
+    if now >= logic::deadline(pool.join_deadline, pool.expiry_grace)? {
+        return Err(FedstakeError::ExpiryReached.into());
+    }
     if pool.active_participants == 0 {
         return Err(FedstakeError::NoParticipants.into());
     }
@@ -60,10 +67,10 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if pool.reward_balance()? < required {
         return Err(FedstakeError::InsufficientFunding.into());
     }
-    let now = syscalls::now()?;
     pool.status = PoolStatus::Training;
     pool.round = 1;
-    pool.round_deadline = logic::deadline(now, pool.round_duration)?;
+    let round = open_round(pool, &pool_key, 1, now, bump)?;
+    pool.round_deadline = round.deadline;
 
     let bump_seed = [bump];
     let seeds = [
@@ -72,42 +79,53 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         Seed::from(&first),
         Seed::from(&bump_seed),
     ];
-    create_account::<Round>(organization, round_account, &seeds, program_id)?;
-    open_round(&pool, &pool_key, 1, now, bump).store(round_account)?;
+    create_account::<Round>(organization, round_account, 0, &seeds, program_id)?;
+    round.store(round_account)?;
     pool.store(pool_account)?;
     events::emit(&TrainingStarted {
         pool: pool_key,
         round: 1,
-        deadline: pool.round_deadline,
+        deadline: round.deadline,
+        reveal_deadline: round.reveal_deadline,
+        expires_at: round.expires_at,
     })
 }
 
-/// A fresh round record for `pool`'s current clock and global model.
+/// A fresh round record opened at `now` on `pool`'s global model: submissions
+/// until `now + round_duration`, reveals for `reveal_duration` more, and
+/// `expiry_grace` after that for judging and finalizing.
 pub(crate) fn open_round(
     pool: &crate::state::Pool,
     pool_key: &Address,
     number: u32,
     now: i64,
     bump: u8,
-) -> Round {
-    Round {
+) -> Result<Round, ProgramError> {
+    let deadline = logic::deadline(now, pool.round_duration)?;
+    let reveal_deadline = logic::deadline(deadline, pool.reveal_duration)?;
+    let expires_at = logic::deadline(reveal_deadline, pool.expiry_grace)?;
+    Ok(Round {
         pool: *pool_key,
         round: number,
         opened_at: now,
-        deadline: pool.round_deadline,
+        deadline,
+        reveal_deadline,
+        expires_at,
         base_model_hash: pool.global_model_hash,
         global_model_hash: [0; 32],
         global_model_cid: [0; 64],
         eligible_count: pool.active_participants,
         submission_count: 0,
+        revealed_count: 0,
         judged_count: 0,
         accepted_count: 0,
-        rejected_count: 0,
+        excluded_count: 0,
+        slashed_count: 0,
         total_score: 0,
         reward_budget: pool.reward_per_round,
         reward_accrued: 0,
         finalized: false,
         finalized_at: 0,
         bump,
-    }
+    })
 }

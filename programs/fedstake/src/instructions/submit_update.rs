@@ -1,5 +1,13 @@
-//! `submit_update` — a participant records the hash of its update for the open
-//! round, once, before the deadline, citing the current global model.
+//! `submit_update` — a participant commits to its update for the open round:
+//! once, before the submission deadline, citing the current global model.
+//!
+//! Only `update_commitment = sha256(update_hash ‖ wallet)` is recorded, where
+//! `update_hash` is the SHA-256 of the canonical update bytes. The hash and
+//! where the bytes are stored (the CID) are revealed after the submission
+//! phase with `reveal_update`, which checks them against the commitment. So
+//! nobody can copy a peer's update within a round: the bytes are not
+//! readable yet, and a peer's commitment copied verbatim cannot be opened
+//! with another wallet.
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (participant's signing key; pays rent)
@@ -10,8 +18,7 @@
 //! 5. `[]` system program
 //!
 //! ### Data
-//! `round u32, update_hash [32], update_cid [64], num_samples u64,
-//! base_model_hash [32]`
+//! `round u32, update_commitment [32], num_samples u64, base_model_hash [32]`
 
 use super::{args, create_account, load_participant, load_pool, load_round, non_empty};
 use crate::{
@@ -19,7 +26,7 @@ use crate::{
     events::{self, UpdateSubmitted},
     guards, logic,
     pda::{self, SUBMISSION_SEED},
-    state::{AccountState, ParticipantStatus, PoolStatus, Submission, Verdict},
+    state::{pool::CID_LEN, AccountState, ParticipantStatus, PoolStatus, Submission, Verdict},
     syscalls,
 };
 use pinocchio::{cpi::Seed, ProgramResult};
@@ -43,19 +50,23 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     guards::system_program(system_program)?;
     let mut r = args(data);
     let number = r.u32()?;
-    let update_hash: [u8; 32] = r.array()?;
-    let update_cid: [u8; 64] = r.array()?;
+    let update_commitment: [u8; 32] = r.array()?;
     let num_samples = r.u64()?;
     let base_model_hash: [u8; 32] = r.array()?;
     r.finish()?;
-    non_empty(&update_hash)?;
-    non_empty(&update_cid)?;
+    non_empty(&update_commitment)?;
 
-    let pool = load_pool(pool_account, program_id)?;
+    crate::load!(pool = load_pool, (pool_account, program_id));
     let pool_key = *pool_account.address();
-    let participant = load_participant(participant_account, &pool_key, program_id)?;
+    crate::load!(
+        participant = load_participant,
+        (participant_account, &pool_key, program_id)
+    );
     guards::same_key(&participant.wallet, wallet, FedstakeError::AccountMismatch)?;
-    let mut round = load_round(round_account, &pool_key, number, program_id)?;
+    crate::load!(
+        round = load_round,
+        (round_account, &pool_key, number, program_id)
+    );
     let wallet_key = *wallet.address();
     let number_le = number.to_le_bytes();
     let bump = pda::expect_canonical(
@@ -97,13 +108,14 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         Seed::from(wallet_key.as_ref()),
         Seed::from(&bump_seed),
     ];
-    create_account::<Submission>(wallet, submission_account, &seeds, program_id)?;
+    create_account::<Submission>(wallet, submission_account, 0, &seeds, program_id)?;
     Submission {
         pool: pool_key,
         wallet: wallet_key,
         round: number,
-        update_hash,
-        update_cid,
+        update_commitment,
+        update_hash: [0; 32],
+        update_cid: [0; CID_LEN],
         num_samples,
         base_model_hash,
         verdict: Verdict::Pending,
@@ -111,7 +123,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         reason: 0,
         reward: 0,
         slashed: 0,
+        revealed: false,
         submitted_at: now,
+        revealed_at: 0,
         judged_at: 0,
         bump,
     }
@@ -121,7 +135,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         pool: pool_key,
         wallet: wallet_key,
         round: number,
-        update_hash,
+        update_commitment,
         num_samples,
     })
 }

@@ -1,4 +1,5 @@
-"""Attack suite for the aggregation benchmarks and tests.
+"""Attack suite for the aggregation benchmarks and tests (simulation only: not
+part of the operator package).
 
 Each attack is parameterized; the malicious fraction is chosen by the caller
 with `choose_malicious`. Rules must not know which attack is running.

@@ -1,0 +1,96 @@
+"""Typed reads every role needs: one account by its address, or a filtered list.
+
+A missing account, or one that is not the program's, is a named error for
+`load_*` and None for `find_*`; a listing asks the chain only for the accounts
+it wants (memcmp and dataSize filters built from the IDL).
+"""
+
+from __future__ import annotations
+
+from solders.pubkey import Pubkey
+
+from client_kit.accounts import (
+    Participant,
+    Pool,
+    Round,
+    Submission,
+    T,
+    account_filters,
+    decode_account,
+)
+from client_kit.errors import FedstakeError
+from client_kit.gateway.base import ChainGateway
+from client_kit.instructions import FedstakeInstructions
+
+
+class AccountNotFound(FedstakeError, LookupError):
+    """No account of the expected fedstake type at an address."""
+
+
+class PoolNotFound(AccountNotFound):
+    """No fedstake pool at the address."""
+
+
+class ParticipantNotFound(AccountNotFound):
+    """The wallet has not joined the pool (or has withdrawn)."""
+
+
+def instructions(chain: ChainGateway) -> FedstakeInstructions:
+    """Instruction builders (and PDA derivation) for the chain's program id."""
+    return FedstakeInstructions(chain.program_id)
+
+
+async def find_account(chain: ChainGateway, cls: type[T], key: Pubkey) -> T | None:
+    """The `cls` account at `key`, or None if there is none owned by the program.
+
+    Raises `AccountDecodeError` if the program's account there is another type.
+    """
+    info = await chain.get_account(key)
+    if info is None or info.owner != chain.program_id:
+        return None
+    return decode_account(cls, info.data)
+
+
+async def load_pool(chain: ChainGateway, pool: Pubkey) -> Pool:
+    """The pool at `pool`; `PoolNotFound` if there is none."""
+    state = await find_account(chain, Pool, pool)
+    if state is None:
+        raise PoolNotFound(f"no fedstake pool at {pool}")
+    return state
+
+
+async def find_participant(chain: ChainGateway, pool: Pubkey, wallet: Pubkey) -> Participant | None:
+    """`wallet`'s participant account in `pool`, if it has one."""
+    return await find_account(chain, Participant, instructions(chain).participant(pool, wallet))
+
+
+async def load_participant(chain: ChainGateway, pool: Pubkey, wallet: Pubkey) -> Participant:
+    """`wallet`'s participant account in `pool`; `ParticipantNotFound` otherwise."""
+    state = await find_participant(chain, pool, wallet)
+    if state is None:
+        raise ParticipantNotFound(f"{wallet} has not joined pool {pool} (or has withdrawn)")
+    return state
+
+
+async def find_round(chain: ChainGateway, pool: Pubkey, number: int) -> Round | None:
+    """Round `number` of `pool`, if it was opened."""
+    return await find_account(chain, Round, instructions(chain).round(pool, number))
+
+
+async def find_submission(
+    chain: ChainGateway, pool: Pubkey, number: int, wallet: Pubkey
+) -> Submission | None:
+    """`wallet`'s submission for round `number` of `pool`, if any (and not closed)."""
+    return await find_account(
+        chain, Submission, instructions(chain).submission(pool, number, wallet)
+    )
+
+
+async def list_pools(
+    chain: ChainGateway, organization: Pubkey | None = None
+) -> list[tuple[Pubkey, Pool]]:
+    """Every pool of the program (of `organization` only, if given), by address."""
+    equal = {} if organization is None else {"organization": organization}
+    found = await chain.program_accounts(account_filters(Pool, **equal))
+    pools = [(key, decode_account(Pool, info.data)) for key, info in found]
+    return sorted(pools, key=lambda item: str(item[0]))
