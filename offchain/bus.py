@@ -169,9 +169,8 @@ class AccountUpdate:
 
     `info` is the raw account (None once closed); `account` is the typed
     account `client_kit.accounts` decodes it to (None for data that is no
-    fedstake account type, e.g. a vault, and for closed accounts); `pool` is
-    the pool it belongs to (a Pool account: itself; a vault: its pool), when
-    known.
+    fedstake account type, and for closed accounts); `pool` is the pool it
+    belongs to (a Pool account: itself), when known.
     """
 
     KIND: ClassVar[str] = "account"

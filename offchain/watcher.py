@@ -73,7 +73,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -87,7 +87,6 @@ from client_kit.accounts import (
     decode_account,
     pool_filters,
 )
-from client_kit.actions.reads import instructions
 from client_kit.errors import FedstakeError
 from client_kit.events import EventDecodeError, ProgramEvent, events_from_logs
 from client_kit.gateway.base import AccountInfo, ChainGateway, LandedTransaction
@@ -136,11 +135,8 @@ class WatcherStats:
 class _Scope:
     """Which events and accounts the watcher publishes: all, or some pools'."""
 
-    def __init__(
-        self, vault_of: Callable[[Pubkey], Pubkey], pools: Iterable[Pubkey] | None
-    ) -> None:
+    def __init__(self, pools: Iterable[Pubkey] | None) -> None:
         self.pools = None if pools is None else frozenset(pools)
-        self.vaults = frozenset(vault_of(pool) for pool in (self.pools or ()))
 
     def event(self, event: object) -> bool:
         return self.pools is None or event_field(event, "pool") in self.pools
@@ -148,7 +144,7 @@ class _Scope:
     def account(self, key: Pubkey, typed: object | None) -> bool:
         if self.pools is None:
             return True
-        if key in self.pools or key in self.vaults:
+        if key in self.pools:
             return True
         return getattr(typed, "pool", None) in self.pools
 
@@ -156,7 +152,7 @@ class _Scope:
 class Watcher:
     """Feeds `bus` from `gateway` (an `EmbeddedGateway` or an `RpcGateway`).
 
-    `pools`: follow only these pools (their events, their Pool, vault,
+    `pools`: follow only these pools (their events, their Pool,
     Participant, Submission and Round accounts); None follows the whole
     program. `backoff_initial`/`backoff_max`: seconds between reconnects
     (doubling, capped). `keepalive`: websocket ping interval and pong timeout
@@ -190,8 +186,7 @@ class Watcher:
             raise TypeError(f"cannot watch a {type(gateway).__name__}")
         self.gateway = gateway
         self.bus = bus
-        self._ix = instructions(gateway)
-        self.scope = _Scope(self._ix.vault, pools)
+        self.scope = _Scope(pools)
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.keepalive = keepalive
@@ -205,10 +200,6 @@ class Watcher:
         self._snapshot: dict[Pubkey, tuple[int, bytes]] = {}  # what was last published
         self._deferred: set[Pubkey] = set()  # named by notifications, read later
         self._owners: dict[Pubkey, Pubkey] = {}  # published account -> its pool
-        self._pools_seen: set[Pubkey] = set()
-        self._vault_pool: dict[Pubkey, Pubkey] = {
-            self._ix.vault(pool): pool for pool in self.scope.pools or ()
-        }
         self._started = False
         self._last_signature: str | None = None
         self._tip: tuple[int, int] | None = None  # (slot, rank) of the last sequenced tx
@@ -485,12 +476,6 @@ class Watcher:
         for filters in self._filters or [[]]:
             for key, info in await gateway.program_accounts(filters):
                 current[key] = info
-        if self.scope.vaults:
-            vaults = sorted(self.scope.vaults, key=bytes)
-            _, infos = await gateway.read_accounts(vaults)
-            for key, info in zip(vaults, infos, strict=True):
-                if info is not None and info.owner == gateway.program_id and info.lamports:
-                    current[key] = info
         self._resync_snapshot(current, slot)
 
     # --- shared: ordering, dedup, publishing -----------------------------
@@ -535,10 +520,8 @@ class Watcher:
         self._apply_all([*gone, *current.items()], slot)
 
     def _apply_all(self, accounts: Iterable[tuple[Pubkey, AccountInfo | None]], slot: int) -> None:
-        """`_apply_account` for each, Pool accounts first (so their vaults are known)."""
-        pending = list(accounts)
-        pending.sort(key=lambda pair: pair[1] is None or _kinds().get(pair[1].data[:8]) is not Pool)
-        for key, info in pending:
+        """`_apply_account` for each."""
+        for key, info in accounts:
             self._apply_account(key, info, slot)
 
     def _apply_account(self, key: Pubkey, info: AccountInfo | None, slot: int) -> None:
@@ -563,12 +546,9 @@ class Watcher:
 
     def _pool_of(self, key: Pubkey, typed: object | None) -> Pubkey | None:
         if isinstance(typed, Pool):
-            if key not in self._pools_seen:
-                self._pools_seen.add(key)
-                self._vault_pool[self._ix.vault(key)] = key
             return key
         value = getattr(typed, "pool", None)
-        return value if isinstance(value, Pubkey) else self._vault_pool.get(key)
+        return value if isinstance(value, Pubkey) else None
 
     def _publish_update(
         self, key: Pubkey, info: AccountInfo | None, typed: object | None, slot: int

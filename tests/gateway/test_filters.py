@@ -88,7 +88,7 @@ async def test_pool_filters_select_exactly_one_pools_accounts(
     selected = set()
     for filters in pool_filters(mine.key, mine.organization.pubkey(), created.pool_id):
         selected |= {key for key, _ in await chain.program_accounts(filters)}
-    # Then exactly that pool and its participant come back (the vault has no data)
+    # Then exactly that pool and its participant come back
     assert selected == {mine.key, mine.participant(mine.trainers[0])}
     everything = {key for key, _ in await chain.program_accounts()}
     assert selected < everything and theirs.key in everything

@@ -86,17 +86,18 @@ async def test_fetch_transaction_gives_logs_outcome_and_written_accounts(
     landed = await rpc_chain.fetch_transaction(result.signature)
     assert landed is not None and not landed.failed
     assert landed.signature == result.signature and landed.logs == tuple(result.logs)
-    # the pool and its vault were written; the funder signed, so it is not listed
-    assert set(landed.writable) == {world.key, world.vault}
+    # the pool (which holds the lamports) was written; the funder signed, so it is not listed
+    assert set(landed.writable) == {world.key}
     assert await rpc_chain.fetch_transaction(str(Signature.default())) is None
 
 
 async def test_read_accounts_in_order_with_missing_ones(rpc_chain: RpcGateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
     world, created = await new_pool(rpc_chain, tmp_path)
-    slot, infos = await rpc_chain.read_accounts([world.vault, Keypair().pubkey(), world.key])
+    missing = Keypair().pubkey()
+    slot, infos = await rpc_chain.read_accounts([world.key, missing, world.organization.pubkey()])
     assert slot > 0 and infos[1] is None
-    assert infos[0] is not None and infos[0].data == b""
-    assert infos[2] is not None and decode_account(Pool, infos[2].data).pool_id == created.pool_id
+    assert infos[0] is not None and decode_account(Pool, infos[0].data).pool_id == created.pool_id
+    assert infos[2] is not None and infos[2].data == b""  # a plain wallet
 
 
 async def test_open_stream_delivers_logs_and_account_notices(

@@ -256,7 +256,7 @@ async def test_a_pool_scoped_watcher_publishes_only_that_pool(followed: Followed
         assert funded(items) == [5]
         assert {i.pool for i in items} == {mine.key}
         updated = {i.pubkey for i in items if isinstance(i, AccountUpdate)}
-        assert updated == {mine.key, mine.vault, mine.participant(trainers[0])}
+        assert updated == {mine.key, mine.participant(trainers[0])}
     with pytest.raises(UnknownPool):
         await Watcher(followed.watched, EventBus(), pools=[Keypair().pubkey()]).run()
 
