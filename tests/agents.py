@@ -170,11 +170,11 @@ class KillingGateway(ChainGateway):
 
 
 __all__ = [
+    "W_TRUE",
     "Killed",
     "KillingGateway",
     "RecordingReporter",
     "RoundJudge",
-    "W_TRUE",
     "tiny_data",
     "tiny_data_file",
     "wait_for",
