@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from rich.console import Console
+
 from client_kit.amounts import format_sol
 
 # How each event reads for a person; fields ending in `_lamports` are shown in SOL.
@@ -96,11 +98,10 @@ class JsonLinesReporter(Reporter):
 class ConsoleReporter(Reporter):
     """Lines above a live rich display (spinner while waiting, bar while training)."""
 
-    def __init__(self) -> None:
-        from rich.console import Console
+    def __init__(self, console: Console | None = None) -> None:
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-        self.console = Console()
+        self.console = console or Console()
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

@@ -32,9 +32,9 @@ async def until_signal(work: Coroutine[Any, Any, T]) -> Stopped[T]:
     """Runs `work` until it returns, or until SIGINT/SIGTERM cancels it.
 
     Exceptions `work` raises propagate. Signal handlers are installed on the
-    running loop (main thread, Unix) and removed afterwards; where the loop
-    cannot install them, the default behaviour stays (Ctrl-C raises
-    KeyboardInterrupt).
+    running loop (main thread, Unix) and the previous ones restored
+    afterwards; where the loop cannot install them, the default behaviour
+    stays (Ctrl-C raises KeyboardInterrupt).
     """
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(work)
@@ -44,11 +44,12 @@ async def until_signal(work: Coroutine[Any, Any, T]) -> Stopped[T]:
         received.append(signum)
         task.cancel()
 
-    installed = []
+    installed = {}  # signal → the Python-level handler it had before
     for signum in STOP_SIGNALS:
+        previous = signal.getsignal(signum)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop, signum)
-            installed.append(signum)
+            installed[signum] = previous
     try:
         return Stopped(await task)
     except asyncio.CancelledError:
@@ -56,5 +57,7 @@ async def until_signal(work: Coroutine[Any, Any, T]) -> Stopped[T]:
             raise  # cancelled from outside, not by a signal
         return Stopped(None, received[0])
     finally:
-        for signum in installed:
+        for signum, previous in installed.items():
             loop.remove_signal_handler(signum)
+            if previous is not None:  # e.g. asyncio.run's own Ctrl-C handler
+                signal.signal(signum, previous)

@@ -122,3 +122,11 @@ def test_a_pool_that_started_without_you_is_refused(world: World, tmp_path: Path
     cli.fails(
         world.keypair, "participate", *args, match="joining is possible only while it is Open"
     )
+
+
+def test_settings_come_from_fedstake_variables(world: World) -> None:
+    cli = world.cli
+    cli.env.update({"FEDSTAKE_DATA": str(world.data), "FEDSTAKE_STAKE": "0.3"})
+    done = cli.run(world.keypair, "participate", world.pool, "--once")
+    assert done.returncode == 0, done.stderr
+    assert _lines(done.stdout)[0]["stake_lamports"] == 300_000_000

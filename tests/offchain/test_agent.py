@@ -18,6 +18,7 @@ from client_kit.canonical import canonical_hash, encode_tensors
 from client_kit.enums import PoolStatus
 from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.storage.cid import compute_cid
 from client_kit.storage.local import LocalStore
 from client_kit.training.behaviours import Behaviour
 from offchain.agent import AgentConfig, Ended, ParticipantAgent, UpdateJournal
@@ -184,6 +185,8 @@ async def test_a_killed_agent_resumes_without_a_second_commitment(
     on_chain = await find_submission(world.chain, world.key, 1, victim_wallet.pubkey())
     revealed = on_chain is not None and on_chain.revealed
     assert (kept is not None, on_chain is not None, revealed) == left
+    if kept is not None and send != 3:  # killed before its reveal began: nothing uploaded
+        assert not world.store.has(compute_cid(kept.reveal))
 
     # When it is restarted with the same wallet and data folder
     second, second_said = await _agent(world, tmp_path, "victim", seed=2, wallet=victim_wallet)
@@ -232,9 +235,7 @@ async def test_a_global_model_that_does_not_match_the_chain_is_refused(tmp_path)
     state = await world.pool_state()
     other = {k: v + 1.0 for k, v in world.task.initial_tensors().items()}
     liar = _LyingStore(tmp_path / "store", state.global_model_cid_str, encode_tensors(other))
-    agent, said = await _agent(
-        world, tmp_path, "fooled", seed=3, wallet=trainer.wallet, store=liar
-    )
+    agent, said = await _agent(world, tmp_path, "fooled", seed=3, wallet=trainer.wallet, store=liar)
 
     # When the agent runs, Then it stops with the named error before training or sending
     with pytest.raises(GlobalModelMismatch, match="does not match the hash recorded on chain"):
