@@ -129,8 +129,11 @@ def participate(
     reporter: Reporter = JsonLinesReporter() if s.as_json else ConsoleReporter()
 
     async def go() -> None:
-        agent = ParticipantAgent(s.gateway(), content, wallet, config, reporter)
-        stopped = await until_signal(agent.run(once=once))
+        try:
+            agent = ParticipantAgent(s.gateway(), content, wallet, config, reporter)
+            stopped = await until_signal(agent.run(once=once))
+        finally:
+            reporter.close()  # also when the gateway could not be opened
         if stopped.signal is not None:
             reporter.event(AgentEvent("stopped", {"pool": pool, "why": stopped.signal.name}))
         elif not isinstance(stopped.result, Ended) and stopped.result is not None:

@@ -69,7 +69,7 @@ from client_kit.errors import (
     InvalidInput,
     TransactionFailed,
 )
-from client_kit.gateway.base import ChainGateway
+from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.keys import load_payout_secret
 from client_kit.storage.base import ContentStore
 from client_kit.storage.errors import ContentNotFound, StoreUnavailable
@@ -345,11 +345,8 @@ class ParticipantAgent:
             payout_wallet=self.config.payout_wallet,
             secrets_dir=self.config.secrets_dir,
         )
-        self._event(
-            "joined",
-            stake_lamports=joined.stake,
-            payout_secret=str(joined.secret_path),
-            signature=joined.tx.signature,
+        self._sent(
+            "joined", joined.tx, stake_lamports=joined.stake, payout_secret=str(joined.secret_path)
         )
         return ACTED
 
@@ -368,13 +365,13 @@ class ParticipantAgent:
             self.chain, self.wallet, self.pool, entry.prepared, entry.num_samples
         )
         self._awaiting.add(number)
-        self._event(
+        self._sent(
             "committed",
+            sent.tx,
             round=number,
             update_hash=entry.update_hash.hex(),
             num_samples=entry.num_samples,
             behaviour=self.config.behaviour.value,
-            signature=sent.tx.signature,
         )
         return ACTED
 
@@ -437,12 +434,7 @@ class ParticipantAgent:
             return Waiting(f"round {number}: waiting for the verdict", current.expires_at, now)
         except (participant.RevealNotOpen, participant.RevealWindowClosed) as exc:
             return Waiting(f"round {number}: {exc}", current.reveal_deadline, now)
-        self._event(
-            "revealed",
-            round=number,
-            update_cid=revealed.update_cid,
-            signature=revealed.tx.signature,
-        )
+        self._sent("revealed", revealed.tx, round=number, update_cid=revealed.update_cid)
         return ACTED
 
     async def _finish(self, state: Pool, me: Participant | None) -> Outcome:
@@ -451,21 +443,16 @@ class ParticipantAgent:
         if self.config.claim and me.reward_unpaid > 0:
             secret = load_payout_secret(self.config.secrets_dir, self.pool, self.wallet.pubkey())
             claimed = await participant.claim_reward(self.chain, self.wallet, self.pool, secret)
-            self._event(
+            self._sent(
                 "claimed",
+                claimed.tx,
                 paid_lamports=claimed.paid,
                 payout_wallet=str(claimed.payout_wallet),
-                signature=claimed.tx.signature,
             )
             return ACTED
         if me.stake > 0 or me.reward_unpaid == 0:
             done = await participant.withdraw_stake(self.chain, self.wallet, self.pool)
-            self._event(
-                "withdrawn",
-                returned_lamports=done.returned,
-                closed=done.closed,
-                signature=done.tx.signature,
-            )
+            self._sent("withdrawn", done.tx, returned_lamports=done.returned, closed=done.closed)
             return ACTED
         unpaid = format_sol(me.reward_unpaid)
         return Ended(
@@ -521,6 +508,10 @@ class ParticipantAgent:
             f"accepted {me.accepted_count}, excluded {me.excluded_count}, slashed "
             f"{me.slashed_count}; reward earned {format_sol(me.reward_accrued)}"
         )
+
+    def _sent(self, kind: str, tx: TxResult, **fields: object) -> None:
+        """An event for a transaction that landed (its signature added)."""
+        self._event(kind, **fields, signature=tx.signature)
 
     def _event(self, kind: str, **fields: object) -> None:
         self.reporter.event(AgentEvent(kind, {"pool": str(self.pool), **fields}))
