@@ -72,7 +72,7 @@ from client_kit.errors import (
 from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.keys import load_payout_secret
 from client_kit.storage.base import ContentStore
-from client_kit.storage.errors import ContentNotFound, StoreUnavailable
+from client_kit.storage.errors import ContentNotFound, StorageError, StoreUnavailable
 from client_kit.training.behaviours import Behaviour, committed_update, tampered_bytes
 from client_kit.training.data import Dataset, load_dataset, validate_dataset
 from offchain.agent.journal import JournalError, PendingUpdate, UpdateJournal
@@ -229,7 +229,7 @@ class ParticipantAgent:
                 last_refusal = refusal
                 self._event("refused", error=refusal)
                 continue
-            except (ClusterUnreachable, StoreUnavailable, ContentNotFound, ChainError) as exc:
+            except (ChainError, StorageError) as exc:
                 if once or not _transient(exc):
                     raise
                 failures += 1
@@ -265,21 +265,21 @@ class ParticipantAgent:
         if state.status is PoolStatus.OPEN:
             expiry = state.join_deadline + state.expiry_grace
             if view.now >= expiry:
-                await exits.expire_pool(self.chain, self.wallet, self.pool)
-                self._event("missed", round=0, why="training never started: the pool expired")
+                tx = await exits.expire_pool(self.chain, self.wallet, self.pool)
+                self._sent("pool_expired", tx)
                 return ACTED
             return Waiting("waiting for the organization to start training", expiry, view.now)
         current = view.round
         if current is None:  # the pool names a round that does not exist: re-read
             return Waiting(f"round {state.round} is not readable yet", None, view.now)
         if not current.finalized and view.now >= current.expires_at:
-            await exits.expire_round(self.chain, self.wallet, self.pool)
-            self._event("expired", round=current.round)
+            tx = await exits.expire_round(self.chain, self.wallet, self.pool)
+            self._sent("expired", tx, round=current.round)
             return ACTED
-        return await self._in_round(state, current, me, view.submission, view.now)
+        return await self._in_round(current, me, view.submission, view.now)
 
     async def _in_round(
-        self, state: Pool, current: Round, me: Participant, sub: Submission | None, now: int
+        self, current: Round, me: Participant, sub: Submission | None, now: int
     ) -> Outcome:
         number = current.round
         if sub is None:

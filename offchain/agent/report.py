@@ -35,6 +35,7 @@ _FORMATS: dict[str, str] = {
     "{reward_lamports}, slashed {slashed_lamports}",
     "missed": "round {round}: {why}",
     "expired": "round {round} expired: the aggregator did not finalize it in time",
+    "pool_expired": "the pool expired: training never started",
     "claimed": "claimed {paid_lamports} to the payout wallet {payout_wallet}",
     "withdrawn": "withdrew {returned_lamports} (account closed: {closed})",
     "ended": "pool {status}: {summary}",

@@ -282,4 +282,5 @@ async def test_a_pool_never_started_is_expired_by_the_agent(tmp_path) -> None:
     world.chain.set_time(state.join_deadline + state.expiry_grace)
     result = await asyncio.wait_for(run, 30)
     assert isinstance(result, Ended) and result.status is PoolStatus.EXPIRED
+    assert len(said.of("pool_expired")) == 1
     assert [w["closed"] for w in said.of("withdrawn")] == [True]
