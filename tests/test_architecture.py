@@ -90,7 +90,7 @@ def test_the_console_command_is_composed_in_offchain() -> None:
 
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     groups = {g.name for g in app.registered_groups}
-    assert {"submit", "reveal", "claim", "withdraw", "settle"} <= commands
+    assert {"submit", "reveal", "claim", "withdraw", "settle", "participate"} <= commands
     assert {"pool", "round", "keys", "task"} <= groups
 
 

@@ -251,7 +251,7 @@ class ParticipantAgent:
     # --- one pass ----------------------------------------------------------------------------
 
     async def step(self) -> Outcome:
-        """Reads the chain and does the one thing it calls for (see the table
+        """Reads the chain and does the one thing it calls for (see the list
         in the module docstring)."""
         view = await participant.round_standing(self.chain, self.pool, self.wallet.pubkey())
         await self._report_past_rounds(view.pool)
