@@ -11,15 +11,14 @@ program's error number and message. The README's anchorpy example is
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from solders.keypair import Keypair
 
 from client_kit.actions.reads import load_pool
-from client_kit.gateway.rpc import RpcGateway
+from client_kit.gateway.base import ChainGateway
 from client_kit.idl import load_idl
-from tests.conftest import PROGRAM_ID, Surfnet
+from tests.conftest import Surfnet
 from tests.outside_clients.clients import (
     ANCHORPY,
     ANCHORPY_VENV,
@@ -40,16 +39,7 @@ def anchorpy_python(surfnet: Surfnet) -> str:
     return str(ANCHORPY_VENV / "bin" / "python")
 
 
-@pytest.fixture
-async def chain(surfnet: Surfnet) -> AsyncIterator[RpcGateway]:
-    gateway = RpcGateway(surfnet.rpc_url, surfnet.ws_url, program_id=PROGRAM_ID)
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
-
-
-async def _joined_pool(chain: RpcGateway, tmp_path) -> PoolScenario:  # type: ignore[no-untyped-def]
+async def _joined_pool(chain: ChainGateway, tmp_path) -> PoolScenario:  # type: ignore[no-untyped-def]
     world = PoolScenario(chain, tmp_path / "store")
     await world.setup()
     await world.create()
@@ -63,10 +53,10 @@ def _payer(surfnet: Surfnet) -> str:
 
 
 async def test_anchorpy_decodes_a_pool_and_funds_it_through_its_program(
-    anchorpy_python: str, surfnet: Surfnet, chain: RpcGateway, tmp_path
+    anchorpy_python: str, surfnet: Surfnet, rpc_chain: ChainGateway, tmp_path
 ) -> None:
-    world = await _joined_pool(chain, tmp_path)
-    before = await load_pool(chain, world.key)
+    world = await _joined_pool(rpc_chain, tmp_path)
+    before = await load_pool(rpc_chain, world.key)
     out = tmp_path / "report.json"
     script = ANCHORPY / "pool_check.py"
     run([anchorpy_python, script, surfnet.rpc_url, LEGACY_IDL, _payer(surfnet), world.key, out])
@@ -82,7 +72,7 @@ async def test_anchorpy_decodes_a_pool_and_funds_it_through_its_program(
     assert decoded["participant_count"] == 1 and decoded["total_staked"] == before.total_staked
     assert decoded["total_funded"] == before.total_funded == SOL
 
-    after = await load_pool(chain, world.key)
+    after = await load_pool(rpc_chain, world.key)
     assert after.total_funded == report["after"] == SOL + AMOUNT
     payer = Keypair.from_json(surfnet.stop.payer_keypair_path.read_text()).pubkey()
     assert report["fund"]["events"] == [
@@ -97,9 +87,9 @@ async def test_anchorpy_decodes_a_pool_and_funds_it_through_its_program(
 
 
 async def test_anchorpy_reports_the_programs_error(
-    anchorpy_python: str, surfnet: Surfnet, chain: RpcGateway, tmp_path
+    anchorpy_python: str, surfnet: Surfnet, rpc_chain: ChainGateway, tmp_path
 ) -> None:
-    world = await _joined_pool(chain, tmp_path)
+    world = await _joined_pool(rpc_chain, tmp_path)
     out = tmp_path / "report.json"
     script = ANCHORPY / "pool_check.py"
     run([anchorpy_python, script, surfnet.rpc_url, LEGACY_IDL, _payer(surfnet), world.key, out])
@@ -118,16 +108,16 @@ async def test_anchorpy_reports_the_programs_error(
 
 
 async def test_the_readme_anchorpy_example_runs(
-    anchorpy_python: str, surfnet: Surfnet, chain: RpcGateway, tmp_path
+    anchorpy_python: str, surfnet: Surfnet, rpc_chain: ChainGateway, tmp_path
 ) -> None:
     example = (ANCHORPY / "example.py").read_text()
     assert example in (ROOT / "README.md").read_text(), "README must show example.py verbatim"
-    world = await _joined_pool(chain, tmp_path)
-    pool_id = (await load_pool(chain, world.key)).pool_id
+    world = await _joined_pool(rpc_chain, tmp_path)
+    pool_id = (await load_pool(rpc_chain, world.key)).pool_id
     example = [anchorpy_python, ANCHORPY / "example.py", surfnet.rpc_url, _payer(surfnet)]
     lines = run([*example, world.key]).splitlines()
     assert lines[0] == f"pool {pool_id} Open {SOL}"
-    assert (await load_pool(chain, world.key)).total_funded == SOL + 100_000_000
+    assert (await load_pool(rpc_chain, world.key)).total_funded == SOL + 100_000_000
     code, (_, msg) = next(
         (code, entry)
         for code, entry in load_idl().errors_by_code().items()
