@@ -361,8 +361,12 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied, tmp_path) ->
     async with running(watcher):
         subscription = bus.subscribe(after=Cursor(0, 0, 0))
         # the first connect reports the current state of every program account
+        # (in getProgramAccounts order, which is not the pool first)
         state = await read_until(
-            subscription, lambda xs: latest(xs, world.participant(trainer)) is not None
+            subscription,
+            lambda xs: all(
+                latest(xs, key) is not None for key in (world.key, world.participant(trainer))
+            ),
         )
         assert latest(state, world.key).account.status == "Open"
         # When the websocket goes down and another client changes the pool meanwhile
