@@ -5,23 +5,25 @@ Learning of Deep Networks from Decentralized Data", AISTATS 2017.
 
 Not robust on its own (one scaled update moves the mean anywhere the
 pre-filter lets it); it is the quality baseline and the cheapest rule.
-Every pre-filtered update is accepted and scored by its num_samples.
+Every pre-filtered update is accepted and weighted by its capped claim
+(`base.capped_weights`); scores come from the reward policy.
 """
 
 from __future__ import annotations
 
-from client_kit.enums import Reason
+from collections.abc import Sequence
 
-from .base import AggregationRule, Decision, RoundContext, sample_coefficients
-from .fixedpoint import weighted_sum
+from .base import AggregationRule, Decision, RoundContext, sample_coefficients, weight_coefficients
+from .types import ReasonCode
 
 
 class FedAvg(AggregationRule):
     name = "fedavg"
 
+    def speculate(self, weights: Sequence[int]) -> list[float]:
+        return weight_coefficients(weights, [True] * len(weights))
+
     def decide(self, ctx: RoundContext) -> Decision:
         everyone = [True] * len(ctx.candidates)
-        coeffs = sample_coefficients(ctx.candidates, everyone)
-        delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
-        weights = [float(c.num_samples) for c in ctx.candidates]
-        return Decision(weights, [Reason.OK] * len(weights), delta)
+        model = ctx.weighted_model(sample_coefficients(ctx.candidates, everyone))
+        return Decision([ReasonCode.OK] * len(ctx.candidates), model)

@@ -7,8 +7,8 @@ The pool operator trains the round's base model on a small clean root
 dataset and passes the resulting delta as `reference`. Each candidate gets
 trust TS_i = ReLU(cos(u_i, reference)); it is rescaled to the reference's
 norm, and the aggregate is Σ TS_i·(|ref|/|u_i|)·u_i / Σ TS_i (exact weighted
-sum, see fixedpoint). Candidates with cos ≤ `min_trust` are rejected with
-reason `trust`; the others are scored by their trust. Cosines come from the
+sum, see fixedpoint). Candidates with cos ≤ `min_trust` are excluded with
+reason `trust`; scores come from the reward policy. Cosines come from the
 exact geometry pass, so verdicts are reproducible.
 
 Rescaling bounds any accepted update's influence by the reference's norm,
@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from client_kit.enums import Reason
-
 from .base import AggregationRule, Decision, RoundContext
-from .fixedpoint import weighted_sum
 from .geometry import dots_with
+from .types import ReasonCode
 
 
 def trust_cosines(ctx: RoundContext) -> tuple[list[float], list[float], float]:
     """(cos(u_i, ref), |u_i|, |ref|) for every candidate."""
     assert ctx.reference is not None and ctx.reference_stats is not None
     dots, squares, ref_sq = dots_with(
-        ctx.layout, ctx.rows, ctx.maxabs, ctx.reference, ctx.reference_stats.maxabs, ctx.workers
+        ctx.layout, ctx.rows, ctx.maxabs, ctx.reference, ctx.reference_stats.maxabs, ctx.executor
     )
     norms = [math.sqrt(s) for s in squares.tolist()]
     ref_norm = math.sqrt(ref_sq)
@@ -60,9 +56,6 @@ class FLTrust(AggregationRule):
             t * (ref_norm / norm) / total if t > 0 else 0.0
             for t, norm in zip(trust, norms, strict=True)
         ]
-        if total > 0:
-            delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
-        else:
-            delta = [np.zeros(size) for size in ctx.layout.sizes]
-        reasons = [Reason.OK if ok else Reason.TRUST for ok in accepted]
-        return Decision(trust, reasons, delta, {"cosines": cosines})
+        model = ctx.weighted_model(coeffs) if total > 0 else ctx.base_model()
+        reasons = [ReasonCode.OK if ok else ReasonCode.TRUST for ok in accepted]
+        return Decision(reasons, model, {"cosines": cosines, "trust": trust})

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from client_kit.training.task import AggregationSpec
 from offchain.errors import InvalidRule
 
-from .base import AggregationRule
+from .base import DEFAULT_REWARD_POLICY, AggregationRule
+from .executor import Executor
 from .fedavg import FedAvg
 from .fltrust import FLTrust
 from .median import CoordinateMedian
@@ -33,16 +34,41 @@ RULES: dict[str, Callable[..., AggregationRule]] = {
 
 DEFAULT_RULE = TrustedMean.name
 
+__all__ = ["DEFAULT_REWARD_POLICY", "DEFAULT_RULE", "RULES", "make_rule", "rule_for_task"]
+
 # Parameters a task package may set, per rule, with the range each must fall in
-# (`prefilter` and `workers` are the operator's, never the organization's).
+# (`prefilter` and `workers` are the operator's, never the organization's). Every
+# rule takes the pool's declared norm bound (objective checks and one-read sums).
+_BOUND = {"norm_bound": (1e-12, 1e12)}
 _RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "fedavg": {},
-    "median": {"min_cos": (-1.0, 1.0)},
-    "trimmed_mean": {"beta": (0.0, 0.499999), "min_cos": (-1.0, 1.0)},
-    "multikrum": {"byzantine_fraction": (0.0, 0.499999), "keep": (1, 1_000_000)},
-    "fltrust": {"min_trust": (-1.0, 1.0)},
-    "trusted_mean": {"sigmas": (0.5, 100.0), "kappa": (0.5, 100.0)},
+    "fedavg": {**_BOUND},
+    "median": {**_BOUND, "min_cos": (-1.0, 1.0)},
+    "trimmed_mean": {**_BOUND, "beta": (0.0, 0.499999), "min_cos": (-1.0, 1.0)},
+    "multikrum": {**_BOUND, "byzantine_fraction": (0.0, 0.499999), "keep": (1, 1_000_000)},
+    "fltrust": {**_BOUND, "min_trust": (-1.0, 1.0)},
+    "trusted_mean": {
+        **_BOUND,
+        "sigmas": (0.5, 100.0),
+        "peer_sigmas": (0.5, 100.0),
+        "strong_sigmas": (0.5, 100.0),
+        "kappa": (0.5, 100.0),
+    },
 }
+
+
+def _keyword_parameters(factory: Callable[..., AggregationRule]) -> set[str]:
+    """Keyword-only parameters of the rule's __init__ and of every base it forwards to."""
+    names: set[str] = set()
+    for cls in getattr(factory, "__mro__", (factory,)):
+        init = cls.__dict__.get("__init__") if isinstance(cls, type) else cls
+        if init is None:
+            continue
+        names |= {
+            p.name
+            for p in inspect.signature(init).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+    return names
 
 
 def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
@@ -54,18 +80,13 @@ def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
         raise InvalidRule(
             f"unknown aggregation rule {name!r}; choose from {sorted(RULES)}"
         ) from None
-    accepted = {
-        p.name
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    } | {"prefilter", "workers"}
-    unknown = sorted(set(params) - accepted)
+    unknown = sorted(set(params) - _keyword_parameters(factory))
     if unknown:
         raise InvalidRule(f"rule {name!r} takes no parameter {', '.join(unknown)}")
     return factory(**params)
 
 
-def rule_for_task(spec: AggregationSpec, *, workers: int = 1) -> AggregationRule:
+def rule_for_task(spec: AggregationSpec, *, workers: int | Executor = 1) -> AggregationRule:
     """The rule a task package names, with its parameters checked: each must be
     one the rule lets a pool set, a number (an integer for `keep`) in range.
     Raises `InvalidRule` otherwise."""

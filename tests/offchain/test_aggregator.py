@@ -7,6 +7,8 @@ own failures (a store that cannot deliver) never become a verdict."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.storage.errors import StoreUnavailable
 from client_kit.storage.local import LocalStore
-from offchain.aggregation import Judgment, make_rule
+from offchain.aggregation import Judgment, ReasonCode, make_rule
 from offchain.aggregator import judge_round, rule_verdict
 from offchain.errors import RoundMismatch, RoundNotReady
 from tests.pools import SOL, PoolScenario, filled
@@ -151,18 +153,24 @@ async def test_unrevealed_commitment_waits_for_the_reveal_deadline_then_is_slash
     assert (await world.participant_state(silent)).stake == SOL // 4
 
 
+def foreign(accepted: bool, reason: str) -> SimpleNamespace:
+    """A judgment as another aggregator version might hand it over: any reason name."""
+    return SimpleNamespace(key="k", accepted=accepted, reason=reason, score_bps=0)
+
+
 @pytest.mark.parametrize(
     ("judgment", "expected"),
     [
-        (Judgment("k", True, "ok", 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
-        (Judgment("k", False, "non_finite", 0), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
-        (Judgment("k", False, "shape", 0), (Verdict.SLASHED, Reason.SHAPE, 0)),
-        (Judgment("k", False, "trust", 0), (Verdict.EXCLUDED, Reason.TRUST, 0)),
-        (Judgment("k", False, "robust_rule", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", ReasonCode.OK, 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
+        (Judgment("k", ReasonCode.NON_FINITE), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
+        (Judgment("k", ReasonCode.SHAPE), (Verdict.SLASHED, Reason.SHAPE, 0)),
+        (Judgment("k", ReasonCode.TRUST), (Verdict.EXCLUDED, Reason.TRUST, 0)),
+        (Judgment("k", ReasonCode.ROBUST_RULE), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", ReasonCode.REPLAY), (Verdict.EXCLUDED, Reason.REPLAY, 0)),
         # a name this client does not know is a doubt, never a slash
-        (Judgment("k", False, "brand_new_test", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (foreign(False, "brand_new_test"), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
         # a rejection that claims "ok" is still no acceptance
-        (Judgment("k", False, "ok", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (foreign(False, "ok"), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
     ],
 )
 def test_rule_judgments_map_to_verdict_classes(judgment, expected) -> None:  # type: ignore[no-untyped-def]

@@ -360,8 +360,8 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied, tmp_path) ->
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0)
     async with running(watcher):
         subscription = bus.subscribe(after=Cursor(0, 0, 0))
-        # the first connect reports the current state of every program account
-        # (in getProgramAccounts order, which is not the pool first)
+        # the first connect reports the current state of every program account (in the
+        # order getProgramAccounts lists them: wait for both)
         state = await read_until(
             subscription,
             lambda xs: all(
