@@ -41,8 +41,9 @@ def _camel(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def anchor_env(surfnet: Surfnet) -> dict[str, str]:
-    install_or_skip("install_ts.sh", "@coral-xyz/anchor (node, npm)")
+def anchor_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    install_or_skip("install_ts.sh", "@coral-xyz/anchor (node, npm)")  # before Surfpool starts
+    surfnet: Surfnet = request.getfixturevalue("surfnet")
     return {
         "ANCHOR_PROVIDER_URL": surfnet.rpc_url,
         "ANCHOR_WALLET": str(surfnet.stop.payer_keypair_path),

@@ -34,7 +34,7 @@ AMOUNT = 250_000_000  # what pool_check.py adds
 
 
 @pytest.fixture(scope="module")
-def anchorpy_python(surfnet: Surfnet) -> str:
+def anchorpy_python() -> str:
     install_or_skip("install_anchorpy.sh", "anchorpy 0.21's venv")
     return str(ANCHORPY_VENV / "bin" / "python")
 
