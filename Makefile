@@ -7,12 +7,12 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program setup ipfs lint bench clean
+.PHONY: demo test program setup ipfs anchor-clients lint bench clean
 
 demo: setup program
 	$(PY) scripts/demo.py
 
-test: setup program ipfs
+test: setup program ipfs anchor-clients
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
@@ -27,6 +27,15 @@ program: setup
 ipfs:
 	@if command -v go >/dev/null; then bash scripts/ipfs/install.sh >/dev/null; \
 	else echo "[ipfs] go not installed: the kubo storage tests will skip"; fi
+
+# Anchor's own clients for tests/outside_clients: @coral-xyz/anchor (npm ci into
+# tests/anchor_ts/) and anchorpy 0.21 (its own venv, .tools/anchorpy-venv). When
+# one cannot be set up, its tests skip and say why.
+anchor-clients:
+	@bash scripts/anchor_clients/install_ts.sh \
+		|| echo "[anchor-ts] not set up: tests/outside_clients/test_anchor_ts.py will skip"
+	@bash scripts/anchor_clients/install_anchorpy.sh \
+		|| echo "[anchorpy] not set up: tests/outside_clients/test_anchorpy.py will skip"
 
 setup: $(STAMP)
 
