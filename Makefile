@@ -7,12 +7,12 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program setup ipfs browser lint bench clean
+.PHONY: demo test program setup ipfs browser anchor-clients lint bench clean
 
 demo: setup program
 	$(PY) scripts/demo.py
 
-test: setup program ipfs browser
+test: setup program ipfs browser anchor-clients
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
@@ -32,6 +32,15 @@ ipfs:
 # browser download is never used); without apt those tests skip and say why.
 browser:
 	@bash scripts/install_chromium.sh
+
+# Anchor's own clients for tests/outside_clients: @coral-xyz/anchor (npm ci into
+# tests/anchor_ts/) and anchorpy 0.21 (its own venv, .tools/anchorpy-venv). When
+# one cannot be set up, its tests skip and say why.
+anchor-clients:
+	@bash scripts/anchor_clients/install_ts.sh \
+		|| echo "[anchor-ts] not set up: tests/outside_clients/test_anchor_ts.py will skip"
+	@bash scripts/anchor_clients/install_anchorpy.sh \
+		|| echo "[anchorpy] not set up: tests/outside_clients/test_anchorpy.py will skip"
 
 setup: $(STAMP)
 

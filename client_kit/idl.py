@@ -1,7 +1,8 @@
 """Reads the program's Anchor IDL (spec 0.1.0) and encodes/decodes borsh by it.
 
-anchorpy 0.21 cannot read Anchor ≥0.30 IDLs and pins solana-py 0.36, which
-conflicts with the solana 0.41 / solders 0.29 stack, so this small coder covers
+anchorpy 0.21 reads only pre-0.30 IDLs (the build writes one for it,
+`fedstake.legacy.json`) and pins solana-py 0.36, which conflicts with the
+solana 0.41 / solders 0.29 stack, so this small coder covers
 exactly the types the fedstake IDL uses (integers, bool, pubkey, byte arrays,
 unit enums, structs). Discriminators always come from the IDL.
 

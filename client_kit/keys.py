@@ -114,19 +114,22 @@ def write_keypair(path: str | Path, keypair: Keypair, *, overwrite: bool = False
         raise KeypairExists(f"{path} already exists")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(path, json.dumps(list(bytes(keypair))))
+        write_private_file(path, json.dumps(list(bytes(keypair))))
     except OSError as exc:
         raise KeypairError(f"cannot write {path}: {exc.strerror}") from None
     return path
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Create `path` with mode 0600 from the start (never world-readable, even briefly)."""
+def write_private_file(path: Path, content: str | bytes) -> None:
+    """Write `path` atomically with mode 0600 from the start (never
+    world-readable, even briefly): a temporary file beside it, fsynced, then
+    renamed over it. Text is written as UTF-8. Raises `OSError`."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)  # in case the umask or the file system widened it
@@ -208,7 +211,7 @@ def save_payout_secret(
             "salt": secret.salt.hex(),
             "commitment": secret.commitment.hex(),
         }
-        _write_private(path, json.dumps(body, indent=2, sort_keys=True) + "\n")
+        write_private_file(path, json.dumps(body, indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise PayoutSecretError(f"cannot write {path}: {exc.strerror}") from None
     return path

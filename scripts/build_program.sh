@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds target/deploy/fedstake.so and target/idl/fedstake.json from registry-only
+# Builds target/deploy/fedstake.so and target/idl/fedstake{,.legacy}.json from registry-only
 # tools (Debian's rustc-web trio + sbpf-linker from crates.io), idempotently.
 # The linked program is installed only if scripts/check_sbf.py finds none of the
 # linker faults it guards against (unresolved or misplaced calls, unapplied data
@@ -106,20 +106,21 @@ check_and_install() {
 }
 
 write_idl() {
-    mkdir -p "$ROOT/target/idl"
-    python3 "$ROOT/programs/fedstake/idl/build_idl.py" > "$ROOT/target/idl/fedstake.json.tmp"
-    mv "$ROOT/target/idl/fedstake.json.tmp" "$ROOT/target/idl/fedstake.json"
-    say "wrote target/idl/fedstake.json"
+    # Both formats from the same sources: Anchor >= 0.30's and the legacy one
+    # anchorpy 0.21 reads.
+    python3 "$ROOT/programs/fedstake/idl/build_idl.py" --out "$ROOT/target/idl"
+    say "wrote target/idl/fedstake.json and target/idl/fedstake.legacy.json"
 }
 
-# The installed package loads both through importlib.resources (client_kit.program);
+# The installed package loads them through importlib.resources (client_kit.program);
 # target/ keeps the build outputs users and the Anchor tooling expect.
 package_artifacts() {
-    local dest="$ROOT/client_kit/program"
+    local dest="$ROOT/client_kit/program" idl
     cp "$OUT_SO" "$dest/fedstake.so.tmp" && mv "$dest/fedstake.so.tmp" "$dest/fedstake.so"
-    cp "$ROOT/target/idl/fedstake.json" "$dest/fedstake.json.tmp"
-    mv "$dest/fedstake.json.tmp" "$dest/fedstake.json"
-    say "copied fedstake.so and fedstake.json into client_kit/program/ (package data)"
+    for idl in fedstake.json fedstake.legacy.json; do
+        cp "$ROOT/target/idl/$idl" "$dest/$idl.tmp" && mv "$dest/$idl.tmp" "$dest/$idl"
+    done
+    say "copied fedstake.so and both IDLs into client_kit/program/ (package data)"
 }
 
 ensure_debian_rust

@@ -93,7 +93,7 @@ def test_the_console_command_is_composed_at_the_top_layer() -> None:
 
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     groups = {g.name for g in app.registered_groups}
-    assert {"submit", "reveal", "claim", "withdraw", "settle"} <= commands
+    assert {"submit", "reveal", "claim", "withdraw", "settle", "participate"} <= commands
     assert {"pool", "round", "keys", "task", "api"} <= groups
 
 
@@ -141,11 +141,12 @@ def test_the_packaged_program_is_the_build_output() -> None:
     from importlib.resources import files
 
     packaged = files("client_kit.program")
-    built_idl = ROOT / "target" / "idl" / "fedstake.json"
     built_so = ROOT / "target" / "deploy" / "fedstake.so"
-    assert (packaged / "fedstake.json").read_bytes() == built_idl.read_bytes(), (
-        "client_kit/program/fedstake.json differs from target/idl: run `make program`"
-    )
+    for idl in ("fedstake.json", "fedstake.legacy.json"):
+        built_idl = ROOT / "target" / "idl" / idl
+        assert (packaged / idl).read_bytes() == built_idl.read_bytes(), (
+            f"client_kit/program/{idl} differs from target/idl: run `make program`"
+        )
     assert (packaged / "fedstake.so").read_bytes() == built_so.read_bytes(), (
         "client_kit/program/fedstake.so differs from target/deploy: run `make program`"
     )

@@ -23,12 +23,13 @@ from pathlib import Path
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client_kit.accounts import Participant, Pool, Submission
+from client_kit.accounts import Participant, Pool, Round, Submission
 from client_kit.actions.reads import (
+    ParticipantNotFound,
+    decode_found,
     find_round,
     find_submission,
     instructions,
-    load_participant,
     load_pool,
 )
 from client_kit.canonical import (
@@ -164,6 +165,21 @@ class Withdrawn:
 
 
 @dataclass(frozen=True)
+class RoundStanding:
+    """Everything a participant follows, read at one moment: the pool, its
+    current round (None before training starts), the wallet's participant
+    account (None if it never joined or has withdrawn and closed it), its
+    submission in the current round (None if it has not committed), and the
+    chain's clock (unix seconds)."""
+
+    pool: Pool
+    round: Round | None
+    participant: Participant | None
+    submission: Submission | None
+    now: int
+
+
+@dataclass(frozen=True)
 class ParticipantView:
     """A participant's standing: pool, account, the current round's submission
     (if any) and the chain's clock (unix seconds)."""
@@ -213,6 +229,16 @@ async def join_pool(
     return Joined(pool, stake, secret, path, tx)
 
 
+async def fetch_task(
+    store: ContentStore, state: Pool, *, progress: ProgressCallback | None = None
+) -> TaskPackage:
+    """The pool's task package, fetched by its CID (`state` is the pool as
+    read). Raises `InvalidTaskPackage` for bytes that are not one,
+    `StorageError`s when the store cannot deliver."""
+    data = await asyncio.to_thread(store.get, state.task_cid_str, progress=progress)
+    return TaskPackage.from_bytes(data)
+
+
 async def fetch_round_inputs(
     chain: ChainGateway,
     store: ContentStore,
@@ -228,8 +254,7 @@ async def fetch_round_inputs(
     when the store cannot deliver.
     """
     state = await load_pool(chain, pool)
-    task_bytes = await asyncio.to_thread(store.get, state.task_cid_str, progress=progress)
-    task = TaskPackage.from_bytes(task_bytes)
+    task = await fetch_task(store, state, progress=progress)
     model = await asyncio.to_thread(store.get, state.global_model_cid_str, progress=progress)
     if canonical_hash(model) != state.global_model_hash:
         raise GlobalModelMismatch(
@@ -374,9 +399,31 @@ async def close_submission(
     return await chain.send([ix], [wallet])
 
 
+async def round_standing(chain: ChainGateway, pool: Pubkey, wallet: Pubkey) -> RoundStanding:
+    """The pool, its current round, `wallet`'s participant account and its
+    submission in that round (each None if absent), and the clock: two reads
+    (the pool, then the other three in one batch, `getMultipleAccounts` on rpc).
+    Raises `PoolNotFound`."""
+    state = await load_pool(chain, pool)
+    ix = instructions(chain)
+    keys = [
+        ix.round(pool, state.round),
+        ix.participant(pool, wallet),
+        ix.submission(pool, state.round, wallet),
+    ]
+    infos = await chain.get_accounts(keys)  # round 0 (not started) has no accounts
+    return RoundStanding(
+        state,
+        decode_found(chain, Round, infos[0]),
+        decode_found(chain, Participant, infos[1]),
+        decode_found(chain, Submission, infos[2]),
+        await chain.unix_time(),
+    )
+
+
 async def participant_status(chain: ChainGateway, pool: Pubkey, wallet: Pubkey) -> ParticipantView:
     """`wallet`'s standing in `pool`; `ParticipantNotFound` if it has not joined."""
-    state = await load_pool(chain, pool)
-    participant = await load_participant(chain, pool, wallet)
-    submission = await find_submission(chain, pool, state.round, wallet)
-    return ParticipantView(state, participant, submission, await chain.unix_time())
+    standing = await round_standing(chain, pool, wallet)
+    if standing.participant is None:
+        raise ParticipantNotFound(f"{wallet} has not joined pool {pool} (or has withdrawn)")
+    return ParticipantView(standing.pool, standing.participant, standing.submission, standing.now)

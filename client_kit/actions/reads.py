@@ -20,7 +20,7 @@ from client_kit.accounts import (
     decode_account,
 )
 from client_kit.errors import FedstakeError
-from client_kit.gateway.base import ChainGateway
+from client_kit.gateway.base import AccountInfo, ChainGateway
 from client_kit.instructions import FedstakeInstructions
 
 
@@ -46,7 +46,13 @@ async def find_account(chain: ChainGateway, cls: type[T], key: Pubkey) -> T | No
 
     Raises `AccountDecodeError` if the program's account there is another type.
     """
-    info = await chain.get_account(key)
+    return decode_found(chain, cls, await chain.get_account(key))
+
+
+def decode_found(chain: ChainGateway, cls: type[T], info: AccountInfo | None) -> T | None:
+    """`info` (as a read returned it) decoded as `cls`, or None when there is
+    no account or it is not the program's; `AccountDecodeError` if the
+    program's account is another type. For batched reads (`get_accounts`)."""
     if info is None or info.owner != chain.program_id:
         return None
     return decode_account(cls, info.data)

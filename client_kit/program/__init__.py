@@ -3,8 +3,9 @@
 `make program` (scripts/build_program.sh) writes the build outputs users
 expect, `target/deploy/fedstake.so` and `target/idl/fedstake.json`, and copies
 both here, so an installed `fedstake` finds them through
-`importlib.resources` wherever it runs, not through the repository's path. A
-test checks these copies equal the build outputs.
+`importlib.resources` wherever it runs, not through the repository's path. The
+legacy-format IDL for anchorpy 0.21 (`fedstake.legacy.json`) ships here too,
+as package data only. A test checks these copies equal the build outputs.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,19 +59,30 @@ class TrainResult:
         return tensors_hash(self.update)
 
 
+# torch's RNG and thread count are process-wide: two trainings in one process
+# (agents sharing an event loop, each training in a worker thread) must not
+# interleave, or neither update would be reproducible from its seed.
+_TORCH_STATE = threading.RLock()
+
+
 @contextlib.contextmanager
 def deterministic(seed: int) -> Iterator[None]:
-    """Seed torch privately and use one thread; restore the caller's RNG and threads after."""
+    """Seed torch privately and use one thread; restore the caller's RNG and threads after.
+
+    Holds a process-wide lock meanwhile: callers in other threads wait, so
+    each run sees only its own seed.
+    """
     import torch
 
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    with _TORCH_STATE:
+        threads = torch.get_num_threads()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
 
 
 def _loss_and_accuracy(model, x, y) -> tuple[float, float]:

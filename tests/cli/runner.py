@@ -18,9 +18,11 @@ class Cli:
         self.home = home
         self.env = {**os.environ, "FEDSTAKE_HOME": str(home), "FEDSTAKE_URL": url}
 
-    def run(self, keypair: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, keypair: Path | None, *args: str, as_json: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         # global options go after the subcommand, as the solana CLI allows
-        cmd = [sys.executable, "-m", "frontend_api.cli", *args, "--json"]
+        cmd = [sys.executable, "-m", "frontend_api.cli", *args, *(["--json"] if as_json else [])]
         if keypair is not None:
             cmd += ["--keypair", str(keypair)]
         return subprocess.run(

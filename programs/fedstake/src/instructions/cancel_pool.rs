@@ -4,7 +4,8 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization
-//! 1. `[WRITE]` pool (refunds the funding)
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` has_one `organization`
+//!    (refunds the funding)
 //!
 //! ### Data
 //! none

@@ -4,8 +4,9 @@
 //! funds can only ever reach the committed wallet, so no signer is needed.
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool (pays the reward)
-//! 1. `[WRITE]` participant
+//! 0. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` (pays the reward)
+//! 1. `[WRITE]` participant PDA `["participant", pool, participant.wallet]`
+//!    has_one `pool`
 //! 2. `[WRITE]` payout wallet (must be rent-exempt after the transfer)
 //!
 //! ### Data

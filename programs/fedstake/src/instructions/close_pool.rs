@@ -9,7 +9,8 @@
 //! ### Accounts
 //! 0. `[SIGNER]` closer (the organization, or anyone after the claim window)
 //! 1. `[WRITE]` organization (receives everything; must be the pool's)
-//! 2. `[WRITE]` pool (closed)
+//! 2. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` has_one `organization`
+//!    (closed)
 //!
 //! ### Data
 //! none

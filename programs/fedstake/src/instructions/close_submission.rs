@@ -4,8 +4,9 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (the submitter; receives the rent)
-//! 1. `[]` pool (may already be closed)
-//! 2. `[WRITE]` submission (closed)
+//! 1. `[]` pool PDA `["pool", pool.organization, pool.pool_id]` (may already be closed)
+//! 2. `[WRITE]` submission PDA `["submission", pool, submission.round, wallet]`
+//!    has_one `pool, wallet` (closed)
 //!
 //! ### Data
 //! none

@@ -8,7 +8,8 @@
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization (payer, authority)
 //! 1. `[WRITE]` pool PDA `["pool", organization, pool_id]` (created)
-//! 2. `[]` first round PDA `["round", pool, 1u32]` (must not exist: it is read only to detect a reused id)
+//! 2. `[]` first round PDA `["round", pool, 1u32]` (must not exist: it is read
+//!    only to detect a reused id)
 //! 3. `[]` system program
 //!
 //! ### Data (after the 8-byte discriminator)

@@ -4,7 +4,7 @@
 //! never race. Needs no signature; no lamports move.
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool
+//! 0. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]`
 //!
 //! ### Data
 //! none

@@ -7,8 +7,9 @@
 //! signature: the caller only pays the fee, and no lamports move.
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool
-//! 1. `[]` round (the pool's current round)
+//! 0. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]`
+//! 1. `[]` round PDA `["round", pool, pool.round]` has_one `pool` (the pool's
+//!    current round)
 //!
 //! ### Data
 //! none

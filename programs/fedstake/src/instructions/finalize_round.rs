@@ -8,8 +8,8 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` aggregator (pays the next round's rent)
-//! 1. `[WRITE]` pool
-//! 2. `[WRITE]` round (current)
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` has_one `aggregator`
+//! 2. `[WRITE]` round PDA `["round", pool, round]` has_one `pool` (current)
 //! 3. `[WRITE]` next round PDA `["round", pool, round + 1]` (created unless
 //!    this was the last round; always passed so the account list is fixed)
 //! 4. `[]` system program

@@ -2,7 +2,7 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` funder
-//! 1. `[WRITE]` pool (receives the lamports)
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` (receives the lamports)
 //! 2. `[]` system program
 //!
 //! ### Data

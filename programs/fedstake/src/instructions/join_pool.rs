@@ -2,7 +2,7 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (the trainer's signing key; pays stake and rent)
-//! 1. `[WRITE]` pool (receives the stake)
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` (receives the stake)
 //! 2. `[WRITE]` participant PDA `["participant", pool, wallet]` (created)
 //! 3. `[]` system program
 //!

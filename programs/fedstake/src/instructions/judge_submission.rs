@@ -15,10 +15,11 @@
 //!
 //! ### Accounts
 //! 0. `[SIGNER]` aggregator
-//! 1. `[WRITE]` pool
-//! 2. `[WRITE]` round (current)
-//! 3. `[WRITE]` participant
-//! 4. `[WRITE]` submission
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` has_one `aggregator`
+//! 2. `[WRITE]` round PDA `["round", pool, round]` has_one `pool` (current)
+//! 3. `[WRITE]` participant PDA `["participant", pool, wallet]` has_one `pool`
+//! 4. `[WRITE]` submission PDA `["submission", pool, round, wallet]`
+//!    has_one `pool`
 //!
 //! ### Data
 //! `round u32, wallet [32], verdict u8 (1 accepted, 2 excluded, 3 slashed),

@@ -1,6 +1,17 @@
 //! One module per instruction. Each reads top to bottom: accounts (signers,
 //! writability, program ids, owners, PDAs), arguments, relationship checks,
 //! computation, writes, event.
+//!
+//! Each module's `### Accounts` and `### Data` docs are the source of the IDL
+//! (`idl/build_idl.py`). In `### Accounts`, `PDA [seed, ...]` lists the seeds
+//! the program derives the account's address from: `"text"` is a constant,
+//! `1u32` a little-endian constant, a bare name an argument of the
+//! instruction or else another account of it (arguments first, as in Anchor),
+//! and `account.field` a field of that account's data. A `has_one` list (names
+//! in backticks) says the account stores each of those accounts' keys in the
+//! field of the same name, and the program checks it (Anchor's `has_one`; the
+//! IDL's `relations`). Seeds with arithmetic (`round + 1`) are documented but
+//! left out of the IDL, which cannot express them (nor can Anchor's).
 
 pub mod cancel_pool;
 pub mod claim_reward;

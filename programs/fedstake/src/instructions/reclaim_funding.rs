@@ -8,7 +8,8 @@
 //! (`NothingToReclaim`).
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool (pays the funding back)
+//! 0. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` has_one `organization`
+//!    (pays the funding back)
 //! 1. `[WRITE]` organization (receives the funding; must be the pool's)
 //!
 //! ### Data

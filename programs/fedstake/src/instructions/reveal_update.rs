@@ -16,9 +16,10 @@
 //!
 //! ### Accounts
 //! 0. `[SIGNER]` wallet (the participant that committed)
-//! 1. `[]` pool
-//! 2. `[WRITE]` round (current)
+//! 1. `[]` pool PDA `["pool", pool.organization, pool.pool_id]`
+//! 2. `[WRITE]` round PDA `["round", pool, round]` has_one `pool` (current)
 //! 3. `[WRITE]` submission PDA `["submission", pool, round, wallet]`
+//!    has_one `pool, wallet`
 //!
 //! ### Data
 //! `round u32, update_hash [32], update_cid [64]` (the CID as zero-padded ASCII)

@@ -8,8 +8,9 @@
 //! blocks the pool.
 //!
 //! ### Accounts
-//! 0. `[WRITE]` pool (pays the stake back)
-//! 1. `[WRITE]` participant (closed)
+//! 0. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` (pays the stake back)
+//! 1. `[WRITE]` participant PDA `["participant", pool, wallet]`
+//!    has_one `pool, wallet` (closed)
 //! 2. `[WRITE]` wallet (receives stake and rent; must be the participant's)
 //!
 //! ### Data

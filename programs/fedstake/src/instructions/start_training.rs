@@ -5,7 +5,7 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` organization (pays the round account's rent)
-//! 1. `[WRITE]` pool
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` has_one `organization`
 //! 2. `[WRITE]` round PDA `["round", pool, 1u32]` (created)
 //! 3. `[]` system program
 //!

@@ -11,9 +11,9 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (participant's signing key; pays rent)
-//! 1. `[]` pool
-//! 2. `[]` participant
-//! 3. `[WRITE]` round (current)
+//! 1. `[]` pool PDA `["pool", pool.organization, pool.pool_id]`
+//! 2. `[]` participant PDA `["participant", pool, wallet]` has_one `pool, wallet`
+//! 3. `[WRITE]` round PDA `["round", pool, round]` has_one `pool` (current)
 //! 4. `[WRITE]` submission PDA `["submission", pool, round, wallet]` (created)
 //! 5. `[]` system program
 //!

@@ -9,8 +9,9 @@
 //!
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet
-//! 1. `[WRITE]` pool (pays the stake back)
-//! 2. `[WRITE]` participant (closed when no reward is unpaid)
+//! 1. `[WRITE]` pool PDA `["pool", pool.organization, pool.pool_id]` (pays the stake back)
+//! 2. `[WRITE]` participant PDA `["participant", pool, wallet]`
+//!    has_one `pool, wallet` (closed when no reward is unpaid)
 //!
 //! ### Data
 //! none

@@ -1,0 +1,1 @@
+from tests.gateway.conftest import rpc_chain  # noqa: F401  (fixture)
