@@ -13,6 +13,7 @@ what makes batching possible (and makes honest update norms comparable).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,8 +22,16 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from bench.attacks import Attack, choose_malicious
-from offchain.aggregation import AggregationRule, UpdateInput
+from bench.attacks import Attack, PublicView, choose_malicious
+from offchain.aggregation import (
+    GLOBAL_DELTA,
+    AggregationRule,
+    Judgment,
+    UpdateInput,
+    loo_contributions,
+    to_bps,
+)
+from offchain.aggregation.layout import Layout
 
 NUM_CLASSES = 10
 NUM_FEATURES = 64
@@ -144,23 +153,103 @@ def test_error(model: dict[str, np.ndarray], data: Dataset) -> float:
         return float((logits.argmax(1).numpy() != data.y_test).mean())
 
 
+def validation_loss(data: Dataset) -> Callable[[dict[str, np.ndarray]], float]:
+    """The operator's validation loss: mean cross-entropy on the root set, in float64
+    on one thread (reproducible, see offchain.aggregation.contribution)."""
+    x = torch.from_numpy(data.x_root.astype(np.float64))[None]
+    y = torch.from_numpy(data.y_root)
+
+    def loss(model: dict[str, np.ndarray]) -> float:
+        with torch.no_grad():
+            params = {k: torch.from_numpy(v.astype(np.float64))[None] for k, v in model.items()}
+            logits = forward(params, x)[0]
+            return float(torch.nn.functional.cross_entropy(logits, y))
+
+    return loss
+
+
+POLICIES = ("equal", "contribution", "loo")
+"""Reward policies scored from the same verdicts: `equal`; `contribution` with the
+default measure (alignment with the reference update); `contribution` with the
+`loo` measure (leave-one-out of the root-set loss)."""
+
+
+@dataclass
+class GroupStats:
+    """Judgments of one group (honest or attackers) over a run (participants × rounds).
+
+    bps: total basis points paid to the group, per policy (`POLICIES`). The
+    verdicts are the same for every policy.
+    """
+
+    judged: int = 0
+    excluded: int = 0
+    slashed: int = 0
+    bps: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0))
+    reasons: Counter = field(default_factory=Counter)
+    per_participant: dict[str, Counter] = field(
+        default_factory=lambda: {policy: Counter() for policy in POLICIES}
+    )
+    unpaid_accepted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0))
+
+    @property
+    def exclusion_rate(self) -> float:
+        return self.excluded / max(self.judged, 1)
+
+    @property
+    def slash_rate(self) -> float:
+        return self.slashed / max(self.judged, 1)
+
+    @property
+    def rejection_rate(self) -> float:
+        """Share of judgments not accepted (excluded or slashed)."""
+        return (self.excluded + self.slashed) / max(self.judged, 1)
+
+    def share(self, policy: str) -> float:
+        """Mean bps per participant of the group per round."""
+        return self.bps[policy] / max(self.judged, 1)
+
+    def spread(self, policy: str) -> float:
+        """Coefficient of variation of the participants' total rewards over the run."""
+        totals = np.array(list(self.per_participant[policy].values()), dtype=np.float64)
+        if totals.size == 0 or totals.mean() == 0:
+            return 0.0
+        return float(totals.std() / totals.mean())
+
+    def record(self, verdict: Judgment, scores: dict[str, dict[str, int]]) -> None:
+        self.judged += 1
+        self.excluded += verdict.excluded
+        self.slashed += verdict.slashed
+        self.reasons[verdict.reason] += 1
+        for policy in POLICIES:
+            points = scores[policy][verdict.key]
+            self.bps[policy] += points
+            self.per_participant[policy][verdict.key] += points
+            self.unpaid_accepted[policy] += verdict.accepted and points == 0
+
+
 @dataclass
 class RunResult:
     test_error: float
-    honest_rejections: int = 0
-    honest_judged: int = 0
-    malicious_rejections: int = 0
-    malicious_judged: int = 0
-    malicious_bps: int = 0  # total score paid to attackers over all rounds
-    reasons: dict[str, int] = field(default_factory=dict)
+    honest: GroupStats = field(default_factory=GroupStats)
+    malicious: GroupStats = field(default_factory=GroupStats)
 
-    @property
-    def false_rejection_rate(self) -> float:
-        return self.honest_rejections / max(self.honest_judged, 1)
 
-    @property
-    def detection_rate(self) -> float:
-        return self.malicious_rejections / max(self.malicious_judged, 1)
+def loo_scores(
+    model: dict[str, np.ndarray],
+    updates: list[UpdateInput],
+    verdicts: list[Judgment],
+    loss: Callable[[dict[str, np.ndarray]], float],
+) -> dict[str, int]:
+    """Basis points of the accepted updates under the `loo` contribution measure."""
+    layout = Layout.of(model)
+    accepted = {v.key for v in verdicts if v.accepted}
+    chosen = sorted((u for u in updates if u.key in accepted), key=lambda u: u.key)
+    rows = [layout.rows(u.tensors) for u in chosen]
+    maxabs = [max(float(np.abs(flat).max(initial=0.0)) for flat in row) for row in rows]
+    values, _ = loo_contributions(layout, model, rows, maxabs, loss)
+    points = dict(zip([u.key for u in chosen], to_bps(values), strict=True))
+    return {v.key: points.get(v.key, 0) for v in verdicts}
 
 
 def client_key(index: int) -> str:
@@ -170,11 +259,20 @@ def client_key(index: int) -> str:
 def run_federated(
     config: SimConfig,
     data: Dataset,
-    rule: AggregationRule | None,
+    rule: AggregationRule,
     attack: Attack | None,
     on_round: Callable[[int, float], None] | None = None,
 ) -> RunResult:
-    """Simulate `config.rounds` rounds; rule None means plain FedAvg without filtering."""
+    """Simulate `config.rounds` rounds of the pool's protocol with commit–reveal.
+
+    Each round: every client trains from the global model; attackers craft
+    their update and claim from what is public when they commit (the
+    previous round's revealed updates, global delta and verdicts; this
+    round's claims). The rule gets the previous round's accepted updates and
+    global delta as `published` (for its replay test) and the operator's root-set
+    loss as `validation`. `rule` must use the `contribution` policy (default
+    measure); the `equal` and `loo` scores are computed from the same verdicts.
+    """
     malicious = set(
         choose_malicious(config.num_clients, config.malicious_fraction, config.seed)
         if attack
@@ -187,30 +285,51 @@ def run_federated(
         if i in malicious and attack is not None:
             labels = attack.poison_labels(labels, NUM_CLASSES, rng)
         client_data.append((data.x_train[shard], labels))
+    claims = {client_key(i): len(shard) for i, shard in enumerate(data.shards)}
+    loss = validation_loss(data)
     model = init_model(config)
     gen = torch.Generator().manual_seed(config.seed + 2)
     result = RunResult(test_error=1.0)
+    previous: dict[str, dict[str, np.ndarray]] = {}
+    previous_delta: dict[str, np.ndarray] | None = None
+    previous_accepted: frozenset[str] = frozenset()
     for round_index in range(config.rounds):
         deltas = local_train(model, [*client_data, (data.x_root, data.y_root)], config, gen)
         reference = deltas.pop()
         updates = []
         for i, delta in enumerate(deltas):
+            key = client_key(i)
+            claim = claims[key]
             if i in malicious and attack is not None:
-                delta = attack.craft(delta, rng)
-            updates.append(UpdateInput(client_key(i), delta, len(data.shards[i])))
-        assert rule is not None
-        outcome = rule.aggregate(model, updates, reference=reference)
+                view = PublicView(
+                    round_index, key, previous, previous_delta, previous_accepted, claims
+                )
+                delta = attack.craft(delta, rng, view)
+                claim = attack.claim(claim, view)
+            updates.append(UpdateInput(key, delta, claim))
+        published = {k: v for k, v in previous.items() if k in previous_accepted}
+        if previous_delta is not None:
+            published[GLOBAL_DELTA] = previous_delta
+        outcome = rule.aggregate(
+            model, updates, reference=reference, published=published, validation=loss
+        )
+        scores = {
+            "equal": dict(
+                zip(
+                    [v.key for v in outcome.verdicts],
+                    to_bps([1.0 if v.accepted else 0.0 for v in outcome.verdicts]),
+                    strict=True,
+                )
+            ),
+            "contribution": {v.key: v.score_bps for v in outcome.verdicts},
+            "loo": loo_scores(model, updates, outcome.verdicts, loss),
+        }
         for verdict in outcome.verdicts:
-            index = int(verdict.key.removeprefix("client"))
-            bad = index in malicious
-            if bad:
-                result.malicious_judged += 1
-                result.malicious_rejections += not verdict.accepted
-                result.malicious_bps += verdict.score_bps
-            else:
-                result.honest_judged += 1
-                result.honest_rejections += not verdict.accepted
-            result.reasons[verdict.reason] = result.reasons.get(verdict.reason, 0) + 1
+            bad = int(verdict.key.removeprefix("client")) in malicious
+            (result.malicious if bad else result.honest).record(verdict, scores)
+        previous = {u.key: dict(u.tensors) for u in updates}
+        previous_delta = {k: outcome.global_model[k] - model[k] for k in model}
+        previous_accepted = frozenset(v.key for v in outcome.verdicts if v.accepted)
         model = outcome.global_model
         if on_round:
             on_round(round_index, test_error(model, data))

@@ -172,6 +172,7 @@ class Reason(IntEnum):
     NORM_OUTLIER = 66  # statistical norm test (not the declared bound)
     FREE_RIDER = 67  # (near) zero update: the base model sent back
     ROBUST_RULE = 68  # rejected by the pool's robust rule (Multi-Krum, median agreement, …)
+    REPLAY = 69  # (near) copy of an update published earlier, or of an earlier commitment
 
     @classmethod
     def _missing_(cls, value: object) -> Reason | None:

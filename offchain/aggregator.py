@@ -32,7 +32,7 @@ from client_kit.accounts import Submission
 from client_kit.actions import operator
 from client_kit.actions.reads import find_round, load_pool
 from client_kit.canonical import MalformedUpdate, encode_tensors, tensors_hash
-from client_kit.enums import Reason, ReasonKind, UnknownVariant, Verdict
+from client_kit.enums import Reason, Verdict
 from client_kit.gateway.base import ChainGateway
 from client_kit.storage.base import ContentStore
 from offchain.aggregation import AggregationRule, Judgment, UpdateInput
@@ -67,20 +67,11 @@ class RoundOutcome:
 def rule_verdict(judgment: Judgment) -> tuple[Verdict, Reason, int]:
     """The verdict, reason and score (bps) recorded for a rule's judgment.
 
-    Accepted keeps its score. A rejection is Slashed only for an objective
-    reason (1..=63: a fault anyone can reproduce from the bytes); every other
-    reason — the rule's statistical doubts, and any name this client does not
-    know — only excludes (no slash, no reward this round).
+    The class follows from the reason code (`Reason.verdict`): OK is Accepted
+    with its score; an objective code (1..=63: a fault anyone can reproduce
+    from the bytes) is Slashed; a statistical one only Excluded.
     """
-    if judgment.accepted:
-        return Verdict.ACCEPTED, Reason.OK, judgment.score_bps
-    try:
-        reason = Reason.from_code(judgment.reason)
-    except UnknownVariant:
-        reason = Reason.ROBUST_RULE
-    if reason.kind not in (ReasonKind.OBJECTIVE, ReasonKind.STATISTICAL):
-        reason = Reason.ROBUST_RULE
-    return reason.verdict, reason, 0
+    return judgment.verdict, judgment.code, judgment.score_bps
 
 
 async def checked_update(

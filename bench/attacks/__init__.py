@@ -7,9 +7,11 @@ with `choose_malicious`. Rules must not know which attack is running.
 
 from collections.abc import Callable
 
-from .base import Attack, choose_malicious
+from .base import Attack, PublicView, choose_malicious
+from .copy_peer import CopyPeer
 from .free_rider import FreeRider
 from .gaussian_noise import GaussianNoise
+from .inflated_claims import InflatedClaims
 from .label_flip import LabelFlip
 from .scaling import Scaling
 from .sign_flip import SignFlip
@@ -20,14 +22,19 @@ ATTACKS: dict[str, Callable[..., Attack]] = {
     Scaling.name: Scaling,
     LabelFlip.name: LabelFlip,
     FreeRider.name: FreeRider,
+    InflatedClaims.name: InflatedClaims,
+    CopyPeer.name: CopyPeer,
 }
 
 __all__ = [
     "ATTACKS",
     "Attack",
+    "CopyPeer",
     "FreeRider",
     "GaussianNoise",
+    "InflatedClaims",
     "LabelFlip",
+    "PublicView",
     "Scaling",
     "SignFlip",
     "choose_malicious",

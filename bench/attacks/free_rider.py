@@ -7,11 +7,9 @@ disguised one adds small Gaussian noise of `disguise` × the honest RMS.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .base import Attack, Tensors
+from .base import Attack, PublicView, Tensors, rms
 
 
 class FreeRider(Attack):
@@ -20,10 +18,10 @@ class FreeRider(Attack):
     def __init__(self, disguise: float = 0.0) -> None:
         self.disguise = disguise
 
-    def craft(self, trained: Tensors, rng: np.random.Generator) -> Tensors:
+    def craft(
+        self, trained: Tensors, rng: np.random.Generator, view: PublicView | None = None
+    ) -> Tensors:
         if self.disguise == 0.0:
             return {k: np.zeros_like(v, dtype=np.float32) for k, v in trained.items()}
-        squares = sum(float(np.sum(np.square(v, dtype=np.float64))) for v in trained.values())
-        count = sum(v.size for v in trained.values())
-        sigma = self.disguise * math.sqrt(squares / max(count, 1))
+        sigma = self.disguise * rms(trained)
         return {k: rng.normal(0.0, sigma, v.shape).astype(np.float32) for k, v in trained.items()}

@@ -7,11 +7,9 @@ al. 2017 use the same "Gaussian Byzantine worker").
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .base import Attack, Tensors
+from .base import Attack, PublicView, Tensors, rms
 
 
 class GaussianNoise(Attack):
@@ -20,8 +18,8 @@ class GaussianNoise(Attack):
     def __init__(self, ratio: float = 1.0) -> None:
         self.ratio = ratio
 
-    def craft(self, trained: Tensors, rng: np.random.Generator) -> Tensors:
-        squares = sum(float(np.sum(np.square(v, dtype=np.float64))) for v in trained.values())
-        count = sum(v.size for v in trained.values())
-        sigma = self.ratio * math.sqrt(squares / max(count, 1))
+    def craft(
+        self, trained: Tensors, rng: np.random.Generator, view: PublicView | None = None
+    ) -> Tensors:
+        sigma = self.ratio * rms(trained)
         return {k: rng.normal(0.0, sigma, v.shape).astype(np.float32) for k, v in trained.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Tensors
+from .base import PublicView, Tensors
 from .label_flip import LabelFlip
 
 
@@ -19,5 +19,7 @@ class Scaling(LabelFlip):
     def __init__(self, boost: float = 10.0) -> None:
         self.boost = boost
 
-    def craft(self, trained: Tensors, rng: np.random.Generator) -> Tensors:
+    def craft(
+        self, trained: Tensors, rng: np.random.Generator, view: PublicView | None = None
+    ) -> Tensors:
         return {k: (self.boost * v).astype(np.float32) for k, v in trained.items()}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Attack, Tensors
+from .base import Attack, PublicView, Tensors
 
 
 class SignFlip(Attack):
@@ -17,5 +17,7 @@ class SignFlip(Attack):
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
 
-    def craft(self, trained: Tensors, rng: np.random.Generator) -> Tensors:
+    def craft(
+        self, trained: Tensors, rng: np.random.Generator, view: PublicView | None = None
+    ) -> Tensors:
         return {k: (-self.scale * v).astype(np.float32) for k, v in trained.items()}

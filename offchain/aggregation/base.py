@@ -1,28 +1,54 @@
 """The one interface every aggregation rule implements.
 
 `AggregationRule.aggregate` is the same for all rules: sort updates by key
-(the tie-break order everywhere), run the shared pre-filter, let the rule
-`decide` on the survivors, turn its raw weights into basis points, and apply
-the aggregated delta to the base model. A rule only writes `decide`.
+(the tie-break order everywhere), run the shared pre-filter (objective checks
+→ Slashed, statistical screens → Excluded), cap the sample-count claims, let
+the rule `decide` on the survivors (Accepted or Excluded), score the accepted
+ones by the pool's reward policy, and apply the aggregated delta to the base
+model. A rule only writes `decide`.
+
+A rule's configuration is the pool's: `norm_bound` (the declared L2 bound of
+an update, from the task package; None = none declared), `sample_cap` (a
+claim weighs at most `sample_cap` × the median claim of the candidates),
+`reward_policy` (the pool's on-chain u8) and, for the `contribution` policy,
+the `contribution` measure (`contribution`).
+
+`DEFAULT_REWARD_POLICY` is what a new pool should record when its
+organization does not choose (picked from bench/results/robustness.md: the
+only policy that keeps every benchmark attacker under 1/10 of an honest
+share). A rule object takes the policy it is given and defaults to `equal`,
+which needs no reference update.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
 
-from client_kit.enums import Reason
-from offchain.errors import InvalidRoundInput
+from client_kit.enums import Reason, RewardPolicy
+from offchain.errors import InvalidRoundInput, InvalidRule
 
-from .layout import Layout, Rows
-from .prefilter import Candidate, PreFilter, _shape_reason
+from .contribution import (
+    ContributionMeasure,
+    ValidationLoss,
+    loo_contributions,
+    reference_alignment,
+)
+from .layout import Layout, Rows, apply_delta
+from .objective import check_norm_bound, shape_reason
+from .prefilter import Candidate, PreFilter, Published
 from .scoring import to_bps
 from .stats import UpdateStats, update_stats
-from .types import AggregationResult, Judgment, Tensors, UpdateInput
+from .types import STATISTICAL_CODES, AggregationResult, Judgment, UpdateInput
+
+DEFAULT_SAMPLE_CAP = 2.0
+DEFAULT_REWARD_POLICY = RewardPolicy.CONTRIBUTION
+
+__all__ = ["AggregationRule", "Decision", "RoundContext", "apply_delta", "capped_weights"]
 
 
 @dataclass(frozen=True)
@@ -46,21 +72,63 @@ class RoundContext:
 
 @dataclass
 class Decision:
-    """A rule's output for the candidates (lists aligned with `candidates`)."""
+    """A rule's output for the candidates (lists aligned with `candidates`).
 
-    weights: list[float]  # raw reward weight of each accepted candidate (≥ 0)
-    reasons: list[Reason]  # OK for accepted
-    delta: list[np.ndarray]  # aggregated delta per tensor, float64
+    reasons: OK (accepted) or a statistical code (64..=127, excluded) — a rule
+    never slashes. delta: the aggregated delta per tensor, float64.
+    """
+
+    reasons: list[Reason]
+    delta: list[np.ndarray]
     details: dict[str, object] = field(default_factory=dict)
 
 
+def capped_weights(claims: Sequence[int], cap_factor: float | None) -> list[int]:
+    """min(claim, ⌊cap_factor × lower median claim⌋) per claim (≥ 1); claims unchanged
+    if cap_factor is None. The lower median is one of the claims, so fewer than
+    half the participants cannot move the cap."""
+    if cap_factor is None or not claims:
+        return [int(c) for c in claims]
+    ordered = sorted(int(c) for c in claims)
+    cap = max(1, int(cap_factor * ordered[(len(ordered) - 1) // 2]))
+    return [min(int(c), cap) for c in claims]
+
+
 class AggregationRule(ABC):
+    """Base of every rule; see the module docstring for the pipeline.
+
+    norm_bound: declared L2 bound (float > 0) or None. sample_cap: factor ≥ 1
+    or None (claims used as given). reward_policy: "equal" | "contribution"
+    (or a `client_kit.enums.RewardPolicy` / its tag). contribution: "reference" (alignment with
+    the operator's reference update; needs `reference`) | "loo" (leave-one-out
+    validation loss; needs `validation`). Raises `InvalidRule` on invalid
+    configuration.
+    """
+
     name: ClassVar[str]
     needs_reference: ClassVar[bool] = False
 
-    def __init__(self, *, prefilter: PreFilter | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        prefilter: PreFilter | None = None,
+        workers: int = 1,
+        norm_bound: float | None = None,
+        sample_cap: float | None = DEFAULT_SAMPLE_CAP,
+        reward_policy: RewardPolicy | str | int = RewardPolicy.EQUAL,
+        contribution: ContributionMeasure | str = ContributionMeasure.REFERENCE,
+    ) -> None:
         self.prefilter = prefilter or PreFilter()
         self.workers = workers
+        self.norm_bound = check_norm_bound(norm_bound)
+        if sample_cap is not None and not sample_cap >= 1.0:
+            raise InvalidRule("sample_cap must be at least 1 (or None)")
+        self.sample_cap = sample_cap
+        self.reward_policy = RewardPolicy.parse(reward_policy)
+        try:
+            self.contribution = ContributionMeasure(contribution)
+        except ValueError:
+            raise InvalidRule(f"unknown contribution measure {contribution!r}") from None
 
     @abstractmethod
     def decide(self, ctx: RoundContext) -> Decision:
@@ -72,38 +140,90 @@ class AggregationRule(ABC):
         updates: Sequence[UpdateInput],
         *,
         reference: Mapping[str, np.ndarray] | None = None,
+        published: Published | None = None,
+        validation: ValidationLoss | None = None,
     ) -> AggregationResult:
+        """Judge one round and produce the new global model.
+
+        base: the round's base model (float32 tensors). updates: the revealed
+        submissions that passed the byte checks (any order; keys unique).
+        reference: the operator's update on its root data (rules that need it).
+        published: author key -> update public before this round's commitments
+        closed (the previous round's accepted updates; the previous global
+        delta under `prefilter.GLOBAL_DELTA`), for the `replay` test.
+        validation: the operator's validation loss (the `loo` contribution).
+        Raises `InvalidRoundInput` for duplicate keys or a missing/invalid reference
+        or validation.
+        """
+        if self.reward_policy is RewardPolicy.CONTRIBUTION:
+            if self.contribution is ContributionMeasure.REFERENCE and reference is None:
+                raise InvalidRoundInput("the contribution reward policy needs the reference update")
+            if self.contribution is ContributionMeasure.LOO and validation is None:
+                raise InvalidRoundInput("the loo contribution measure needs a validation loss")
         layout = Layout.of(base)
         ordered = sorted(updates, key=lambda u: u.key)
         if len({u.key for u in ordered}) != len(ordered):
             raise InvalidRoundInput("duplicate participant keys in one round")
         ref_rows, ref_stats = self._reference(layout, reference)
-        screening = self.prefilter.screen(layout, ordered, self.workers)
-        candidates = screening.candidates
+        screening = self.prefilter.screen(
+            layout, ordered, self.workers, norm_bound=self.norm_bound, published=published
+        )
+        weights = capped_weights([c.num_samples for c in screening.candidates], self.sample_cap)
+        candidates = [
+            replace(c, weight=w) for c, w in zip(screening.candidates, weights, strict=True)
+        ]
         if candidates:
             ctx = RoundContext(layout, candidates, ref_rows, ref_stats, self.workers)
             decision = self.decide(ctx)
         else:
-            decision = Decision([], [], [np.zeros(s) for s in layout.sizes])
-        accepted_weights = [
-            w if r is Reason.OK else 0.0
-            for w, r in zip(decision.weights, decision.reasons, strict=True)
+            decision = Decision([], [np.zeros(s) for s in layout.sizes])
+        for reason in decision.reasons:
+            if reason is not Reason.OK and int(reason) not in STATISTICAL_CODES:
+                raise AssertionError(f"rule {self.name!r} returned non-statistical {reason!r}")
+        chosen = [
+            c for c, r in zip(candidates, decision.reasons, strict=True) if r is Reason.OK
         ]
-        points = to_bps(accepted_weights)
-        judged: dict[int, tuple[Reason, int]] = {
-            c.index: (r, p) for c, r, p in zip(candidates, decision.reasons, points, strict=True)
+        details: dict[str, object] = {
+            "median_norm": screening.median_norm,
+            "replay_cosines": screening.replay_cosines,
+            "weights": {c.key: c.weight for c in candidates},
+            **decision.details,
         }
+        scores = self._score(layout, base, chosen, ref_rows, ref_stats, validation, details)
         verdicts: list[Judgment] = []
+        judged = dict(zip([c.index for c in candidates], decision.reasons, strict=True))
         for index, update in enumerate(ordered):
-            if index in screening.rejected:
-                verdicts.append(Judgment(update.key, False, screening.rejected[index].code, 0))
-            else:
-                reason, score = judged[index]
-                verdicts.append(Judgment(update.key, reason is Reason.OK, reason.code, score))
-        details = {"median_norm": screening.median_norm, **decision.details}
-        return AggregationResult(
-            self.name, verdicts, apply_delta(layout, base, decision.delta), details
-        )
+            reason = screening.rejected[index] if index in screening.rejected else judged[index]
+            verdicts.append(Judgment(update.key, reason, scores.get(update.key, 0)))
+        model = apply_delta(layout, base, decision.delta)
+        return AggregationResult(self.name, verdicts, model, details, self.reward_policy)
+
+    def _score(
+        self,
+        layout: Layout,
+        base: Mapping[str, np.ndarray],
+        chosen: list[Candidate],
+        ref_rows: Rows | None,
+        ref_stats: UpdateStats | None,
+        validation: ValidationLoss | None,
+        details: dict[str, object],
+    ) -> dict[str, int]:
+        """Basis points of the accepted candidates under the reward policy."""
+        rows, maxabs = [c.rows for c in chosen], [c.stats.maxabs for c in chosen]
+        if self.reward_policy is RewardPolicy.EQUAL or not chosen:
+            values = [1.0] * len(chosen)
+        elif self.contribution is ContributionMeasure.REFERENCE:
+            assert ref_rows is not None and ref_stats is not None
+            values = reference_alignment(
+                layout, rows, maxabs, ref_rows, ref_stats.maxabs, self.workers
+            )
+        else:
+            assert validation is not None
+            values, loss = loo_contributions(layout, base, rows, maxabs, validation, self.workers)
+            details["validation_loss"] = loss
+        if self.reward_policy is RewardPolicy.CONTRIBUTION:
+            details["contributions"] = dict(zip([c.key for c in chosen], values, strict=True))
+        return dict(zip([c.key for c in chosen], to_bps(values), strict=True))
 
     def _reference(
         self, layout: Layout, reference: Mapping[str, np.ndarray] | None
@@ -112,7 +232,7 @@ class AggregationRule(ABC):
             if self.needs_reference:
                 raise InvalidRoundInput(f"rule {self.name!r} needs the pool's reference update")
             return None, None
-        reason = _shape_reason(layout, UpdateInput("reference", reference, 1))
+        reason = shape_reason(layout, UpdateInput("reference", reference, 1))
         if reason is not Reason.OK:
             raise InvalidRoundInput(f"reference update is invalid: {reason.code}")
         rows = layout.rows(reference)
@@ -122,18 +242,8 @@ class AggregationRule(ABC):
         return rows, stats
 
 
-def apply_delta(layout: Layout, base: Mapping[str, np.ndarray], delta: list[np.ndarray]) -> Tensors:
-    """base + delta, added in float64 and rounded once to float32."""
-    flats = [
-        (np.asarray(base[name], dtype=np.float64).reshape(-1) + change).astype(np.float32)
-        for name, change in zip(layout.names, delta, strict=True)
-    ]
-    return layout.tensors(flats)
-
-
 def sample_coefficients(candidates: Sequence[Candidate], chosen: Sequence[bool]) -> list[float]:
-    """num_samples_i / Σ num_samples over the chosen candidates (0 for the others)."""
-    total = sum(c.num_samples for c, keep in zip(candidates, chosen, strict=True) if keep)
-    return [
-        c.num_samples / total if keep else 0.0 for c, keep in zip(candidates, chosen, strict=True)
-    ]
+    """weight_i / Σ weight over the chosen candidates (0 for the others); weights
+    are the capped claims."""
+    total = sum(c.weight for c, keep in zip(candidates, chosen, strict=True) if keep)
+    return [c.weight / total if keep else 0.0 for c, keep in zip(candidates, chosen, strict=True)]

@@ -8,10 +8,10 @@ worker, independent of the model size. Selecting order statistics is exact,
 so these rules are deterministic as long as the reduction of the selected
 values is (see `trimmed_mean`).
 
-Coordinate-wise rules do not reject anyone by construction, yet rewards and
-slashing need verdicts. `agreement` judges each update by its cosine with the
-robust aggregate: an update pointing away from it (cos ≤ `min_cos`) is an
-`outlier`, the others are scored by their cosine.
+Coordinate-wise rules do not reject anyone by construction, yet rewards
+need verdicts. `agreement` judges each update by its cosine with the robust
+aggregate: an update pointing away from it (cos ≤ `min_cos`) is excluded
+with reason `robust_rule`; the others are accepted.
 
 The cosines are computed in the same pass, on the block already gathered
 for the sort (one read of every update instead of two), with exact integer
@@ -117,15 +117,11 @@ def agreement(
 ) -> Decision:
     """Verdicts by cosine with the aggregate `delta` (see module docstring)."""
     if measured.target_square == 0.0:  # degenerate aggregate: nobody can be judged against it
-        weights = [float(c.num_samples) for c in ctx.candidates]
-        return Decision(weights, [Reason.OK] * len(weights), delta)
-    weights: list[float] = []
+        return Decision([Reason.OK] * len(ctx.candidates), delta)
     reasons: list[Reason] = []
     cosines: list[float] = []
     for dot, square in zip(measured.dots, measured.squares, strict=True):
         cos = dot / math.sqrt(square * measured.target_square) if square > 0 else 0.0
         cosines.append(cos)
-        accepted = cos > min_cos
-        reasons.append(Reason.OK if accepted else Reason.ROBUST_RULE)
-        weights.append(max(cos, 0.0) if accepted else 0.0)
-    return Decision(weights, reasons, delta, {"cosines": cosines})
+        reasons.append(Reason.OK if cos > min_cos else Reason.ROBUST_RULE)
+    return Decision(reasons, delta, {"cosines": cosines})

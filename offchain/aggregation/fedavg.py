@@ -5,7 +5,8 @@ Learning of Deep Networks from Decentralized Data", AISTATS 2017.
 
 Not robust on its own (one scaled update moves the mean anywhere the
 pre-filter lets it); it is the quality baseline and the cheapest rule.
-Every pre-filtered update is accepted and scored by its num_samples.
+Every pre-filtered update is accepted and weighted by its capped claim
+(`base.capped_weights`); scores come from the reward policy.
 """
 
 from __future__ import annotations
@@ -23,5 +24,4 @@ class FedAvg(AggregationRule):
         everyone = [True] * len(ctx.candidates)
         coeffs = sample_coefficients(ctx.candidates, everyone)
         delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
-        weights = [float(c.num_samples) for c in ctx.candidates]
-        return Decision(weights, [Reason.OK] * len(weights), delta)
+        return Decision([Reason.OK] * len(ctx.candidates), delta)

@@ -7,8 +7,8 @@ The pool operator trains the round's base model on a small clean root
 dataset and passes the resulting delta as `reference`. Each candidate gets
 trust TS_i = ReLU(cos(u_i, reference)); it is rescaled to the reference's
 norm, and the aggregate is Σ TS_i·(|ref|/|u_i|)·u_i / Σ TS_i (exact weighted
-sum, see fixedpoint). Candidates with cos ≤ `min_trust` are rejected with
-reason `trust`; the others are scored by their trust. Cosines come from the
+sum, see fixedpoint). Candidates with cos ≤ `min_trust` are excluded with
+reason `trust`; scores come from the reward policy. Cosines come from the
 exact geometry pass, so verdicts are reproducible.
 
 Rescaling bounds any accepted update's influence by the reference's norm,
@@ -65,4 +65,4 @@ class FLTrust(AggregationRule):
         else:
             delta = [np.zeros(size) for size in ctx.layout.sizes]
         reasons = [Reason.OK if ok else Reason.TRUST for ok in accepted]
-        return Decision(trust, reasons, delta, {"cosines": cosines})
+        return Decision(reasons, delta, {"cosines": cosines, "trust": trust})

@@ -177,3 +177,33 @@ def pairwise_sq_distances(products: np.ndarray) -> np.ndarray:
     np.maximum(distances, 0.0, out=distances)
     np.fill_diagonal(distances, 0.0)
     return distances
+
+
+def cross_products(
+    layout: Layout,
+    rows: Sequence[Rows],
+    maxabs: Sequence[float],
+    others: Sequence[Rows],
+    others_maxabs: Sequence[float],
+    workers: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(<rows[i], others[j]> as an (N, P) matrix, |rows[i]|², |others[j]|²), exact on
+    the fine grids like `gram` (so the same for any worker count)."""
+    count, extra = len(rows), len(others)
+    all_rows = [*rows, *others]
+    exponents = [grid_exponent(m, GRAM_BITS) for m in [*maxabs, *others_maxabs]]
+
+    def reduce(block: np.ndarray) -> np.ndarray:
+        out = np.empty(count * extra + count + extra)
+        out[: count * extra] = (block[:count] @ block[count:].T).reshape(-1)
+        out[count * extra :] = np.einsum("ij,ij->i", block, block)
+        return out
+
+    exact = _quantized_sums(layout, all_rows, exponents, reduce, workers)
+    dots = _rescale(
+        exact[: count * extra].reshape(count, extra), exponents[:count], exponents[count:]
+    )
+    squares = np.ldexp(
+        exact[count * extra :].astype(np.float64), -2 * np.asarray(exponents, dtype=np.int32)
+    )
+    return dots, squares[:count], squares[count:]

@@ -62,6 +62,16 @@ class Layout:
                 yield index, start, min(size, start + chunk)
 
 
+def apply_delta(layout: Layout, base: Mapping[str, np.ndarray], delta: list[np.ndarray]) -> Tensors:
+    """base + delta (float64 per tensor, layout order), added in float64 and rounded
+    once to float32 (element-wise, hence reproducible)."""
+    flats = [
+        (np.asarray(base[name], dtype=np.float64).reshape(-1) + change).astype(np.float32)
+        for name, change in zip(layout.names, delta, strict=True)
+    ]
+    return layout.tensors(flats)
+
+
 def split_evenly(items: list, parts: int) -> list[list]:
     """Contiguous, nearly equal parts (for thread workers; order is kept)."""
     parts = max(1, min(parts, len(items)))

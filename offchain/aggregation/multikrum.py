@@ -5,15 +5,16 @@ Byzantine Tolerant Gradient Descent", NeurIPS 2017 (Krum; Multi-Krum in §5).
 
 Each candidate's Krum score is the sum of squared distances to its
 n − f − 2 nearest other candidates; the m lowest scores (ties to the smaller
-key) are accepted and averaged weighted by num_samples, as Flower does; the
-rest are rejected with reason `krum`. f defaults to ⌊β·n⌋ with β = 0.2 and
-m to n − f. Distances come from the exact Gram matrix of the updates
-rounded to 8 bits each (`coarse_gram`, float32 BLAS with every partial sum
-exact; see geometry), and each score is summed with `math.fsum` over the
-sorted distances, so the selection is reproducible.
+key) are accepted and averaged weighted by their capped claims, as Flower
+does (by num_samples); the rest are excluded with reason `robust_rule`.
+f defaults to ⌊β·n⌋ with β = 0.2 and m to n − f. Distances come from the
+exact Gram matrix of the updates rounded to 8 bits each (`coarse_gram`,
+float32 BLAS with every partial sum exact; see geometry), and each score is
+summed with `math.fsum` over the sorted distances, so the selection is
+reproducible.
 
-Note: Multi-Krum always rejects n − m candidates, attack or not; with
-slashing on rejection this punishes honest outliers in clean rounds.
+Note: Multi-Krum always excludes n − m candidates, attack or not, so honest
+outliers lose their reward in clean rounds (never their stake).
 """
 
 from __future__ import annotations
@@ -68,9 +69,5 @@ class MultiKrum(AggregationRule):
             chosen[i] = True
         coeffs = sample_coefficients(ctx.candidates, chosen)
         delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
-        weights = [
-            float(c.num_samples) if keep_it else 0.0
-            for c, keep_it in zip(ctx.candidates, chosen, strict=True)
-        ]
         reasons = [Reason.OK if keep_it else Reason.ROBUST_RULE for keep_it in chosen]
-        return Decision(weights, reasons, delta, {"krum_scores": scores, "f": byzantine, "m": keep})
+        return Decision(reasons, delta, {"krum_scores": scores, "f": byzantine, "m": keep})

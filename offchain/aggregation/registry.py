@@ -11,10 +11,11 @@ import inspect
 import math
 from collections.abc import Callable
 
+from client_kit.enums import RewardPolicy
 from client_kit.training.task import AggregationSpec
 from offchain.errors import InvalidRule
 
-from .base import AggregationRule
+from .base import DEFAULT_REWARD_POLICY, AggregationRule
 from .fedavg import FedAvg
 from .fltrust import FLTrust
 from .median import CoordinateMedian
@@ -32,6 +33,17 @@ RULES: dict[str, Callable[..., AggregationRule]] = {
 }
 
 DEFAULT_RULE = TrustedMean.name
+
+__all__ = ["DEFAULT_REWARD_POLICY", "DEFAULT_RULE", "RULES", "make_rule", "rule_for_task"]
+
+# Keyword parameters every rule takes from `AggregationRule.__init__`: the
+# operator's (`prefilter`, `workers`) and the pool's own settings, which come
+# from the chain and the task package rather than the rule's parameters.
+_BASE_PARAMS = {
+    p.name
+    for p in inspect.signature(AggregationRule.__init__).parameters.values()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+}
 
 # Parameters a task package may set, per rule, with the range each must fall in
 # (`prefilter` and `workers` are the operator's, never the organization's).
@@ -58,16 +70,24 @@ def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
         p.name
         for p in inspect.signature(factory).parameters.values()
         if p.kind is inspect.Parameter.KEYWORD_ONLY
-    } | {"prefilter", "workers"}
+    } | _BASE_PARAMS
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise InvalidRule(f"rule {name!r} takes no parameter {', '.join(unknown)}")
     return factory(**params)
 
 
-def rule_for_task(spec: AggregationSpec, *, workers: int = 1) -> AggregationRule:
+def rule_for_task(
+    spec: AggregationSpec,
+    *,
+    workers: int = 1,
+    norm_bound: float | None = None,
+    reward_policy: RewardPolicy | str | int = RewardPolicy.EQUAL,
+) -> AggregationRule:
     """The rule a task package names, with its parameters checked: each must be
     one the rule lets a pool set, a number (an integer for `keep`) in range.
+    `norm_bound` (the declared L2 bound, `client_kit.training.task.declared_norm_bound`)
+    and `reward_policy` (the pool's on-chain policy) are the pool's, passed through.
     Raises `InvalidRule` otherwise."""
     ranges = _RANGES.get(spec.rule)
     if ranges is None:
@@ -83,4 +103,10 @@ def rule_for_task(spec: AggregationSpec, *, workers: int = 1) -> AggregationRule
             raise InvalidRule(f"{spec.rule}: {key} must be {kind}")
         if not (math.isfinite(value) and low <= value <= high):
             raise InvalidRule(f"{spec.rule}: {key} must be in [{low}, {high}], got {value}")
-    return make_rule(spec.rule, workers=workers, **spec.params)
+    return make_rule(
+        spec.rule,
+        workers=workers,
+        norm_bound=norm_bound,
+        reward_policy=reward_policy,
+        **spec.params,
+    )

@@ -1,12 +1,13 @@
-"""From a rule's raw weights to basis points, and from basis points to lamports.
+"""From reward-policy values to basis points, and from basis points to lamports.
 
 Scores are what participants are paid by, so both steps are exact integer
 arithmetic that the on-chain program can repeat.
 
-`to_bps`: raw non-negative weights of the accepted updates (floats from the
-rule) become integers summing to exactly 10 000 by the largest-remainder
-method, computed with exact rationals: each gets floor(10 000·w_i/Σw), and
-the leftover points go one each to the largest fractional parts, ties to the
+`to_bps`: non-negative values of the accepted updates (1 each under the
+`equal` policy, the leave-one-out contributions under `contribution`)
+become integers summing to exactly 10 000 by the largest-remainder method,
+computed with exact rationals: each gets floor(10 000·w_i/Σw), and the
+leftover points go one each to the largest fractional parts, ties to the
 smaller key (inputs are in key order).
 
 `split_reward`: lamports of a round, `reward_i = reward_per_round · score_i

@@ -46,7 +46,8 @@ def fingerprint(rule: str, threads: int, workers: int, reverse: bool) -> tuple:
     torch.set_num_threads(threads)
     try:  # numpy's BLAS too (geometry pins it to one thread per worker itself)
         with threadpool_limits(threads, user_api="blas"):
-            result = make_rule(rule, workers=workers).aggregate(base, updates, reference=reference)
+            judge = make_rule(rule, workers=workers, reward_policy="contribution")
+            result = judge.aggregate(base, updates, reference=reference)
     finally:
         torch.set_num_threads(previous)
     return result.model_hash(), [
@@ -88,3 +89,25 @@ def test_hash_is_the_same_in_fresh_processes() -> None:
     ]
     # Then both print exactly this process's fingerprint
     assert runs == [repr(here), repr(here)]
+
+
+def test_loo_scores_are_the_same_for_any_thread_and_worker_count() -> None:
+    # Given a round and a float64 validation loss (squared distance to a target model)
+    base, updates, reference = round_inputs(3)
+    target = {n: base[n].astype(np.float64) + 0.05 * reference[n] for n in base}
+
+    def loss(model: dict[str, np.ndarray]) -> float:
+        return sum(float(np.sum((model[n] - target[n]) ** 2)) for n in sorted(model))
+
+    def scores(threads: int, workers: int) -> list[tuple[str, str, int]]:
+        with threadpool_limits(threads, user_api="blas"):
+            rule = make_rule(
+                "trusted_mean", reward_policy="contribution", contribution="loo", workers=workers
+            )
+            result = rule.aggregate(base, updates, reference=reference, validation=loss)
+        return [(v.key, v.reason, v.score_bps) for v in result.verdicts]
+
+    # When scored under different execution settings, Then the basis points are identical
+    runs = [scores(1, 1), scores(2, 2), scores(1, 2)]
+    assert runs[0] == runs[1] == runs[2]
+    assert sum(s for _, _, s in runs[0]) == 10_000

@@ -29,7 +29,9 @@ ZERO_BASE = {"w": np.zeros(3, np.float32)}
 
 # (rule, params, updates, expected global model) — hand-checkable
 HAND_TABLE = [
-    ("fedavg", {}, single([[1, 2, 3], [3, 2, 1]], [1, 3]), [2.5, 2.0, 1.5]),
+    ("fedavg", {"sample_cap": None}, single([[1, 2, 3], [3, 2, 1]], [1, 3]), [2.5, 2.0, 1.5]),
+    # claims capped at 2 × the lower median claim (1): weights 1 and 2
+    ("fedavg", {}, single([[1, 2, 3], [3, 2, 1]], [1, 3]), [7 / 3, 2.0, 5 / 3]),
     ("median", {}, single([[1, 5, 0], [2, 1, 0], [9, 3, 1]]), [2, 3, 0]),
     ("median", {}, single([[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 1]]), [2.5, 0, 0]),
     (
@@ -82,11 +84,15 @@ def test_krum_scores_sum_nearest_squared_distances() -> None:
     assert krum_scores(distances, 0) == [1.0 + 9.0, 1.0 + 4.0, 4.0 + 9.0, 49.0 + 81.0]
 
 
-def test_multikrum_rejects_far_update_and_ties_break_by_key() -> None:
-    updates = single([[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1], [50, 50, 50]])
+def test_multikrum_excludes_far_update_and_ties_break_by_key() -> None:
+    # Given four updates at equal pairwise distances (a regular tetrahedron) and a far one
+    corners = [[11, 11, 11], [11, 9, 9], [9, 11, 9], [9, 9, 11]]
+    updates = single([*corners, [90, 90, 90]])
+    # When Multi-Krum keeps 3, Then the tie goes to the smaller keys and nobody is slashed
     result = make_rule("multikrum", keep=3).aggregate(ZERO_BASE, updates)
     assert [v.accepted for v in result.verdicts] == [True, True, True, False, False]
     assert [v.reason for v in result.verdicts][3:] == ["robust_rule", "norm_outlier"]
+    np.testing.assert_allclose(result.global_model["w"], [31 / 3, 31 / 3, 29 / 3], atol=ATOL)
 
 
 def test_fltrust_matches_formula() -> None:

@@ -154,15 +154,14 @@ async def test_unrevealed_commitment_waits_for_the_reveal_deadline_then_is_slash
 @pytest.mark.parametrize(
     ("judgment", "expected"),
     [
-        (Judgment("k", True, "ok", 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
-        (Judgment("k", False, "non_finite", 0), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
-        (Judgment("k", False, "shape", 0), (Verdict.SLASHED, Reason.SHAPE, 0)),
-        (Judgment("k", False, "trust", 0), (Verdict.EXCLUDED, Reason.TRUST, 0)),
-        (Judgment("k", False, "robust_rule", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
-        # a name this client does not know is a doubt, never a slash
-        (Judgment("k", False, "brand_new_test", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
-        # a rejection that claims "ok" is still no acceptance
-        (Judgment("k", False, "ok", 0), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", Reason.OK, 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
+        (Judgment("k", Reason.NON_FINITE), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
+        (Judgment("k", Reason.SHAPE), (Verdict.SLASHED, Reason.SHAPE, 0)),
+        (Judgment("k", Reason.TRUST), (Verdict.EXCLUDED, Reason.TRUST, 0)),
+        (Judgment("k", Reason.ROBUST_RULE), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", Reason.REPLAY), (Verdict.EXCLUDED, Reason.REPLAY, 0)),
+        # a code this client has no name for keeps its class
+        (Judgment("k", Reason(100)), (Verdict.EXCLUDED, Reason(100), 0)),
     ],
 )
 def test_rule_judgments_map_to_verdict_classes(judgment, expected) -> None:  # type: ignore[no-untyped-def]
