@@ -13,8 +13,9 @@ pool's reward policy (contribution: alignment with the operator's reference
 update, trained on the operator's own data; never the self-reported sample
 counts), stores the new global model and the round record (every input by
 hash and CID, so anyone can rerun the round) and records both on chain.
-After three rounds a relayer claims every reward by revealing the committed payout wallets, everybody withdraws, anyone sends the
-organization what nobody is owed, and the organization closes the pool.
+After three rounds a relayer claims every reward by revealing the committed
+payout wallets, everybody withdraws, anyone sends the organization what
+nobody is owed, and the organization closes the pool.
 """
 
 from __future__ import annotations
