@@ -183,8 +183,8 @@ async def gather_round(
 
     reference_tensors = reference_content = None
     if needs_reference(task.aggregation, pool.reward_policy):
-        update = None if reference is None else await asyncio.to_thread(
-            reference, task, base, number
+        update = (
+            None if reference is None else await asyncio.to_thread(reference, task, base, number)
         )
         if update is None:
             raise ReferenceMissing(
