@@ -274,6 +274,28 @@ class Journal:
             )
         ]
 
+    def summary(self) -> list[dict]:
+        """Every journaled round, without model bytes: pool, round, verdicts
+        journaled and sent, global hash, finalized, evaluation."""
+        rows = self._db.execute(
+            "SELECT r.pool, r.round, hex(r.global_hash), r.finalized_signature, r.evaluation,"
+            " count(v.wallet), count(v.signature) FROM rounds r LEFT JOIN verdicts v"
+            " ON v.pool = r.pool AND v.round = r.round GROUP BY r.pool, r.round"
+            " ORDER BY r.pool, r.round"
+        )
+        return [
+            {
+                "pool": pool,
+                "round": number,
+                "global_hash": hash_hex.lower(),
+                "finalized": signature is not None,
+                "evaluation": None if evaluation is None else json.loads(evaluation),
+                "verdicts": verdicts,
+                "verdicts_on_chain": sent,
+            }
+            for pool, number, hash_hex, signature, evaluation, verdicts, sent in rows
+        ]
+
     def rounds(self, pool: Pubkey) -> list[JournaledRound]:
         """Every journaled round of `pool`, oldest first."""
         numbers = [
