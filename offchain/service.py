@@ -77,7 +77,7 @@ class ServiceSettings:
     relay_rate: float = 3.0
 
 
-class _Stop(Exception):
+class _Stop(FedstakeError):
     """Raised inside the task group to end it (a signal, or every pool ended)."""
 
 

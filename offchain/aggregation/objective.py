@@ -30,14 +30,13 @@ caller never has bytes then, and must retry instead of judging.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from client_kit.canonical import MalformedUpdate, decode_tensors
+from client_kit.canonical import MalformedUpdate, canonical_hash, decode_tensors
 from client_kit.enums import Reason
 from offchain.errors import InvalidRule
 
@@ -137,7 +136,7 @@ def check_update_bytes(
     without bytes: a storage failure is the operator's, not a verdict).
     update_hash: the 32-byte on-chain commitment. num_samples: the on-chain claim.
     """
-    if hashlib.sha256(data).digest() != bytes(update_hash):
+    if canonical_hash(data) != bytes(update_hash):
         return ObjectiveCheck(Reason.HASH_MISMATCH)
     try:
         decoded = decode_tensors(data)
