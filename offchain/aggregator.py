@@ -58,7 +58,7 @@ from offchain.judging import (
     declared_norm_bound,
     needs_reference,
 )
-from offchain.record import Content, InvalidRoundRecord, RoundRecord
+from offchain.record import Content, InvalidRoundRecord, JudgedEntry, RoundRecord
 
 ReferenceFn = Callable[[TaskPackage, Tensors, int], Tensors | None]
 """`reference(task, base, round_number)`: the operator's reference update, or None."""
@@ -201,19 +201,13 @@ async def gather_round(
 
     submissions = []
     for sub in await operator.round_submissions(chain, pool_key, number):
-        cid = sub.update_cid_str if sub.revealed else None
-        data = None if cid is None else await fetch_submission_bytes(store, cid, sub.wallet)
-        submissions.append(
-            SubmissionInput(
-                wallet=sub.wallet,
-                revealed=sub.revealed,
-                update_hash=bytes(sub.update_hash) if sub.revealed else None,
-                cid=cid,
-                num_samples=int(sub.num_samples),
-                committed_at=int(sub.submitted_at),
-                data=data,
-            )
+        entry = JudgedEntry.of_submission(sub)
+        data = (
+            None
+            if entry.cid is None
+            else await fetch_submission_bytes(store, entry.cid, sub.wallet)
         )
+        submissions.append(SubmissionInput.of_entry(entry, data))
     return RoundInputs(
         pool=pool_key,
         round=number,

@@ -88,6 +88,20 @@ class SubmissionInput:
     committed_at: int
     data: bytes | None = field(default=None, repr=False)
 
+    @classmethod
+    def of_entry(cls, entry: JudgedEntry, data: bytes | None) -> SubmissionInput:
+        """The input for a submission as a record entry (or a `Submission`
+        account, `JudgedEntry.of_submission`) describes it, with its bytes."""
+        return cls(
+            entry.wallet,
+            entry.revealed,
+            entry.update_hash,
+            entry.cid,
+            entry.num_samples,
+            entry.committed_at,
+            data,
+        )
+
 
 @dataclass(frozen=True, eq=False)  # holds arrays
 class RoundInputs:

@@ -43,6 +43,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from client_kit.accounts import Submission
 from client_kit.enums import Reason, RewardPolicy, UnknownVariant, Verdict
 from client_kit.errors import FedstakeError
 from client_kit.storage.cid import is_cid
@@ -111,6 +112,21 @@ class JudgedEntry:
     verdict: Verdict
     reason: Reason
     score: int
+
+    @classmethod
+    def of_submission(cls, sub: Submission) -> JudgedEntry:
+        """The entry a `Submission` account holds (its commitment data and verdict)."""
+        return cls(
+            wallet=sub.wallet,
+            revealed=sub.revealed,
+            update_hash=bytes(sub.update_hash) if sub.revealed else None,
+            cid=sub.update_cid_str if sub.revealed else None,
+            num_samples=int(sub.num_samples),
+            committed_at=int(sub.submitted_at),
+            verdict=sub.verdict,
+            reason=sub.reason,
+            score=int(sub.score),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -203,17 +203,7 @@ async def _compare_chain_submissions(
         if entry is None:
             result.differ(f"submission of {sub.wallet}", "on chain", "missing from the record")
             continue
-        on_chain = JudgedEntry(
-            wallet=sub.wallet,
-            revealed=sub.revealed,
-            update_hash=bytes(sub.update_hash) if sub.revealed else None,
-            cid=sub.update_cid_str if sub.revealed else None,
-            num_samples=int(sub.num_samples),
-            committed_at=int(sub.submitted_at),
-            verdict=sub.verdict,
-            reason=sub.reason,
-            score=int(sub.score),
-        )
+        on_chain = JudgedEntry.of_submission(sub)
         if on_chain != entry:
             result.differ(
                 f"submission of {sub.wallet} (chain vs record)",
@@ -242,14 +232,8 @@ async def _inputs(store: ContentStore, record: RoundRecord, sources: list) -> Ro
         for s in sources
     }
     submissions = [
-        SubmissionInput(
-            wallet=e.wallet,
-            revealed=e.revealed,
-            update_hash=e.update_hash,
-            cid=e.cid,
-            num_samples=e.num_samples,
-            committed_at=e.committed_at,
-            data=None if e.cid is None else await fetch_submission_bytes(store, e.cid, e.wallet),
+        SubmissionInput.of_entry(
+            e, None if e.cid is None else await fetch_submission_bytes(store, e.cid, e.wallet)
         )
         for e in record.submissions
     ]

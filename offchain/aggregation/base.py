@@ -180,9 +180,7 @@ class AggregationRule(ABC):
         for reason in decision.reasons:
             if reason is not Reason.OK and int(reason) not in STATISTICAL_CODES:
                 raise AssertionError(f"rule {self.name!r} returned non-statistical {reason!r}")
-        chosen = [
-            c for c, r in zip(candidates, decision.reasons, strict=True) if r is Reason.OK
-        ]
+        chosen = [c for c, r in zip(candidates, decision.reasons, strict=True) if r is Reason.OK]
         details: dict[str, object] = {
             "median_norm": screening.median_norm,
             "replay_cosines": screening.replay_cosines,
