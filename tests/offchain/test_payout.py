@@ -4,13 +4,18 @@ each participant's rate, and never logs a salt."""
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from solders.keypair import Keypair
 
 from client_kit.enums import Reason, Verdict
 from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.keys import save_payout_secret, write_keypair
 from offchain.payout import (
     AlreadyClaimed,
     InvalidReveal,
@@ -155,3 +160,38 @@ def test_a_malformed_salt_is_refused_and_never_printed() -> None:
     salt = bytes(range(32))
     reveal = Reveal(Keypair().pubkey(), Keypair().pubkey(), Keypair().pubkey(), salt)
     assert salt.hex() not in repr(reveal) and repr(salt) not in repr(reveal)
+
+
+def _cli(home, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "offchain.cli", "--url", "embedded", "--home", str(home), *args],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_relay_claim_from_the_command_line_pays_once(tmp_path) -> None:
+    # Given a finished pool saved as the CLI's embedded chain, alice's payout secret
+    # in a secrets folder, and a relayer key with fees
+    world = await _finished_pool(tmp_path)
+    alice = world.trainers[0]
+    secret = alice.secret
+    assert secret is not None
+    secrets = tmp_path / "secrets"
+    save_payout_secret(secrets, world.key, secret.wallet, secret.payout_wallet, secret.salt)
+    relayer = Keypair()
+    await world.chain.airdrop(relayer.pubkey(), SOL)
+    key_file = write_keypair(tmp_path / "relayer.json", relayer)
+    home = tmp_path / "home"
+    world.chain.save_state(home / "embedded-state.json")
+    args = ["--keypair", str(key_file), "--json", "operator", "relay-claim", str(world.key),
+            str(alice.wallet.pubkey()), "--secrets-dir", str(secrets)]  # fmt: skip
+    # When the reveal is relayed from the command line, twice
+    first, second = _cli(home, *args), _cli(home, *args)
+    # Then the first pays her committed wallet, the second is refused by name
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["paid_lamports"] == 6 * SOL // 10
+    assert second.returncode == 1 and "already claimed" in second.stderr
+    assert secret.salt.hex() not in first.stdout + first.stderr + second.stderr
