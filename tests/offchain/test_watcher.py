@@ -361,8 +361,11 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied, tmp_path) ->
     async with running(watcher):
         subscription = bus.subscribe(after=Cursor(0, 0, 0))
         # the first connect reports the current state of every program account
+        # (in getProgramAccounts' order, which is not the creation order)
         state = await read_until(
-            subscription, lambda xs: latest(xs, world.participant(trainer)) is not None
+            subscription,
+            lambda xs: latest(xs, world.participant(trainer)) is not None
+            and latest(xs, world.key) is not None,
         )
         assert latest(state, world.key).account.status == "Open"
         # When the websocket goes down and another client changes the pool meanwhile
