@@ -31,8 +31,10 @@ which streams the same bytes): the one place update and model hashes are made.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Mapping
+from typing import BinaryIO
 
 import numpy as np
 
@@ -120,9 +122,25 @@ def encode_tensors(tensors: Mapping[str, object]) -> bytes:
     )
 
 
+def write_tensors(tensors: Mapping[str, object], handle: BinaryIO) -> int:
+    """Write the canonical bytes of `tensors` to a binary file object, piece by piece
+    (tensor data straight from the arrays: no copy of the whole model). Returns the
+    number of bytes written; the bytes equal `encode_tensors(tensors)`."""
+    written = 0
+    for part in _canonical_parts(tensors):
+        data = part if isinstance(part, bytes) else memoryview(part.reshape(-1)).cast("B")
+        handle.write(data)
+        written += len(data)
+    return written
+
+
 class _Reader:
     def __init__(self, data: bytes) -> None:
-        self.view = memoryview(data)
+        view = memoryview(data).cast("B")
+        # A read-only buffer (bytes, a read-only mmap) is viewed in place, so a
+        # mapped file is decoded without reading its tensor data; a writable one
+        # is copied, so the arrays handed out can never change under the caller.
+        self.view = view if view.readonly else memoryview(bytes(view))
         self.pos = 0
 
     def take(self, n: int, what: str) -> memoryview:
@@ -137,8 +155,9 @@ class _Reader:
 
 
 def decode_tensors(data: bytes) -> Tensors:
-    """Parse canonical bytes; arrays are read-only views when possible."""
-    reader = _Reader(bytes(data))
+    """Parse canonical bytes (any buffer); arrays are read-only views of it when it is
+    read-only (bytes, a read-only mmap), else of a copy."""
+    reader = _Reader(data)
     if bytes(reader.take(4, "magic")) != MAGIC:
         raise MalformedUpdate("magic", "not a fedstake tensor file")
     version, count = reader.unpack("<BI", "header")
@@ -214,3 +233,18 @@ def update_commitment(update_hash: bytes, wallet: bytes) -> bytes:
     if len(update_hash) != 32 or len(wallet) != 32:
         raise ValueError("update_commitment takes a 32-byte hash and a 32-byte wallet")
     return hashlib.sha256(bytes(update_hash) + bytes(wallet)).digest()
+
+
+HASH_READ = 1 << 20
+
+
+def file_hash(path: str | os.PathLike[str], chunk: int = HASH_READ) -> bytes:
+    """SHA-256 of a file of canonical bytes, read `chunk` bytes at a time into one
+    reused buffer: memory stays at one chunk whatever the file's size. Equals
+    `canonical_hash` of the file's contents. Raises `OSError` if it cannot be read."""
+    digest = hashlib.sha256()
+    view = memoryview(bytearray(chunk))
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
+    return digest.digest()

@@ -50,9 +50,13 @@ from offchain.record import Content, JudgedEntry, RoundRecord, Source
 
 def declared_norm_bound(task: TaskPackage) -> float | None:
     """The L2 bound an update of this task may not exceed (slashable above it):
-    from the training config's `clip_norm` and `noise_multiplier` (noise of
-    standard deviation noise_multiplier × clip_norm per coordinate, as
+    the rule parameter `norm_bound` if the task sets one, else derived from the
+    training config's `clip_norm` and `noise_multiplier` (noise of standard
+    deviation noise_multiplier × clip_norm per coordinate, as
     `client_kit.training.privacy` adds it), or None when nothing is clipped."""
+    declared = task.aggregation.params.get("norm_bound")
+    if isinstance(declared, int | float) and not isinstance(declared, bool):
+        return float(declared)
     clip = task.training.clip_norm
     if clip is None:
         return None

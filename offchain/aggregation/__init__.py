@@ -12,7 +12,11 @@ Public interface (consumed by the aggregator service and verify-round):
     result.model_hash()  # SHA-256 of the canonical bytes
     split_reward(reward_per_round, {v.key: v.score_bps for v in result.verdicts})
 
-Updates are deltas (new local weights − base); see `types`. Which faults slash
+Updates are deltas (new local weights − base); see `types`. Their tensors may
+be arrays in memory or views of canonical files (`mapped.open_update`), read
+piece by piece; `workers` is a thread count or an executor
+(`ray_executor.RayExecutor` shards the passes over a Ray cluster); the bytes
+are the same either way (`passes`, `kernels`). Which faults slash
 and which only exclude: `objective` and `prefilter`. Why the bytes are
 reproducible is explained in `fixedpoint`; how contributions are measured in
 `contribution`.

@@ -7,6 +7,15 @@ the rule `decide` on the survivors (Accepted or Excluded), score the accepted
 ones by the pool's reward policy, and apply the aggregated delta to the base
 model. A rule only writes `decide`.
 
+One read when it can: the pre-filter's scan (statistics of every update)
+also computes the weighted sum a rule *would* take if every update were
+accepted (`AggregationRule.speculate`), when a declared norm bound fixes the
+sum's grid before the data is read (`fixedpoint`). The rule's
+`RoundContext.weighted_model` reuses that sum when its coefficients turn out
+the same and recomputes it otherwise, so the bytes are those of one function
+either way. Rules write the new model into `RoundContext.model` (float32, one
+update's worth of memory), never a float64 copy.
+
 A rule's configuration is the pool's: `norm_bound` (the declared L2 bound of
 an update, from the task package; None = none declared), `sample_cap` (a
 claim weighs at most `sample_cap` × the median claim of the candidates),
@@ -38,9 +47,11 @@ from .contribution import (
     loo_contributions,
     reference_alignment,
 )
+from .executor import Executor, as_executor
+from .fixedpoint import LIMIT_SLACK, SumPlan, weighted_model
 from .layout import Layout, Rows, apply_delta
-from .objective import check_norm_bound, shape_reason
-from .prefilter import Candidate, PreFilter, Published
+from .objective import NORM_BOUND_MARGIN, check_norm_bound, shape_reason
+from .prefilter import Candidate, PreFilter, Published, scan_updates
 from .scoring import to_bps
 from .stats import UpdateStats, update_stats
 from .types import STATISTICAL_CODES, AggregationResult, Judgment, UpdateInput
@@ -52,14 +63,32 @@ __all__ = ["AggregationRule", "Decision", "RoundContext", "apply_delta", "capped
 
 
 @dataclass(frozen=True)
+class Speculation:
+    """The weighted model the scan summed before the verdicts: which updates (input
+    indices, in order) with which plan (see fixedpoint)."""
+
+    indices: tuple[int, ...]
+    plan: SumPlan
+
+
+@dataclass(frozen=True)
 class RoundContext:
-    """What a rule sees: the pre-filtered candidates, in key order."""
+    """What a rule sees: the pre-filtered candidates, in key order.
+
+    base: the base model's rows. model: float32 arrays (one per tensor) the rule
+    writes the new model into. limit: the bound on max |x| of any accepted update
+    when the pool declares a norm bound (it then fixes the sums' grids), else None.
+    """
 
     layout: Layout
     candidates: list[Candidate]
     reference: Rows | None = None
     reference_stats: UpdateStats | None = None
-    workers: int = 1
+    workers: int | Executor = 1
+    base: Rows = field(default_factory=list)
+    model: list[np.ndarray] = field(default_factory=list)
+    limit: float | None = None
+    speculation: Speculation | None = None
 
     @property
     def rows(self) -> list[Rows]:
@@ -69,17 +98,46 @@ class RoundContext:
     def maxabs(self) -> list[float]:
         return [c.stats.maxabs for c in self.candidates]
 
+    @property
+    def executor(self) -> Executor:
+        return as_executor(self.workers)
+
+    def sum_plan(self, coeffs: Sequence[float]) -> SumPlan:
+        """The grid of Σ coeffs[i]·candidate_i (bounded by the limit or by max |x|)."""
+        bounds = [self.limit] * len(coeffs) if self.limit is not None else self.maxabs
+        return SumPlan.of(coeffs, bounds, self.limit)
+
+    def weighted_model(self, coeffs: Sequence[float]) -> list[np.ndarray]:
+        """base + Σ coeffs[i]·candidate_i into `model` (exact fixed point): the
+        speculative sum of the scan if it is this very sum, else a new read."""
+        plan = self.sum_plan(coeffs)
+        spec = self.speculation
+        if (
+            spec is not None
+            and spec.indices == tuple(c.index for c in self.candidates)
+            and spec.plan.same_terms(plan)
+        ):
+            return self.model
+        return weighted_model(self.layout, self.base, self.rows, plan, self.workers, self.model)
+
+    def base_model(self) -> list[np.ndarray]:
+        """The base itself as the new model (nobody to average)."""
+        for target, flat in zip(self.model, self.base, strict=True):
+            target[:] = flat
+        return self.model
+
 
 @dataclass
 class Decision:
     """A rule's output for the candidates (lists aligned with `candidates`).
 
     reasons: OK (accepted) or a statistical code (64..=127, excluded) — a rule
-    never slashes. delta: the aggregated delta per tensor, float64.
+    never slashes. model: the new model per tensor (float32, layout order;
+    normally `RoundContext.model`).
     """
 
     reasons: list[Reason]
-    delta: list[np.ndarray]
+    model: list[np.ndarray]
     details: dict[str, object] = field(default_factory=dict)
 
 
@@ -134,6 +192,12 @@ class AggregationRule(ABC):
     def decide(self, ctx: RoundContext) -> Decision:
         """Judge and aggregate the candidates (at least one)."""
 
+    def speculate(self, weights: Sequence[int]) -> list[float] | None:
+        """The coefficients of the weighted sum this rule takes when every update is a
+        candidate and accepted, given their capped claims — or None when it cannot
+        be known before the data is read (then nothing is summed in the scan)."""
+        return None
+
     def aggregate(
         self,
         base: Mapping[str, np.ndarray],
@@ -152,8 +216,8 @@ class AggregationRule(ABC):
         closed (the previous round's accepted updates; the previous global
         delta under `prefilter.GLOBAL_DELTA`), for the `replay` test.
         validation: the operator's validation loss (the `loo` contribution).
-        Raises `InvalidRoundInput` for duplicate keys or a missing/invalid reference
-        or validation.
+        Raises `offchain.errors.InvalidRoundInput` (a `ValueError`) for duplicate
+        keys or a missing/invalid reference or validation.
         """
         if self.reward_policy is RewardPolicy.CONTRIBUTION:
             if self.contribution is ContributionMeasure.REFERENCE and reference is None:
@@ -165,22 +229,48 @@ class AggregationRule(ABC):
         if len({u.key for u in ordered}) != len(ordered):
             raise InvalidRoundInput("duplicate participant keys in one round")
         ref_rows, ref_stats = self._reference(layout, reference)
+        base_rows = layout.rows(base)
+        model = [np.empty(size, dtype=np.float32) for size in layout.sizes]
+        limit = self._limit()
+        speculation = self._speculation(layout, ordered, limit)
+        scanned = scan_updates(
+            layout,
+            ordered,
+            self.workers,
+            plan=speculation.plan if speculation else None,
+            base=base_rows,
+            out=model,
+        )
         screening = self.prefilter.screen(
-            layout, ordered, self.workers, norm_bound=self.norm_bound, published=published
+            layout,
+            ordered,
+            self.workers,
+            norm_bound=self.norm_bound,
+            published=published,
+            scanned=scanned,
         )
         weights = capped_weights([c.num_samples for c in screening.candidates], self.sample_cap)
         candidates = [
             replace(c, weight=w) for c, w in zip(screening.candidates, weights, strict=True)
         ]
-        if candidates:
-            ctx = RoundContext(layout, candidates, ref_rows, ref_stats, self.workers)
-            decision = self.decide(ctx)
-        else:
-            decision = Decision([], [np.zeros(s) for s in layout.sizes])
+        ctx = RoundContext(
+            layout,
+            candidates,
+            ref_rows,
+            ref_stats,
+            self.workers,
+            base_rows,
+            model,
+            limit,
+            speculation,
+        )
+        decision = self.decide(ctx) if candidates else Decision([], ctx.base_model())
         for reason in decision.reasons:
             if reason is not Reason.OK and int(reason) not in STATISTICAL_CODES:
                 raise AssertionError(f"rule {self.name!r} returned non-statistical {reason!r}")
-        chosen = [c for c, r in zip(candidates, decision.reasons, strict=True) if r is Reason.OK]
+        chosen = [
+            c for c, r in zip(candidates, decision.reasons, strict=True) if r is Reason.OK
+        ]
         details: dict[str, object] = {
             "median_norm": screening.median_norm,
             "replay_cosines": screening.replay_cosines,
@@ -193,8 +283,8 @@ class AggregationRule(ABC):
         for index, update in enumerate(ordered):
             reason = screening.rejected[index] if index in screening.rejected else judged[index]
             verdicts.append(Judgment(update.key, reason, scores.get(update.key, 0)))
-        model = apply_delta(layout, base, decision.delta)
-        return AggregationResult(self.name, verdicts, model, details, self.reward_policy)
+        new_model = layout.tensors(decision.model)
+        return AggregationResult(self.name, verdicts, new_model, details, self.reward_policy)
 
     def _score(
         self,
@@ -223,6 +313,29 @@ class AggregationRule(ABC):
             details["contributions"] = dict(zip([c.key for c in chosen], values, strict=True))
         return dict(zip([c.key for c in chosen], to_bps(values), strict=True))
 
+    def _limit(self) -> float | None:
+        """max |x| of any update within the declared bound (None: no bound)."""
+        if self.norm_bound is None:
+            return None
+        return self.norm_bound * (1.0 + NORM_BOUND_MARGIN) * (1.0 + LIMIT_SLACK)
+
+    def _speculation(
+        self, layout: Layout, ordered: Sequence[UpdateInput], limit: float | None
+    ) -> Speculation | None:
+        """The sum to take during the scan, if the grid and coefficients are known."""
+        if limit is None:
+            return None
+        indices = tuple(
+            i for i, u in enumerate(ordered) if shape_reason(layout, u) is Reason.OK
+        )
+        if not indices:
+            return None
+        weights = capped_weights([ordered[i].num_samples for i in indices], self.sample_cap)
+        coeffs = self.speculate(weights)
+        if coeffs is None:
+            return None
+        return Speculation(indices, SumPlan.of(coeffs, [limit] * len(coeffs), limit))
+
     def _reference(
         self, layout: Layout, reference: Mapping[str, np.ndarray] | None
     ) -> tuple[Rows | None, UpdateStats | None]:
@@ -243,5 +356,11 @@ class AggregationRule(ABC):
 def sample_coefficients(candidates: Sequence[Candidate], chosen: Sequence[bool]) -> list[float]:
     """weight_i / Σ weight over the chosen candidates (0 for the others); weights
     are the capped claims."""
-    total = sum(c.weight for c, keep in zip(candidates, chosen, strict=True) if keep)
-    return [c.weight / total if keep else 0.0 for c, keep in zip(candidates, chosen, strict=True)]
+    return weight_coefficients([c.weight for c in candidates], chosen)
+
+
+def weight_coefficients(weights: Sequence[int], chosen: Sequence[bool]) -> list[float]:
+    """weights[i] / Σ chosen weights for the chosen, 0 for the others (an integer
+    total, then one correctly rounded division each)."""
+    total = sum(w for w, keep in zip(weights, chosen, strict=True) if keep)
+    return [w / total if keep else 0.0 for w, keep in zip(weights, chosen, strict=True)]

@@ -11,17 +11,20 @@ Every pre-filtered update is accepted and weighted by its capped claim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from client_kit.enums import Reason
 
-from .base import AggregationRule, Decision, RoundContext, sample_coefficients
-from .fixedpoint import weighted_sum
+from .base import AggregationRule, Decision, RoundContext, sample_coefficients, weight_coefficients
 
 
 class FedAvg(AggregationRule):
     name = "fedavg"
 
+    def speculate(self, weights: Sequence[int]) -> list[float]:
+        return weight_coefficients(weights, [True] * len(weights))
+
     def decide(self, ctx: RoundContext) -> Decision:
         everyone = [True] * len(ctx.candidates)
-        coeffs = sample_coefficients(ctx.candidates, everyone)
-        delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
-        return Decision([Reason.OK] * len(ctx.candidates), delta)
+        model = ctx.weighted_model(sample_coefficients(ctx.candidates, everyone))
+        return Decision([Reason.OK] * len(ctx.candidates), model)

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from client_kit.enums import Reason
 
 from .base import AggregationRule, Decision, RoundContext
-from .fixedpoint import weighted_sum
 from .geometry import dots_with
 
 
@@ -32,7 +29,7 @@ def trust_cosines(ctx: RoundContext) -> tuple[list[float], list[float], float]:
     """(cos(u_i, ref), |u_i|, |ref|) for every candidate."""
     assert ctx.reference is not None and ctx.reference_stats is not None
     dots, squares, ref_sq = dots_with(
-        ctx.layout, ctx.rows, ctx.maxabs, ctx.reference, ctx.reference_stats.maxabs, ctx.workers
+        ctx.layout, ctx.rows, ctx.maxabs, ctx.reference, ctx.reference_stats.maxabs, ctx.executor
     )
     norms = [math.sqrt(s) for s in squares.tolist()]
     ref_norm = math.sqrt(ref_sq)
@@ -60,9 +57,6 @@ class FLTrust(AggregationRule):
             t * (ref_norm / norm) / total if t > 0 else 0.0
             for t, norm in zip(trust, norms, strict=True)
         ]
-        if total > 0:
-            delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
-        else:
-            delta = [np.zeros(size) for size in ctx.layout.sizes]
+        model = ctx.weighted_model(coeffs) if total > 0 else ctx.base_model()
         reasons = [Reason.OK if ok else Reason.TRUST for ok in accepted]
-        return Decision(reasons, delta, {"cosines": cosines, "trust": trust})
+        return Decision(reasons, model, {"cosines": cosines, "trust": trust})

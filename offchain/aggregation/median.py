@@ -11,18 +11,9 @@ FedMedian. Verdicts come from agreement with the median (see coordinatewise).
 
 from __future__ import annotations
 
-import numpy as np
-
 from .base import AggregationRule, Decision, RoundContext
 from .coordinatewise import agreement, reduce_sorted
-
-
-def median_of_sorted(columns: np.ndarray) -> np.ndarray:
-    count = columns.shape[1]
-    upper = columns[:, count // 2].astype(np.float64)
-    if count % 2:
-        return upper
-    return (columns[:, count // 2 - 1].astype(np.float64) + upper) * 0.5
+from .passes import CoordinateReduction
 
 
 class CoordinateMedian(AggregationRule):
@@ -33,5 +24,5 @@ class CoordinateMedian(AggregationRule):
         self.min_cos = min_cos
 
     def decide(self, ctx: RoundContext) -> Decision:
-        delta, measured = reduce_sorted(ctx, median_of_sorted)
-        return agreement(ctx, delta, measured, self.min_cos)
+        model, measured = reduce_sorted(ctx, CoordinateReduction(median=True))
+        return agreement(ctx, model, measured, self.min_cos)

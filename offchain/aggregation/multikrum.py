@@ -26,7 +26,6 @@ import numpy as np
 from client_kit.enums import Reason
 
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients
-from .fixedpoint import weighted_sum
 from .geometry import coarse_gram, pairwise_sq_distances
 
 
@@ -60,14 +59,13 @@ class MultiKrum(AggregationRule):
     def decide(self, ctx: RoundContext) -> Decision:
         count = len(ctx.candidates)
         byzantine, keep = self.sizes(count)
-        products = coarse_gram(ctx.layout, ctx.rows, ctx.maxabs, ctx.workers)
+        products = coarse_gram(ctx.layout, ctx.rows, ctx.maxabs, ctx.executor)
         distances = pairwise_sq_distances(products)
         scores = krum_scores(distances, byzantine)
         ranking = sorted(range(count), key=lambda i: (scores[i], i))
         chosen = [False] * count
         for i in ranking[:keep]:
             chosen[i] = True
-        coeffs = sample_coefficients(ctx.candidates, chosen)
-        delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
+        model = ctx.weighted_model(sample_coefficients(ctx.candidates, chosen))
         reasons = [Reason.OK if keep_it else Reason.ROBUST_RULE for keep_it in chosen]
-        return Decision(reasons, delta, {"krum_scores": scores, "f": byzantine, "m": keep})
+        return Decision(reasons, model, {"krum_scores": scores, "f": byzantine, "m": keep})

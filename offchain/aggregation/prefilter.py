@@ -70,10 +70,13 @@ import numpy as np
 
 from client_kit.enums import Reason
 
+from .executor import Executor, as_executor
+from .fixedpoint import SumPlan
 from .geometry import cross_products
 from .layout import Layout, Rows
-from .objective import check_norm_bound, exceeds_norm_bound, shape_reason
-from .stats import UpdateStats, all_stats
+from .objective import NORM_BOUND_MARGIN, check_norm_bound, shape_reason
+from .passes import UpdateStats, scan
+from .stats import all_stats
 from .types import UpdateInput
 
 MIN_MAD = 0.02
@@ -103,6 +106,50 @@ class Screening:
 
 
 @dataclass(frozen=True)
+class Scanned:
+    """Updates read once: the shape-valid ones with their statistics (input order),
+    and the objective rejections found before reading (claims, shapes)."""
+
+    valid: list[tuple[int, Rows, UpdateStats]]
+    rejected: dict[int, Reason]
+
+
+def scan_updates(
+    layout: Layout,
+    updates: Sequence[UpdateInput],
+    workers: int | Executor = 1,
+    *,
+    plan: SumPlan | None = None,
+    base: Rows | None = None,
+    out: list[np.ndarray] | None = None,
+) -> Scanned:
+    """Shape checks, then one read of every shape-valid update (`passes.scan`): its
+    statistics and, with a `plan` (one scale per shape-valid update, in order), the
+    speculative weighted model written into `out`."""
+    rejected: dict[int, Reason] = {}
+    valid: list[tuple[int, Rows]] = []
+    for index, update in enumerate(updates):
+        reason = shape_reason(layout, update)
+        if reason is not Reason.OK:
+            rejected[index] = reason
+            continue
+        valid.append((index, layout.rows(update.tensors)))
+    if plan is not None and len(plan.scales) != len(valid):
+        raise ValueError("the speculative plan needs one scale per shape-valid update")
+    stats = scan(
+        as_executor(workers),
+        layout,
+        [rows for _, rows in valid],
+        plan=plan if valid else None,
+        base=base,
+        out=out,
+    )
+    return Scanned(
+        [(index, rows, stat) for (index, rows), stat in zip(valid, stats, strict=True)], rejected
+    )
+
+
+@dataclass(frozen=True)
 class PreFilter:
     """Thresholds of the statistical screens (see module docstring)."""
 
@@ -117,10 +164,11 @@ class PreFilter:
         self,
         layout: Layout,
         updates: Sequence[UpdateInput],
-        workers: int = 1,
+        workers: int | Executor = 1,
         *,
         norm_bound: float | None = None,
         published: Published | None = None,
+        scanned: Scanned | None = None,
     ) -> Screening:
         """Split key-ordered `updates` into candidates and rejections with reasons.
 
@@ -129,22 +177,18 @@ class PreFilter:
         commitments closed: the previous round's *accepted* updates, and the
         previous global delta under `GLOBAL_DELTA`, in the base's layout;
         invalid or zero ones are ignored.
+        scanned: the result of `scan_updates` on these updates, when the caller
+        already read them (the rules do, to sum in the same read).
         """
         bound = check_norm_bound(norm_bound)
-        rejected: dict[int, Reason] = {}
-        valid: list[tuple[int, Rows]] = []
-        for index, update in enumerate(updates):
-            reason = shape_reason(layout, update)
-            if reason is not Reason.OK:
-                rejected[index] = reason
-                continue
-            valid.append((index, layout.rows(update.tensors)))
-        stats = all_stats([rows for _, rows in valid], workers)
+        if scanned is None:
+            scanned = scan_updates(layout, updates, workers)
+        rejected = dict(scanned.rejected)
         finite: list[tuple[int, Rows, UpdateStats]] = []
-        for (index, rows), stat in zip(valid, stats, strict=True):
+        for index, rows, stat in scanned.valid:
             if not stat.finite:
                 rejected[index] = Reason.NON_FINITE
-            elif exceeds_norm_bound(rows, bound):
+            elif bound is not None and stat.norm > bound * (1.0 + NORM_BOUND_MARGIN):
                 rejected[index] = Reason.NORM_BOUND
             elif stat.norm == 0.0:
                 rejected[index] = Reason.FREE_RIDER
@@ -160,7 +204,8 @@ class PreFilter:
                 rejected[index] = Reason.FREE_RIDER
             else:
                 kept.append((index, rows, stat))
-        replayed, cosines = self._replays(layout, updates, kept, published or {}, workers)
+        executor = as_executor(workers)
+        replayed, cosines = self._replays(layout, updates, kept, published or {}, executor)
         candidates: list[Candidate] = []
         for index, rows, stat in kept:
             if index in replayed:
@@ -176,7 +221,7 @@ class PreFilter:
         updates: Sequence[UpdateInput],
         kept: list[tuple[int, Rows, UpdateStats]],
         published: Published,
-        workers: int,
+        workers: Executor,
     ) -> tuple[set[int], dict[str, float]]:
         replayed = _later_duplicates(updates, kept)
         cosines: dict[str, float] = {}
@@ -219,7 +264,7 @@ class PreFilter:
 
 
 def _published_rows(
-    layout: Layout, published: Published, workers: int
+    layout: Layout, published: Published, workers: Executor
 ) -> list[tuple[str, Rows, UpdateStats]]:
     """The usable published updates (author, rows, stats): right tensors, finite, non-zero."""
     usable = []

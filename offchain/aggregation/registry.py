@@ -16,6 +16,7 @@ from client_kit.training.task import AggregationSpec
 from offchain.errors import InvalidRule
 
 from .base import DEFAULT_REWARD_POLICY, AggregationRule
+from .executor import Executor
 from .fedavg import FedAvg
 from .fltrust import FLTrust
 from .median import CoordinateMedian
@@ -36,25 +37,39 @@ DEFAULT_RULE = TrustedMean.name
 
 __all__ = ["DEFAULT_REWARD_POLICY", "DEFAULT_RULE", "RULES", "make_rule", "rule_for_task"]
 
-# Keyword parameters every rule takes from `AggregationRule.__init__`: the
-# operator's (`prefilter`, `workers`) and the pool's own settings, which come
-# from the chain and the task package rather than the rule's parameters.
-_BASE_PARAMS = {
-    p.name
-    for p in inspect.signature(AggregationRule.__init__).parameters.values()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY
+# Parameters a task package may set, per rule, with the range each must fall in
+# (`prefilter` and `workers` are the operator's, never the organization's). Every
+# rule takes the pool's declared norm bound (objective checks and one-read sums).
+_BOUND = {"norm_bound": (1e-12, 1e12)}
+_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "fedavg": {**_BOUND},
+    "median": {**_BOUND, "min_cos": (-1.0, 1.0)},
+    "trimmed_mean": {**_BOUND, "beta": (0.0, 0.499999), "min_cos": (-1.0, 1.0)},
+    "multikrum": {**_BOUND, "byzantine_fraction": (0.0, 0.499999), "keep": (1, 1_000_000)},
+    "fltrust": {**_BOUND, "min_trust": (-1.0, 1.0)},
+    "trusted_mean": {
+        **_BOUND,
+        "sigmas": (0.5, 100.0),
+        "peer_sigmas": (0.5, 100.0),
+        "strong_sigmas": (0.5, 100.0),
+        "kappa": (0.5, 100.0),
+    },
 }
 
-# Parameters a task package may set, per rule, with the range each must fall in
-# (`prefilter` and `workers` are the operator's, never the organization's).
-_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "fedavg": {},
-    "median": {"min_cos": (-1.0, 1.0)},
-    "trimmed_mean": {"beta": (0.0, 0.499999), "min_cos": (-1.0, 1.0)},
-    "multikrum": {"byzantine_fraction": (0.0, 0.499999), "keep": (1, 1_000_000)},
-    "fltrust": {"min_trust": (-1.0, 1.0)},
-    "trusted_mean": {"sigmas": (0.5, 100.0), "kappa": (0.5, 100.0)},
-}
+
+def _keyword_parameters(factory: Callable[..., AggregationRule]) -> set[str]:
+    """Keyword-only parameters of the rule's __init__ and of every base it forwards to."""
+    names: set[str] = set()
+    for cls in getattr(factory, "__mro__", (factory,)):
+        init = cls.__dict__.get("__init__") if isinstance(cls, type) else cls
+        if init is None:
+            continue
+        names |= {
+            p.name
+            for p in inspect.signature(init).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+    return names
 
 
 def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
@@ -66,12 +81,7 @@ def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
         raise InvalidRule(
             f"unknown aggregation rule {name!r}; choose from {sorted(RULES)}"
         ) from None
-    accepted = {
-        p.name
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    } | _BASE_PARAMS
-    unknown = sorted(set(params) - accepted)
+    unknown = sorted(set(params) - _keyword_parameters(factory))
     if unknown:
         raise InvalidRule(f"rule {name!r} takes no parameter {', '.join(unknown)}")
     return factory(**params)
@@ -80,15 +90,17 @@ def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
 def rule_for_task(
     spec: AggregationSpec,
     *,
-    workers: int = 1,
+    workers: int | Executor = 1,
     norm_bound: float | None = None,
     reward_policy: RewardPolicy | str | int = RewardPolicy.EQUAL,
 ) -> AggregationRule:
     """The rule a task package names, with its parameters checked: each must be
     one the rule lets a pool set, a number (an integer for `keep`) in range.
-    `norm_bound` (the declared L2 bound, `client_kit.training.task.declared_norm_bound`)
-    and `reward_policy` (the pool's on-chain policy) are the pool's, passed through.
-    Raises `InvalidRule` otherwise."""
+    Raises `InvalidRule` otherwise.
+
+    `reward_policy` is the pool's (on chain); `norm_bound` the bound the task
+    declares through its training config (`offchain.judging.declared_norm_bound`),
+    used when the task's rule parameters do not set `norm_bound` themselves."""
     ranges = _RANGES.get(spec.rule)
     if ranges is None:
         raise InvalidRule(f"unknown aggregation rule {spec.rule!r}; choose from {sorted(RULES)}")
@@ -103,10 +115,5 @@ def rule_for_task(
             raise InvalidRule(f"{spec.rule}: {key} must be {kind}")
         if not (math.isfinite(value) and low <= value <= high):
             raise InvalidRule(f"{spec.rule}: {key} must be in [{low}, {high}], got {value}")
-    return make_rule(
-        spec.rule,
-        workers=workers,
-        norm_bound=norm_bound,
-        reward_policy=reward_policy,
-        **spec.params,
-    )
+    params: dict[str, object] = {"norm_bound": norm_bound, **spec.params}
+    return make_rule(spec.rule, workers=workers, reward_policy=reward_policy, **params)

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from offchain.errors import InvalidRule
 
 from .base import AggregationRule, Decision, RoundContext
 from .coordinatewise import agreement, reduce_sorted
 from .fixedpoint import grid_exponent
+from .passes import CoordinateReduction
 
 TRIM_BITS = 30
 
@@ -44,17 +43,14 @@ class TrimmedMean(AggregationRule):
     def decide(self, ctx: RoundContext) -> Decision:
         count = len(ctx.candidates)
         cut = trimmed_count(count, self.beta)
-        kept = count - 2 * cut
         grid = grid_exponent(max(ctx.maxabs), TRIM_BITS)
-        scale = np.float32(math.ldexp(1.0, grid))
-
-        def reducer(columns: np.ndarray) -> np.ndarray:
-            middle = columns[:, cut : count - cut] * scale
-            np.rint(middle, out=middle)
-            total = np.add.reduce(middle, axis=1, dtype=np.float64)
-            return np.ldexp(total, -grid) / kept
-
-        delta, measured = reduce_sorted(ctx, reducer)
-        decision = agreement(ctx, delta, measured, self.min_cos)
+        reduction = CoordinateReduction(
+            median=False,
+            cut=cut,
+            trim_scale=math.ldexp(1.0, grid),
+            trim_unit=math.ldexp(1.0, -grid),
+        )
+        model, measured = reduce_sorted(ctx, reduction)
+        decision = agreement(ctx, model, measured, self.min_cos)
         decision.details["trimmed_per_side"] = cut
         return decision

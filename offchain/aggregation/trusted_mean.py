@@ -42,13 +42,13 @@ loose on purpose, for a low honest exclusion rate.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from client_kit.enums import Reason
 
-from .base import AggregationRule, Decision, RoundContext, sample_coefficients
-from .fixedpoint import weighted_sum
+from .base import AggregationRule, Decision, RoundContext, sample_coefficients, weight_coefficients
 from .geometry import gram
 from .linalg import explained_fractions
 
@@ -74,6 +74,9 @@ class TrustedMean(AggregationRule):
         self.strong_sigmas = strong_sigmas
         self.kappa = kappa
 
+    def speculate(self, weights: Sequence[int]) -> list[float]:
+        return weight_coefficients(weights, [True] * len(weights))  # nobody excluded
+
     def decide(self, ctx: RoundContext) -> Decision:
         assert ctx.reference is not None and ctx.reference_stats is not None
         count = len(ctx.candidates)
@@ -81,7 +84,7 @@ class TrustedMean(AggregationRule):
             ctx.layout,
             [*ctx.rows, ctx.reference],
             [*ctx.maxabs, ctx.reference_stats.maxabs],
-            ctx.workers,
+            ctx.executor,
         )
         squares = np.diag(products)
         norms = np.sqrt(squares)
@@ -112,10 +115,9 @@ class TrustedMean(AggregationRule):
                 reasons.append(Reason.OK)
         chosen = [r is Reason.OK for r in reasons]
         if any(chosen):
-            coeffs = sample_coefficients(ctx.candidates, chosen)
-            delta = weighted_sum(ctx.layout, ctx.rows, coeffs, ctx.maxabs, workers=ctx.workers)
+            model = ctx.weighted_model(sample_coefficients(ctx.candidates, chosen))
         else:
-            delta = [np.zeros(size) for size in ctx.layout.sizes]
+            model = ctx.base_model()
         details = {
             "reference_cosines": ref_cos.tolist(),
             "peer_cosines": peer_cos.tolist(),
@@ -125,4 +127,4 @@ class TrustedMean(AggregationRule):
             "min_peer_cos": min_peer_cos,
             "strong_cos": strong_cos,
         }
-        return Decision(reasons, delta, details)
+        return Decision(reasons, model, details)

@@ -1,23 +1,40 @@
-"""Exact fixed-point sums: rounding matches np.rint, results are order-free."""
+"""Exact fixed-point sums: integer terms added exactly, results are order-free."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
-from offchain.aggregation.fixedpoint import MAGIC, MAGIC_BITS, ceil_log2, weighted_sum
+from offchain.aggregation.fixedpoint import SUM_BITS, SumPlan, ceil_log2, weighted_sum
 from offchain.aggregation.layout import Layout
 
 
-@pytest.mark.parametrize(
-    "value",
-    [0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.5, 0.49999997, 1234.5, -4194303.5, 4194304.0, -4194304.0],
-)
-def test_magic_rounding_equals_rint(value: float) -> None:
-    # Given a float32 within ±2^22, When rounded with the magic add, Then it equals np.rint
-    x = np.array([value], dtype=np.float32)
-    bits = (x + MAGIC).view(np.int32)[0] - MAGIC_BITS
-    assert bits == np.rint(x)[0]
+@pytest.mark.parametrize("seed", [0, 1])
+def test_terms_are_integers_added_exactly_up_to_the_top_of_the_grid(seed: int) -> None:
+    # Given rows at very different scales, with their coordinates' extremes at max |x|
+    rng = np.random.default_rng(seed)
+    layout = Layout.of({"w": np.zeros(2000, np.float32)})
+    rows = [
+        [(rng.standard_normal(2000) * 10.0 ** rng.integers(-3, 3)).astype(np.float32)]
+        for _ in range(6)
+    ]
+    coeffs = (rng.random(6) - 0.3).tolist()
+    maxabs = [float(np.abs(r[0]).max()) for r in rows]
+    plan = SumPlan.of(coeffs, maxabs)
+    # When summed on the plan's grid
+    result = weighted_sum(layout, rows, coeffs, maxabs)[0]
+    # Then every coordinate is the exact integer sum of rint(x·a·2^G), scaled by 2^-G
+    terms = [
+        [int(v) for v in np.rint(r[0].astype(np.float64) * s)]
+        for r, s in zip(rows, plan.scales.tolist(), strict=True)
+    ]
+    exact = [sum(column) for column in zip(*terms, strict=True)]
+    assert [math.ldexp(float(v), -plan.grid) for v in exact] == result.tolist()
+    # And the grid uses the float64 budget: the largest possible total is near 2^52
+    budget = sum(abs(a) * m for a, m in zip(coeffs, maxabs, strict=True)) * 2.0**plan.grid
+    assert 2.0 ** (SUM_BITS - 1) <= budget < 2.0**SUM_BITS
 
 
 @pytest.mark.parametrize(

@@ -120,21 +120,46 @@ def test_coordinatewise_cosines_match_float64_and_any_worker_count(rule: str) ->
     assert one.verdicts[0].reason == "robust_rule"
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_update_stats_norm_is_the_exact_chunked_integer_norm(bad: float) -> None:
-    from offchain.aggregation.stats import NORM_BITS, STATS_CHUNK, update_stats
+def lane_norm_oracle(row: list[np.ndarray], piece: int, lanes: int) -> float:
+    """The documented norm, written with Python floats: per piece of each tensor,
+    lane j sums squares of coordinates ≡ j (mod lanes) in order, lanes fold
+    pairwise, pieces are added with math.fsum."""
+    values = []
+    for flat in row:
+        for start in range(0, flat.size, piece):
+            squares = [float(v) * float(v) for v in flat[start : start + piece].tolist()]
+            lane = [0.0] * lanes
+            for k, square in enumerate(squares):
+                lane[k % lanes] += square
+            width = lanes
+            while width > 1:
+                width //= 2
+                for j in range(width):
+                    lane[j] += lane[j + width]
+            values.append(lane[0])
+    return math.sqrt(math.fsum(values))
 
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_update_stats_norm_is_the_documented_lane_sum(bad: float) -> None:
+    from offchain.aggregation.kernels.compiled import NORM_LANES
+    from offchain.aggregation.passes import SCAN_CHUNK
+    from offchain.aggregation.stats import update_stats
+
+    # Given a row over two tensors, one piece not a multiple of the lanes, values spread
+    # over 12 orders of magnitude (so the order of additions matters)
     rng = np.random.default_rng(9)
-    row = [rng.standard_normal(STATS_CHUNK + 4000).astype(np.float32), np.zeros(10, np.float32)]
+    row = [
+        (rng.standard_normal(SCAN_CHUNK + 4000) * 10.0 ** rng.integers(-6, 6, SCAN_CHUNK + 4000))
+        .astype(np.float32),
+        np.zeros(10, np.float32),
+    ]
     row[0][:100] *= -30.0
-    expected = 0
-    for start in range(0, row[0].size, STATS_CHUNK):
-        piece = row[0][start : start + STATS_CHUNK]
-        exponent = grid_exponent(float(np.abs(piece).max()), NORM_BITS)
-        ints = np.rint(piece * np.float32(math.ldexp(1.0, exponent))).astype(np.int64)
-        expected += math.ldexp(float(int((ints * ints).sum())), -2 * exponent)
+    # When its statistics are computed, Then they are the documented values, bit for bit
     stats = update_stats(row)
     assert stats.finite and stats.maxabs == float(np.abs(row[0]).max())
-    assert stats.norm == math.sqrt(expected)
-    row[0][STATS_CHUNK + 5] = bad
+    assert stats.norm == lane_norm_oracle(row, SCAN_CHUNK, NORM_LANES)
+    assert stats.norm == pytest.approx(float(np.linalg.norm(row[0].astype(np.float64))), rel=1e-13)
+    # And one NaN or ±Inf anywhere makes the update non-finite
+    row[0][SCAN_CHUNK + 5] = bad
     assert not update_stats(row).finite
