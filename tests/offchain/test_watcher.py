@@ -360,12 +360,13 @@ async def test_no_state_change_is_lost_across_a_disconnect(proxied, tmp_path) ->
     watcher = Watcher(watched, bus, backoff_max=0.5, idle_poll=30.0)
     async with running(watcher):
         subscription = bus.subscribe(after=Cursor(0, 0, 0))
-        # the first connect reports the current state of every program account
-        # (in getProgramAccounts' order, which is not the creation order)
+        # the first connect reports the current state of every program account (in the
+        # order getProgramAccounts lists them: wait for both)
         state = await read_until(
             subscription,
-            lambda xs: latest(xs, world.participant(trainer)) is not None
-            and latest(xs, world.key) is not None,
+            lambda xs: all(
+                latest(xs, key) is not None for key in (world.key, world.participant(trainer))
+            ),
         )
         assert latest(state, world.key).account.status == "Open"
         # When the websocket goes down and another client changes the pool meanwhile
