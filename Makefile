@@ -54,6 +54,7 @@ bench: setup program
 	$(PY) bench/aggregation.py
 	$(PY) bench/robustness.py
 	$(PY) bench/watcher.py
+	$(PY) bench/operator.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

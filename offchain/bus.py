@@ -1,8 +1,11 @@
-"""The operator runtime's event bus: chain events and account updates in one order.
+"""The operator runtime's event bus: chain events, account updates and the
+operator's own events in one order.
 
 Everything the watcher learns from the chain is published here once, and every
 consumer (the round coordinator, the payout relayer, the API's websocket feed)
-reads it through its own bounded subscription.
+reads it through its own bounded subscription. The operator runtime publishes
+what only it knows (`offchain.events`, e.g. a round's test accuracy) on the
+same bus, so the feed carries both in one order.
 
 Cursor
 ------
@@ -23,6 +26,8 @@ watcher backfilling what it already saw) is refused as a duplicate.
   own events exactly.
 * `str(cursor)` is `"slot:tx:log"` and `Cursor.parse` reads it back (the
   websocket feed's resume token).
+* An operator event (`OperatorEvent`, `publish_operator`) takes the next
+  position after everything published, like an account update observed then.
 
 Event positions are the chain's, so they agree across processes; account
 update positions are the bus's own.
@@ -65,6 +70,7 @@ The bus is single-threaded: publish and read from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from bisect import bisect_right
 from collections import deque
@@ -78,6 +84,7 @@ from client_kit.accounts import as_dict
 from client_kit.errors import FedstakeError
 from client_kit.gateway.base import AccountInfo
 
+log = logging.getLogger(__name__)
 MAX_COMPONENT = 2**64 - 1  # slots and indexes are u64 on chain
 _CURSOR_TEXT = re.compile(r"([0-9]{1,20}):([0-9]{1,20}):([0-9]{1,20})")
 
@@ -224,7 +231,36 @@ class Gap:
         }
 
 
-BusItem = ChainEvent | AccountUpdate
+@dataclass(frozen=True, slots=True)
+class OperatorEvent:
+    """An event the operator runtime itself publishes (not the chain): one of
+    `offchain.events` (e.g. `RoundEvaluated`), at a position of the bus's own,
+    like an account update (`EventBus.publish_operator`)."""
+
+    KIND: ClassVar[str] = "operator"
+    cursor: Cursor
+    event: Any
+
+    @property
+    def name(self) -> str:
+        return getattr(self.event, "NAME", None) or type(self.event).__name__
+
+    @property
+    def pool(self) -> Pubkey | None:
+        """The event's `pool` field, if it has one."""
+        value = event_field(self.event, "pool")
+        return value if isinstance(value, Pubkey) else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.KIND,
+            "cursor": str(self.cursor),
+            "name": self.name,
+            "fields": as_dict(self.event),
+        }
+
+
+BusItem = ChainEvent | AccountUpdate | OperatorEvent
 Select = Callable[[BusItem], bool]
 
 
@@ -234,7 +270,8 @@ def event_field(event: Any, name: str) -> Any:
 
 
 class EventBus:
-    """Bounded, cursor-ordered fan-out of `ChainEvent`s and `AccountUpdate`s.
+    """Bounded, cursor-ordered fan-out of `ChainEvent`s, `AccountUpdate`s and
+    `OperatorEvent`s.
 
     See the module docstring for the cursor and the backpressure policy.
     `retention`, `queue_size` and `max_subscribers` are item/subscriber counts
@@ -263,6 +300,7 @@ class EventBus:
         self._head: Cursor | None = None
         self._horizon: Cursor | None = None
         self._subscriptions: list[Subscription] = []
+        self._observers: list[Callable[[BusItem], None]] = []
         self.published = 0
         self.duplicates = 0
         self.evicted = 0
@@ -293,7 +331,23 @@ class EventBus:
             return False
         self._append(item)
         self.published += 1
+        for observer in list(self._observers):
+            try:
+                observer(item)
+            except Exception:  # an observer's bug must not stop the bus
+                log.exception("bus observer %r failed on %s", observer, item.cursor)
         return True
+
+    def add_observer(self, observer: Callable[[BusItem], None]) -> None:
+        """Calls `observer(item)` for every item published from now on, inside
+        `publish`, before any subscription reads it. For cheap bookkeeping that
+        must never lag (an index the subscribers' readers consult); it must not
+        block or publish. Exceptions are logged and ignored."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[BusItem], None]) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
 
     def _append(self, item: BusItem | Gap) -> None:
         self._head = item.cursor
@@ -310,6 +364,14 @@ class EventBus:
                 self._start = 0
         for subscription in self._subscriptions:
             subscription._offer(item)
+
+    def publish_operator(self, event: Any) -> OperatorEvent:
+        """Publishes an operator-side event (`offchain.events`) at `next_cursor()`:
+        after everything published so far, in the group of the last transaction
+        (the same place an account update observed now would take)."""
+        item = OperatorEvent(self.next_cursor(), event)
+        self.publish(item)
+        return item
 
     def mark_gap(self, up_to: Cursor) -> None:
         """Positions up to and including `up_to` will never be published (the
@@ -364,7 +426,8 @@ def _cursor_of(item: BusItem | Gap) -> Cursor:
 class Subscription:
     """One consumer's view of the bus: `await get()` or `async for item in sub`.
 
-    Yields `ChainEvent`, `AccountUpdate` and `Gap` items in cursor order.
+    Yields `ChainEvent`, `AccountUpdate`, `OperatorEvent` and `Gap` items in cursor
+    order.
     `position` is the last cursor this subscription was given or skipped past
     (pass it as `after` to resume elsewhere). Raises `SubscriberDropped` once
     dropped and `SubscriptionClosed` after `close()`.

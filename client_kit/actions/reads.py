@@ -1,4 +1,5 @@
-"""Typed reads every role needs: one account by its address, or a filtered list.
+"""Typed reads every role needs: one account by its address, or a filtered list
+(pools, a pool's participants, rounds and submissions).
 
 A missing account, or one that is not the program's, is a named error for
 `load_*` and None for `find_*`; a listing asks the chain only for the accounts
@@ -97,6 +98,40 @@ async def list_pools(
 ) -> list[tuple[Pubkey, Pool]]:
     """Every pool of the program (of `organization` only, if given), by address."""
     equal = {} if organization is None else {"organization": organization}
-    found = await chain.program_accounts(account_filters(Pool, **equal))
-    pools = [(key, decode_account(Pool, info.data)) for key, info in found]
-    return sorted(pools, key=lambda item: str(item[0]))
+    return sorted(await _listed(chain, Pool, **equal), key=lambda item: str(item[0]))
+
+
+async def _listed(chain: ChainGateway, cls: type[T], **equal: object) -> list[tuple[Pubkey, T]]:
+    """Every `cls` account whose fields equal `equal`, by address (one filtered query)."""
+    found = await chain.program_accounts(account_filters(cls, **equal))
+    return [(key, decode_account(cls, info.data)) for key, info in found]
+
+
+async def list_participants(chain: ChainGateway, pool: Pubkey) -> list[tuple[Pubkey, Participant]]:
+    """Every participant account of `pool` (withdrawn ones are closed), ordered by wallet."""
+    found = await _listed(chain, Participant, pool=pool)
+    return sorted(found, key=lambda item: str(item[1].wallet))
+
+
+async def list_rounds(chain: ChainGateway, pool: Pubkey) -> list[tuple[Pubkey, Round]]:
+    """Every round account `pool` opened, by round number."""
+    found = await _listed(chain, Round, pool=pool)
+    return sorted(found, key=lambda item: item[1].round)
+
+
+async def list_submissions(
+    chain: ChainGateway,
+    pool: Pubkey,
+    round_number: int | None = None,
+    wallet: Pubkey | None = None,
+) -> list[tuple[Pubkey, Submission]]:
+    """`pool`'s submissions still open on chain (closed ones are gone), of one
+    round and/or one wallet if given, ordered by (round, wallet). One
+    `program_accounts` query filtered by discriminator, size and the fields."""
+    equal: dict[str, object] = {"pool": pool}
+    if round_number is not None:
+        equal["round"] = round_number
+    if wallet is not None:
+        equal["wallet"] = wallet
+    found = await _listed(chain, Submission, **equal)
+    return sorted(found, key=lambda item: (item[1].round, str(item[1].wallet)))

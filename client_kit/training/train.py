@@ -269,15 +269,23 @@ def apply_update(weights: Mapping[str, np.ndarray], update: Mapping[str, np.ndar
     }
 
 
-def evaluate(
+def loss_and_accuracy(
     spec: ModelSpec, weights: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray
-) -> float:
-    """Accuracy of the model with `weights` on (x, y)."""
+) -> tuple[float, float]:
+    """(mean cross-entropy per example in nats, accuracy as a fraction 0..1) of
+    the model with `weights` on (x, y): what an operator publishes as a round's
+    evaluation. Raises `InvalidDataset` / `IncompatibleWeights` for bad inputs."""
     import torch
 
     data = validate_dataset(x, y, spec)
     with deterministic(0):
         model = build_model(spec, 0)
         load_weights(model, spec, weights)
-        _, accuracy = _loss_and_accuracy(model, torch.from_numpy(data.x), torch.from_numpy(data.y))
-    return accuracy
+        return _loss_and_accuracy(model, torch.from_numpy(data.x), torch.from_numpy(data.y))
+
+
+def evaluate(
+    spec: ModelSpec, weights: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray
+) -> float:
+    """Accuracy of the model with `weights` on (x, y)."""
+    return loss_and_accuracy(spec, weights, x, y)[1]
