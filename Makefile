@@ -59,6 +59,7 @@ bench: setup program
 	$(PY) bench/aggregation.py
 	$(PY) bench/robustness.py
 	$(PY) bench/watcher.py
+	$(PY) bench/operator.py
 	$(PY) bench/api_feed.py
 
 clean:

@@ -171,7 +171,7 @@ class Life:
     async def finalize(self, number: int) -> None:
         model = encode_tensors({name: np.full(shape, number, np.float32) for name, shape in SHAPES})
         done = await operator.finalize_round(
-            self.chain, self.store, self.agg, self.pool, number, model
+            self.chain, self.store, self.agg, self.pool, number, model, b"bench round record"
         )
         self.record("finalize_round", done.tx)
 

@@ -26,8 +26,8 @@ from bench.attacks import Attack, PublicView, choose_malicious
 from offchain.aggregation import (
     GLOBAL_DELTA,
     AggregationRule,
+    Judgment,
     UpdateInput,
-    Verdict,
     loo_contributions,
     to_bps,
 )
@@ -216,7 +216,7 @@ class GroupStats:
             return 0.0
         return float(totals.std() / totals.mean())
 
-    def record(self, verdict: Verdict, scores: dict[str, dict[str, int]]) -> None:
+    def record(self, verdict: Judgment, scores: dict[str, dict[str, int]]) -> None:
         self.judged += 1
         self.excluded += verdict.excluded
         self.slashed += verdict.slashed
@@ -238,7 +238,7 @@ class RunResult:
 def loo_scores(
     model: dict[str, np.ndarray],
     updates: list[UpdateInput],
-    verdicts: list[Verdict],
+    verdicts: list[Judgment],
     loss: Callable[[dict[str, np.ndarray]], float],
 ) -> dict[str, int]:
     """Basis points of the accepted updates under the `loo` contribution measure."""

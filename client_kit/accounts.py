@@ -170,6 +170,7 @@ class Round:
     base_model_hash: bytes
     global_model_hash: bytes
     global_model_cid: bytes
+    record_cid: bytes
     eligible_count: int
     submission_count: int
     revealed_count: int
@@ -187,6 +188,11 @@ class Round:
     @property
     def global_model_cid_str(self) -> str:
         return field_to_cid(self.global_model_cid)
+
+    @property
+    def record_cid_str(self) -> str:
+        """The CID of the operator's round record ("" until finalized)."""
+        return field_to_cid(self.record_cid)
 
     def submissions_closed(self, now: int) -> bool:
         """The commitment phase is over (program's `Round::submissions_closed`)."""

@@ -240,7 +240,10 @@ class FedstakeInstructions:
         round_number: int,
         global_model_hash: bytes,
         global_model_cid: str,
+        record_cid: str,
     ) -> Instruction:
+        """`finalize_round`: the round's global model (hash and CID) and the CID of
+        the operator's round record (what `verify-round` reruns)."""
         return self._build(
             "finalize_round",
             {
@@ -253,6 +256,7 @@ class FedstakeInstructions:
                 "round": round_number,
                 "global_model_hash": global_model_hash,
                 "global_model_cid": cid_to_field(global_model_cid),
+                "record_cid": cid_to_field(record_cid),
             },
         )
 

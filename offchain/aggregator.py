@@ -1,106 +1,243 @@
-"""Judges one round of a pool: the aggregator's whole job for that round.
+"""Gathers one round's inputs from the chain and storage, and judges the round.
 
-Once the round's reveal phase is over: a commitment never revealed is
-Slashed (`not_revealed`); every revealed update is fetched by its CID and
-checked against the on-chain `update_hash` (bytes received that do not hash
-to it → Slashed `hash_mismatch`), decoded (undecodable, or a revealed CID
-that is not a CID → Slashed `malformed`; wrong tensors → Slashed `shape`);
-the rest go through the pool's robust rule, and `rule_verdict` maps each of
-its judgments to a verdict: objective faults it finds (non-finite values, …)
-are Slashed, its doubts only Excluded. Each verdict is recorded, the new
-global model stored and its hash recorded.
+`gather_round` reads everything `offchain.judging.decide_round` needs once a
+round's reveal phase is over: the pool and its task package, the round's base
+model (the pool's global model, checked against its on-chain hash), the
+previous round's record (through `Round.record_cid`: the previous base, for
+the previous global delta, and the previous round's accepted revealed
+updates, the `replay` test's sources), the operator's reference update
+(stored, so the record can name it), and every submission with the bytes
+received for its revealed CID.
 
-Operator-side failures never become verdicts: a store that cannot deliver
-raises `UpdateUnavailable` before anything is sent, and the round is retried
+Operator-side failures never become verdicts: a store that cannot deliver a
+revealed update raises `UpdateUnavailable`, any other input the operator
+cannot get or that does not match what the chain records raises
+`RoundInputUnavailable`, both before anything is sent. The round is retried
 or, if nobody judges in time, expires (docs/PROTOCOL.md).
 
-Every chain and store exchange goes through `client_kit.actions`; this module
-only decides. Works on any `ChainGateway`.
+`judge_round` is the whole round in one call (gather, decide, send each
+verdict, store the global model and the round record, finalize), for the
+demo and tests; the operator service (`offchain.coordinator`) runs the same
+steps with a journal in between. Every chain and store exchange goes through
+`client_kit.actions`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client_kit.accounts import Submission
+from client_kit.accounts import Pool, Round
 from client_kit.actions import operator
 from client_kit.actions.reads import find_round, load_pool
-from client_kit.canonical import MalformedUpdate, encode_tensors, tensors_hash
-from client_kit.enums import Reason, ReasonKind, UnknownVariant, Verdict
+from client_kit.canonical import (
+    MalformedUpdate,
+    Tensors,
+    canonical_hash,
+    decode_tensors,
+    encode_tensors,
+    tensors_hash,
+)
+from client_kit.errors import FedstakeError
 from client_kit.gateway.base import ChainGateway
 from client_kit.storage.base import ContentStore
-from offchain.aggregation import AggregationRule, Judgment, UpdateInput
+from client_kit.storage.cid import is_cid
+from client_kit.storage.errors import StorageError
+from client_kit.training.task import InvalidTaskPackage, TaskPackage
 from offchain.errors import RoundMismatch, RoundNotReady
+from offchain.judging import (
+    JudgedSubmission,
+    RoundDecision,
+    RoundInputs,
+    SubmissionInput,
+    decide_round,
+    declared_norm_bound,
+    needs_reference,
+)
+from offchain.record import Content, InvalidRoundRecord, JudgedEntry, RoundRecord
 
-Tensors = dict[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class JudgedSubmission:
-    """One recorded verdict: the participant, the verdict, why, and its score (bps)."""
-
-    wallet: Pubkey
-    verdict: Verdict
-    reason: Reason
-    score_bps: int
-
-    @property
-    def accepted(self) -> bool:
-        return self.verdict is Verdict.ACCEPTED
+ReferenceFn = Callable[[TaskPackage, Tensors, int], Tensors | None]
+"""`reference(task, base, round_number)`: the operator's reference update, or None."""
 
 
-@dataclass(frozen=True, eq=False)  # holds arrays
+class RoundInputUnavailable(FedstakeError):
+    """An input of the round the operator cannot get, or that does not match
+    what the chain records (task package, base model, previous round record,
+    a source, the reference update): the operator's problem, never a verdict."""
+
+
+class ReferenceMissing(RoundInputUnavailable):
+    """The pool's rule or reward policy needs the operator's reference update
+    and the operator has no reference data."""
+
+
+@dataclass(frozen=True, eq=False)
 class RoundOutcome:
+    """A judged and finalized round (what `judge_round` returns)."""
+
     round: int
     judged: list[JudgedSubmission]
     global_model: Tensors
     global_hash: bytes
     global_cid: str
+    record_cid: str
 
 
-def rule_verdict(judgment: Judgment) -> tuple[Verdict, Reason, int]:
-    """The verdict, reason and score (bps) recorded for a rule's judgment.
-
-    Accepted keeps its score. A rejection is Slashed only for an objective
-    reason (1..=63: a fault anyone can reproduce from the bytes); every other
-    reason — the rule's statistical doubts, and any name this client does not
-    know — only excludes (no slash, no reward this round).
-    """
-    if judgment.accepted:
-        return Verdict.ACCEPTED, Reason.OK, judgment.score_bps
+async def fetch_checked(store: ContentStore, cid: str, expected_hash: bytes, what: str) -> bytes:
+    """The bytes stored under `cid`, which must hash to `expected_hash`;
+    `RoundInputUnavailable` otherwise (unreachable, missing, mismatching)."""
     try:
-        reason = Reason.from_code(judgment.reason)
-    except UnknownVariant:
-        reason = Reason.ROBUST_RULE
-    if reason.kind not in (ReasonKind.OBJECTIVE, ReasonKind.STATISTICAL):
-        reason = Reason.ROBUST_RULE
-    return reason.verdict, reason, 0
+        data = await asyncio.to_thread(store.get, cid)
+    except StorageError as exc:
+        raise RoundInputUnavailable(f"{what} ({cid}): {exc}") from exc
+    if canonical_hash(data) != bytes(expected_hash):
+        raise RoundInputUnavailable(f"{what} ({cid}) does not hash to {expected_hash.hex()}")
+    return data
 
 
-async def checked_update(
-    store: ContentStore, submission: Submission, base: Mapping[str, np.ndarray]
-) -> tuple[Tensors | None, Reason]:
-    """The submission's update as float arrays, or None and the objective
-    reason it cannot be used. Nothing a participant sends escapes as an
-    exception (bytes that do not decode are `MALFORMED`); the store's failures
-    do, as `UpdateUnavailable`: they are the operator's, not a fault."""
-    if not submission.revealed:
-        return None, Reason.NOT_REVEALED
+async def fetch_tensors(store: ContentStore, content: Content, what: str) -> Tensors:
+    """Canonical tensors named by `content` (hash checked); `RoundInputUnavailable`."""
+    data = await fetch_checked(store, content.cid, content.hash, what)
     try:
-        tensors = await operator.fetch_update(store, submission)
-    except operator.UpdateHashMismatch:
-        return None, Reason.HASH_MISMATCH
-    except (operator.InvalidRevealedCid, MalformedUpdate):
-        return None, Reason.MALFORMED
-    if set(tensors) != set(base) or any(tensors[k].shape != base[k].shape for k in base):
-        return None, Reason.SHAPE
-    return {k: np.asarray(v) for k, v in tensors.items()}, Reason.OK
+        return decode_tensors(data)
+    except MalformedUpdate as exc:
+        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
+
+
+async def fetch_task(store: ContentStore, pool: Pool) -> TaskPackage:
+    """The pool's task package; `RoundInputUnavailable` when it cannot be read."""
+    try:
+        data = await asyncio.to_thread(store.get, pool.task_cid_str)
+        return TaskPackage.from_bytes(data)
+    except (StorageError, InvalidTaskPackage) as exc:
+        raise RoundInputUnavailable(f"task package {pool.task_cid_str}: {exc}") from exc
+
+
+async def fetch_record(store: ContentStore, state: Round) -> RoundRecord:
+    """Round `state`'s record (by `record_cid`); `RoundInputUnavailable`."""
+    cid = state.record_cid_str
+    try:
+        data = await asyncio.to_thread(store.get, cid)
+        return RoundRecord.from_bytes(data)
+    except (StorageError, InvalidRoundRecord) as exc:
+        raise RoundInputUnavailable(f"round {state.round} record ({cid}): {exc}") from exc
+
+
+async def fetch_submission_bytes(store: ContentStore, cid: str, wallet: Pubkey) -> bytes | None:
+    """The bytes stored under a revealed CID; None when the CID is not a CID
+    (the participant's fault), `UpdateUnavailable` when the store fails."""
+    if not is_cid(cid):
+        return None
+    try:
+        return await asyncio.to_thread(store.get, cid)
+    except StorageError as exc:
+        raise operator.UpdateUnavailable(f"{wallet}: {exc}") from exc
+
+
+async def gather_round(
+    chain: ChainGateway,
+    store: ContentStore,
+    pool_key: Pubkey,
+    *,
+    reference: ReferenceFn | None = None,
+) -> RoundInputs:
+    """The open round's inputs, once its reveal phase is over (see the module
+    docstring). Raises, before anything is sent: `PoolNotFound`;
+    `RoundMismatch` when the pool has no open round; `RoundNotReady` while the
+    reveal phase is open; `UpdateUnavailable` / `RoundInputUnavailable`
+    (`ReferenceMissing`) for inputs the operator cannot get."""
+    pool = await load_pool(chain, pool_key)
+    number = pool.round
+    current = await find_round(chain, pool_key, number)
+    if current is None or current.finalized:
+        raise RoundMismatch(f"pool {pool_key} has no open round {number}")
+    if not current.reveals_closed(await chain.unix_time()):
+        raise RoundNotReady(f"round {number}: the reveal phase is still open")
+    task = await fetch_task(store, pool)
+    base_content = Content(bytes(pool.global_model_hash), pool.global_model_cid_str)
+    if base_content.hash != bytes(current.base_model_hash):
+        raise RoundMismatch(f"round {number}'s base is not the pool's global model")
+    base = await fetch_tensors(store, base_content, "base model")
+
+    previous_base = previous_content = None
+    sources: dict[Pubkey, Tensors] = {}
+    source_contents = []
+    if number > 1:
+        before = await find_round(chain, pool_key, number - 1)
+        if before is None or not before.finalized:
+            raise RoundMismatch(f"round {number - 1} of pool {pool_key} is not finalized")
+        record = await fetch_record(store, before)
+        if record.global_model.hash != base_content.hash:
+            raise RoundInputUnavailable(f"round {number - 1}'s record names another global model")
+        previous_content = record.base
+        previous_base = await fetch_tensors(store, previous_content, "previous base model")
+        source_contents = record.accepted_sources()
+        for source in source_contents:
+            sources[source.author] = await fetch_tensors(
+                store, Content(source.hash, source.cid), f"source {source.author}"
+            )
+
+    reference_tensors = reference_content = None
+    if needs_reference(task.aggregation, pool.reward_policy):
+        update = (
+            None if reference is None else await asyncio.to_thread(reference, task, base, number)
+        )
+        if update is None:
+            raise ReferenceMissing(
+                f"pool {pool_key}: rule {task.aggregation.rule!r} with the "
+                f"{pool.reward_policy.value} policy needs the operator's reference data"
+            )
+        reference_tensors = {k: v.astype("float32", copy=False) for k, v in update.items()}
+        data = encode_tensors(reference_tensors)
+        try:
+            cid = await asyncio.to_thread(store.put, data)
+        except StorageError as exc:
+            raise RoundInputUnavailable(f"storing the reference update: {exc}") from exc
+        reference_content = Content(tensors_hash(reference_tensors), cid)
+
+    submissions = []
+    for sub in await operator.round_submissions(chain, pool_key, number):
+        entry = JudgedEntry.of_submission(sub)
+        data = (
+            None
+            if entry.cid is None
+            else await fetch_submission_bytes(store, entry.cid, sub.wallet)
+        )
+        submissions.append(SubmissionInput.of_entry(entry, data))
+    return RoundInputs(
+        pool=pool_key,
+        round=number,
+        aggregation=task.aggregation,
+        norm_bound=declared_norm_bound(task),
+        reward_policy=pool.reward_policy,
+        base=base,
+        base_content=base_content,
+        submissions=submissions,
+        previous_base=previous_base,
+        previous_base_content=previous_content,
+        reference=reference_tensors,
+        reference_content=reference_content,
+        sources=sources,
+        source_contents=source_contents,
+    )
+
+
+async def store_outputs(store: ContentStore, decision: RoundDecision) -> tuple[str, str]:
+    """Stores the global model and the round record; their CIDs (which must be
+    the ones the record and the decision computed: `RoundInputUnavailable`
+    otherwise, or when the store fails)."""
+    try:
+        model_cid = await asyncio.to_thread(store.put, decision.global_model)
+        record_cid = await asyncio.to_thread(store.put, decision.record_bytes)
+    except StorageError as exc:
+        raise RoundInputUnavailable(f"storing round {decision.round}'s outputs: {exc}") from exc
+    if model_cid != decision.global_cid:
+        raise RoundInputUnavailable(f"the store named the global model {model_cid}")
+    return model_cid, record_cid
 
 
 async def judge_round(
@@ -109,63 +246,27 @@ async def judge_round(
     aggregator: Keypair,
     pool_key: Pubkey,
     *,
-    rule: AggregationRule,
-    base: Mapping[str, np.ndarray],
-    reference: Mapping[str, np.ndarray] | None = None,
+    reference: ReferenceFn | None = None,
 ) -> RoundOutcome:
-    """Judges and finalizes the pool's open round once its reveal phase is over
-    (the reveal deadline passed, or every commitment was revealed after the
-    submission phase closed).
-
-    Raises, before sending anything: `PoolNotFound`; `RoundMismatch` when
-    `base` is not the pool's global model; `RoundNotReady` while the reveal
-    phase is open; `UpdateUnavailable` when the store cannot deliver a
-    revealed update. Then the chain's errors for transactions it sends.
-    """
-    pool = await load_pool(chain, pool_key)
-    if tensors_hash(base) != pool.global_model_hash:
-        raise RoundMismatch("the base model given does not match the pool's global model hash")
-    number = pool.round
-    current = await find_round(chain, pool_key, number)
-    if current is None:
-        raise RoundMismatch(f"pool {pool_key} has no round {number}")
-    if not current.reveals_closed(await chain.unix_time()):
-        raise RoundNotReady(f"round {number}: the reveal phase is still open")
-    submissions = await operator.round_submissions(chain, pool_key, number)
-
-    inputs: list[UpdateInput] = []
-    early: dict[str, Reason] = {}
-    for submission in submissions:
-        tensors, reason = await checked_update(store, submission, base)
-        key = str(submission.wallet)
-        if tensors is None:
-            early[key] = reason
-        else:
-            inputs.append(UpdateInput(key, tensors, int(submission.num_samples)))
-
-    if inputs:
-        result = await asyncio.to_thread(rule.aggregate, dict(base), inputs, reference=reference)
-        global_model = result.global_model
-        judgments = {j.key: j for j in result.verdicts}
-    else:
-        global_model, judgments = dict(base), {}
-
-    judged: list[JudgedSubmission] = []
-    for submission in submissions:
-        key = str(submission.wallet)
-        if key in early:
-            reason = early[key]
-            verdict, score = reason.verdict, 0
-        else:
-            verdict, reason, score = rule_verdict(judgments[key])
+    """Judges and finalizes the pool's open round once its reveal phase is
+    over, in one go (no journal: the operator service uses
+    `offchain.coordinator`). Raises what `gather_round` raises, before
+    anything is sent; then the chain's errors."""
+    inputs = await gather_round(chain, store, pool_key, reference=reference)
+    decision = await asyncio.to_thread(decide_round, inputs)
+    for j in decision.judged:
         await operator.judge_submission(
-            chain, aggregator, pool_key, number, submission.wallet, verdict, score, reason
+            chain, aggregator, pool_key, decision.round, j.wallet, j.verdict, j.score_bps, j.reason
         )
-        judged.append(JudgedSubmission(submission.wallet, verdict, reason, score))
-
-    finalized = await operator.finalize_round(
-        chain, store, aggregator, pool_key, number, encode_tensors(global_model)
+    model_cid, record_cid = await store_outputs(store, decision)
+    await operator.record_finalization(
+        chain, aggregator, pool_key, decision.round, decision.global_hash, model_cid, record_cid
     )
     return RoundOutcome(
-        number, judged, global_model, finalized.global_model_hash, finalized.global_model_cid
+        decision.round,
+        decision.judged,
+        decode_tensors(decision.global_model),
+        decision.global_hash,
+        model_cid,
+        record_cid,
     )

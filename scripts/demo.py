@@ -8,10 +8,14 @@ a sign-flipped, scaled update, one sends the global model back unchanged (a
 free-rider), one commits but never reveals. The aggregator fetches every
 revealed update, checks it against its commitment, runs the pool's robust
 rule (its doubts only exclude: no reward, no slash), slashes the objective
-fault (the commitment never revealed), stores the new global model and
-records its hash. After three rounds a relayer claims every reward by
-revealing the committed payout wallets, everybody withdraws, anyone sends the
-organization what nobody is owed, and the organization closes the pool.
+fault (the commitment never revealed), scores the accepted updates by the
+pool's reward policy (contribution: alignment with the operator's reference
+update, trained on the operator's own data; never the self-reported sample
+counts), stores the new global model and the round record (every input by
+hash and CID, so anyone can rerun the round) and records both on chain.
+After three rounds a relayer claims every reward by revealing the committed
+payout wallets, everybody withdraws, anyone sends the organization what
+nobody is owed, and the organization closes the pool.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ from client_kit.keys import PayoutSecret
 from client_kit.storage.local import LocalStore
 from client_kit.training.data import digits_mlp_spec, digits_shards
 from client_kit.training.task import TaskPackage, TrainingConfig
-from client_kit.training.train import evaluate, train_local
-from offchain.aggregation import rule_for_task
+from client_kit.training.train import evaluate
+from offchain.aggregation import DEFAULT_REWARD_POLICY
 from offchain.aggregator import judge_round
+from offchain.reference import OperatorData
 
 SOL = 1_000_000_000
 ROUNDS = 3
@@ -89,7 +94,11 @@ async def run() -> int:
         seed=1,
     )
     terms = organization.PoolTerms(
-        reward_per_round=SOL, max_rounds=ROUNDS, min_stake=SOL // 10, max_participants=10
+        reward_per_round=SOL,
+        max_rounds=ROUNDS,
+        min_stake=SOL // 10,
+        max_participants=10,
+        reward_policy=DEFAULT_REWARD_POLICY,
     )
     created = await organization.create_pool(
         chain, store, org, task, terms, aggregator=aggregator.pubkey()
@@ -116,7 +125,7 @@ async def run() -> int:
     )
     await organization.start_training(chain, org, pool)
 
-    rule = rule_for_task(task.aggregation)
+    operator_data = OperatorData(reference=root, validation=federation.test)
     weights = task.initial_tensors()
     accuracy = [evaluate(task.model, weights, federation.test.x, federation.test.y)]
     console.print(f"Initial model: test accuracy {accuracy[0]:.1%}.")
@@ -148,9 +157,8 @@ async def run() -> int:
         if current.revealed_count < current.submission_count:
             chain.set_time(current.reveal_deadline)
             console.print("Someone never revealed: the aggregator waits for the reveal deadline.")
-        reference = train_local(task, weights, root, seed=number).update
         outcome = await judge_round(
-            chain, store, aggregator, pool, rule=rule, base=weights, reference=reference
+            chain, store, aggregator, pool, reference=operator_data.reference_update
         )
         by_wallet = {j.wallet: j for j in outcome.judged}
         for t in trainers:
@@ -172,7 +180,8 @@ async def run() -> int:
         accuracy.append(evaluate(task.model, weights, federation.test.x, federation.test.y))
         console.print(
             f"Global model {outcome.global_hash.hex()[:16]}… recorded on chain "
-            f"([cyan]{outcome.global_cid}[/cyan]); test accuracy {accuracy[-1]:.1%}."
+            f"([cyan]{outcome.global_cid}[/cyan]) with the round record "
+            f"([cyan]{outcome.record_cid}[/cyan]); test accuracy {accuracy[-1]:.1%}."
         )
 
     console.rule("payouts")

@@ -208,7 +208,9 @@ class PoolScenario:
             SCRIPTED_REASON[verdict] if reason is None else reason,
         )
 
-    async def finalize(self, global_model: Tensors, round_number: int = 1):  # type: ignore[no-untyped-def]
+    async def finalize(  # type: ignore[no-untyped-def]
+        self, global_model: Tensors, round_number: int = 1, record: bytes = b"scripted round"
+    ):
         return await operator.finalize_round(
             self.chain,
             self.store,
@@ -216,6 +218,7 @@ class PoolScenario:
             self.key,
             round_number,
             encode_tensors(global_model),
+            record,
         )
 
     async def claim(self, trainer: Trainer, relayer: Keypair):  # type: ignore[no-untyped-def]

@@ -46,12 +46,14 @@ class NotRevealed(FedstakeError):
 
 @dataclass(frozen=True)
 class Finalized:
-    """A finalized round: the global model's hash and CID, and the transaction."""
+    """A finalized round: the global model's hash and CID, the round record's
+    CID, and the transaction."""
 
     pool: Pubkey
     round: int
     global_model_hash: bytes
     global_model_cid: str
+    record_cid: str
     tx: TxResult
 
 
@@ -127,13 +129,33 @@ async def finalize_round(
     pool: Pubkey,
     round_number: int,
     global_model: bytes,
+    record: bytes,
 ) -> Finalized:
-    """Stores the new global model's canonical bytes and records their hash and
-    CID as round `round_number`'s result (opening the next round, or finishing)."""
+    """Stores the new global model's canonical bytes and the operator's round
+    record (the bytes `verify-round` reruns the round from), then records the
+    model's hash and both CIDs as round `round_number`'s result (opening the
+    next round, or finishing). Storage errors propagate before anything is sent."""
     model_hash = canonical_hash(global_model)
-    cid = await asyncio.to_thread(store.put, global_model)
+    model_cid = await asyncio.to_thread(store.put, global_model)
+    record_cid = await asyncio.to_thread(store.put, record)
+    return await record_finalization(
+        chain, aggregator, pool, round_number, model_hash, model_cid, record_cid
+    )
+
+
+async def record_finalization(
+    chain: ChainGateway,
+    aggregator: Keypair,
+    pool: Pubkey,
+    round_number: int,
+    global_model_hash: bytes,
+    global_model_cid: str,
+    record_cid: str,
+) -> Finalized:
+    """Sends `finalize_round` for content already stored: the global model's
+    32-byte hash and CID, and the round record's CID."""
     ix = instructions(chain).finalize_round(
-        aggregator.pubkey(), pool, round_number, model_hash, cid
+        aggregator.pubkey(), pool, round_number, global_model_hash, global_model_cid, record_cid
     )
     tx = await chain.send([ix], [aggregator])
-    return Finalized(pool, round_number, model_hash, cid, tx)
+    return Finalized(pool, round_number, global_model_hash, global_model_cid, record_cid, tx)

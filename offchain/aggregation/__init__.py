@@ -5,8 +5,8 @@ Public interface (consumed by the aggregator service and verify-round):
     rule = make_rule("trusted_mean", norm_bound=5.0, reward_policy="contribution")
     check = check_update_bytes(data, update_hash, base, num_samples, norm_bound)
     result = rule.aggregate(base, updates, reference=ref, published={key: update, ...})
-    result.verdicts      # Verdict(key, code, score_bps) per update, key order
-    #   .kind / .verdict_code  Accepted 1 | Excluded 2 | Slashed 3 (from the code)
+    result.verdicts      # Judgment(key, code, score_bps) per update, key order
+    #   .verdict / .verdict_code  Accepted 1 | Excluded 2 | Slashed 3 (from the code)
     #   .reason / .reason_code "ok" 0 | objective 1..=63 | statistical 64..=127
     result.global_model  # base + aggregated delta, float32 tensors
     result.model_hash()  # SHA-256 of the canonical bytes
@@ -51,13 +51,8 @@ from .types import (
     BPS_TOTAL,
     AggregationResult,
     Judgment,
-    ReasonCode,
-    RejectReason,
-    RewardPolicy,
     Tensors,
     UpdateInput,
-    Verdict,
-    VerdictKind,
 )
 
 __all__ = [
@@ -79,17 +74,12 @@ __all__ = [
     "ObjectiveCheck",
     "PreFilter",
     "Published",
-    "ReasonCode",
-    "RejectReason",
-    "RewardPolicy",
     "RoundContext",
     "Tensors",
     "TrimmedMean",
     "TrustedMean",
     "UpdateInput",
     "ValidationLoss",
-    "Verdict",
-    "VerdictKind",
     "capped_weights",
     "check_update_bytes",
     "declared_norm",

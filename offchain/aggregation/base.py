@@ -38,7 +38,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from offchain.errors import InvalidRoundInput
+from client_kit.enums import Reason, RewardPolicy
+from offchain.errors import InvalidRoundInput, InvalidRule
 
 from .contribution import (
     ContributionMeasure,
@@ -53,14 +54,7 @@ from .objective import NORM_BOUND_MARGIN, check_norm_bound, shape_reason
 from .prefilter import Candidate, PreFilter, Published, scan_updates
 from .scoring import to_bps
 from .stats import UpdateStats, update_stats
-from .types import (
-    STATISTICAL_CODES,
-    AggregationResult,
-    ReasonCode,
-    RewardPolicy,
-    UpdateInput,
-    Verdict,
-)
+from .types import STATISTICAL_CODES, AggregationResult, Judgment, UpdateInput
 
 DEFAULT_SAMPLE_CAP = 2.0
 DEFAULT_REWARD_POLICY = RewardPolicy.CONTRIBUTION
@@ -142,7 +136,7 @@ class Decision:
     normally `RoundContext.model`).
     """
 
-    reasons: list[ReasonCode]
+    reasons: list[Reason]
     model: list[np.ndarray]
     details: dict[str, object] = field(default_factory=dict)
 
@@ -163,9 +157,9 @@ class AggregationRule(ABC):
 
     norm_bound: declared L2 bound (float > 0) or None. sample_cap: factor ≥ 1
     or None (claims used as given). reward_policy: "equal" | "contribution"
-    (or a `RewardPolicy` / its u8). contribution: "reference" (alignment with
+    (or a `client_kit.enums.RewardPolicy` / its tag). contribution: "reference" (alignment with
     the operator's reference update; needs `reference`) | "loo" (leave-one-out
-    validation loss; needs `validation`). Raises `ValueError` on invalid
+    validation loss; needs `validation`). Raises `InvalidRule` on invalid
     configuration.
     """
 
@@ -186,13 +180,13 @@ class AggregationRule(ABC):
         self.workers = workers
         self.norm_bound = check_norm_bound(norm_bound)
         if sample_cap is not None and not sample_cap >= 1.0:
-            raise ValueError("sample_cap must be at least 1 (or None)")
+            raise InvalidRule("sample_cap must be at least 1 (or None)")
         self.sample_cap = sample_cap
         self.reward_policy = RewardPolicy.parse(reward_policy)
         try:
             self.contribution = ContributionMeasure(contribution)
         except ValueError:
-            raise ValueError(f"unknown contribution measure {contribution!r}") from None
+            raise InvalidRule(f"unknown contribution measure {contribution!r}") from None
 
     @abstractmethod
     def decide(self, ctx: RoundContext) -> Decision:
@@ -272,10 +266,10 @@ class AggregationRule(ABC):
         )
         decision = self.decide(ctx) if candidates else Decision([], ctx.base_model())
         for reason in decision.reasons:
-            if reason is not ReasonCode.OK and int(reason) not in STATISTICAL_CODES:
+            if reason is not Reason.OK and int(reason) not in STATISTICAL_CODES:
                 raise AssertionError(f"rule {self.name!r} returned non-statistical {reason!r}")
         chosen = [
-            c for c, r in zip(candidates, decision.reasons, strict=True) if r is ReasonCode.OK
+            c for c, r in zip(candidates, decision.reasons, strict=True) if r is Reason.OK
         ]
         details: dict[str, object] = {
             "median_norm": screening.median_norm,
@@ -284,11 +278,11 @@ class AggregationRule(ABC):
             **decision.details,
         }
         scores = self._score(layout, base, chosen, ref_rows, ref_stats, validation, details)
-        verdicts: list[Verdict] = []
+        verdicts: list[Judgment] = []
         judged = dict(zip([c.index for c in candidates], decision.reasons, strict=True))
         for index, update in enumerate(ordered):
             reason = screening.rejected[index] if index in screening.rejected else judged[index]
-            verdicts.append(Verdict(update.key, reason, scores.get(update.key, 0)))
+            verdicts.append(Judgment(update.key, reason, scores.get(update.key, 0)))
         new_model = layout.tensors(decision.model)
         return AggregationResult(self.name, verdicts, new_model, details, self.reward_policy)
 
@@ -332,7 +326,7 @@ class AggregationRule(ABC):
         if limit is None:
             return None
         indices = tuple(
-            i for i, u in enumerate(ordered) if shape_reason(layout, u) is ReasonCode.OK
+            i for i, u in enumerate(ordered) if shape_reason(layout, u) is Reason.OK
         )
         if not indices:
             return None
@@ -350,7 +344,7 @@ class AggregationRule(ABC):
                 raise InvalidRoundInput(f"rule {self.name!r} needs the pool's reference update")
             return None, None
         reason = shape_reason(layout, UpdateInput("reference", reference, 1))
-        if reason is not ReasonCode.OK:
+        if reason is not Reason.OK:
             raise InvalidRoundInput(f"reference update is invalid: {reason.code}")
         rows = layout.rows(reference)
         stats = update_stats(rows)

@@ -32,11 +32,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from client_kit.enums import Reason
+
 from .base import Decision, RoundContext
 from .fixedpoint import grid_exponent
 from .geometry import GRAM_BITS
 from .passes import CoordinateReduction, coordinatewise
-from .types import ReasonCode
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,11 @@ def reduce_sorted(ctx: RoundContext, reduction: CoordinateReduction) -> tuple[li
 def agreement(ctx: RoundContext, model: list, measured: Agreement, min_cos: float) -> Decision:
     """Verdicts by cosine with the aggregate (see module docstring)."""
     if measured.target_square == 0.0:  # degenerate aggregate: nobody can be judged against it
-        return Decision([ReasonCode.OK] * len(ctx.candidates), model)
-    reasons: list[ReasonCode] = []
+        return Decision([Reason.OK] * len(ctx.candidates), model)
+    reasons: list[Reason] = []
     cosines: list[float] = []
     for dot, square in zip(measured.dots, measured.squares, strict=True):
         cos = dot / math.sqrt(square * measured.target_square) if square > 0 else 0.0
         cosines.append(cos)
-        reasons.append(ReasonCode.OK if cos > min_cos else ReasonCode.ROBUST_RULE)
+        reasons.append(Reason.OK if cos > min_cos else Reason.ROBUST_RULE)
     return Decision(reasons, model, {"cosines": cosines})

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients, weight_coefficients
-from .types import ReasonCode
 
 
 class FedAvg(AggregationRule):
@@ -26,4 +27,4 @@ class FedAvg(AggregationRule):
     def decide(self, ctx: RoundContext) -> Decision:
         everyone = [True] * len(ctx.candidates)
         model = ctx.weighted_model(sample_coefficients(ctx.candidates, everyone))
-        return Decision([ReasonCode.OK] * len(ctx.candidates), model)
+        return Decision([Reason.OK] * len(ctx.candidates), model)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext
 from .geometry import dots_with
-from .types import ReasonCode
 
 
 def trust_cosines(ctx: RoundContext) -> tuple[list[float], list[float], float]:
@@ -57,5 +58,5 @@ class FLTrust(AggregationRule):
             for t, norm in zip(trust, norms, strict=True)
         ]
         model = ctx.weighted_model(coeffs) if total > 0 else ctx.base_model()
-        reasons = [ReasonCode.OK if ok else ReasonCode.TRUST for ok in accepted]
+        reasons = [Reason.OK if ok else Reason.TRUST for ok in accepted]
         return Decision(reasons, model, {"cosines": cosines, "trust": trust})

@@ -23,9 +23,10 @@ import math
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients
 from .geometry import coarse_gram, pairwise_sq_distances
-from .types import ReasonCode
 
 
 def krum_scores(distances: np.ndarray, byzantine: int) -> list[float]:
@@ -66,5 +67,5 @@ class MultiKrum(AggregationRule):
         for i in ranking[:keep]:
             chosen[i] = True
         model = ctx.weighted_model(sample_coefficients(ctx.candidates, chosen))
-        reasons = [ReasonCode.OK if keep_it else ReasonCode.ROBUST_RULE for keep_it in chosen]
+        reasons = [Reason.OK if keep_it else Reason.ROBUST_RULE for keep_it in chosen]
         return Decision(reasons, model, {"krum_scores": scores, "f": byzantine, "m": keep})

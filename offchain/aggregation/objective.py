@@ -40,10 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from client_kit.canonical import MalformedUpdate, canonical_hash, decode_tensors
+from client_kit.enums import Reason
+from offchain.errors import InvalidRule
 
 from .layout import Layout, Rows
 from .stats import update_stats
-from .types import ReasonCode, Tensors, UpdateInput
+from .types import Tensors, UpdateInput
 
 NORM_BOUND_MARGIN = 1e-6
 NOISE_TAIL_SIGMAS = 10.0  # P(|N(0, σ²I_d)| > σ(√d + t)) ≤ exp(−t²/2) ≈ 2e-22 at t = 10
@@ -53,27 +55,27 @@ NOISE_TAIL_SIGMAS = 10.0  # P(|N(0, σ²I_d)| > σ(√d + t)) ≤ exp(−t²/2) 
 class ObjectiveCheck:
     """Result of checking one revealed submission: tensors only if every check passed."""
 
-    reason: ReasonCode
+    reason: Reason
     tensors: Tensors | None = None
 
     @property
     def passed(self) -> bool:
-        return self.reason is ReasonCode.OK
+        return self.reason is Reason.OK
 
 
-def shape_reason(layout: Layout, update: UpdateInput) -> ReasonCode:
+def shape_reason(layout: Layout, update: UpdateInput) -> Reason:
     """`malformed` for a bad claim, `shape` for a wrong tensor set/shape/dtype, else OK."""
     samples = update.num_samples
     if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples <= 0:
-        return ReasonCode.MALFORMED
+        return Reason.MALFORMED
     tensors = update.tensors
     if set(tensors) != set(layout.names):
-        return ReasonCode.SHAPE
+        return Reason.SHAPE
     for name, shape in zip(layout.names, layout.shapes, strict=True):
         value = np.asarray(tensors[name])
         if tuple(value.shape) != shape or value.dtype != np.float32:
-            return ReasonCode.SHAPE
-    return ReasonCode.OK
+            return Reason.SHAPE
+    return Reason.OK
 
 
 def declared_norm(rows: Rows) -> float:
@@ -90,18 +92,18 @@ def exceeds_norm_bound(rows: Rows, norm_bound: float | None) -> bool:
 
 
 def check_norm_bound(norm_bound: float | None) -> float | None:
-    """Validate a pool's declared norm bound (`ValueError` unless None or finite > 0)."""
+    """Validate a pool's declared norm bound (`InvalidRule` unless None or finite > 0)."""
     if norm_bound is None:
         return None
     bound = float(norm_bound)
     if not 0.0 < bound < math.inf:
-        raise ValueError("norm_bound must be a positive finite number (or None)")
+        raise InvalidRule("norm_bound must be a positive finite number (or None)")
     return bound
 
 
 def objective_reason(
     base: Mapping[str, np.ndarray], update: UpdateInput, norm_bound: float | None = None
-) -> ReasonCode:
+) -> Reason:
     """Checks 2–5 on decoded tensors: OK or the slashable reason.
 
     base: the round's base model (float32 tensors; defines names and shapes).
@@ -111,14 +113,14 @@ def objective_reason(
     layout = Layout.of(base)
     bound = check_norm_bound(norm_bound)
     reason = shape_reason(layout, update)
-    if reason is not ReasonCode.OK:
+    if reason is not Reason.OK:
         return reason
     stats = update_stats(layout.rows(update.tensors))  # one read: finiteness and norm
     if not stats.finite:
-        return ReasonCode.NON_FINITE
+        return Reason.NON_FINITE
     if bound is not None and stats.norm > bound * (1.0 + NORM_BOUND_MARGIN):
-        return ReasonCode.NORM_BOUND
-    return ReasonCode.OK
+        return Reason.NORM_BOUND
+    return Reason.OK
 
 
 def check_update_bytes(
@@ -135,14 +137,14 @@ def check_update_bytes(
     update_hash: the 32-byte on-chain commitment. num_samples: the on-chain claim.
     """
     if canonical_hash(data) != bytes(update_hash):
-        return ObjectiveCheck(ReasonCode.HASH_MISMATCH)
+        return ObjectiveCheck(Reason.HASH_MISMATCH)
     try:
         decoded = decode_tensors(data)
     except MalformedUpdate:
-        return ObjectiveCheck(ReasonCode.MALFORMED)
+        return ObjectiveCheck(Reason.MALFORMED)
     tensors = {name: np.asarray(value) for name, value in decoded.items()}
     reason = objective_reason(base, UpdateInput("", tensors, num_samples), norm_bound)
-    return ObjectiveCheck(reason, tensors if reason is ReasonCode.OK else None)
+    return ObjectiveCheck(reason, tensors if reason is Reason.OK else None)
 
 
 def norm_bound_for(clip_norm: float, noise_std: float = 0.0, dimension: int = 0) -> float:
@@ -151,7 +153,7 @@ def norm_bound_for(clip_norm: float, noise_std: float = 0.0, dimension: int = 0)
     `privatize_update`): clip + noise_std·(√d + 10). An honest update exceeds
     it with probability below 1e-21 (Gaussian norm concentration)."""
     if not 0.0 < clip_norm < math.inf or not 0.0 <= noise_std < math.inf or dimension < 0:
-        raise ValueError("clip_norm must be positive, noise_std and dimension non-negative")
+        raise InvalidRule("clip_norm must be positive, noise_std and dimension non-negative")
     if noise_std == 0.0:
         return float(clip_norm)
     return float(clip_norm) + noise_std * (math.sqrt(dimension) + NOISE_TAIL_SIGMAS)

@@ -68,6 +68,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .executor import Executor, as_executor
 from .fixedpoint import SumPlan
 from .geometry import cross_products
@@ -75,7 +77,7 @@ from .layout import Layout, Rows
 from .objective import NORM_BOUND_MARGIN, check_norm_bound, shape_reason
 from .passes import UpdateStats, scan
 from .stats import all_stats
-from .types import ReasonCode, UpdateInput
+from .types import UpdateInput
 
 MIN_MAD = 0.02
 GLOBAL_DELTA = "global"  # `published` key of the previous global delta (not base58: no 'l')
@@ -98,7 +100,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Screening:
     candidates: list[Candidate]
-    rejected: dict[int, ReasonCode]  # index in key-sorted input -> reason
+    rejected: dict[int, Reason]  # index in key-sorted input -> reason
     median_norm: float
     replay_cosines: dict[str, float]  # key -> largest cosine with another author's published update
 
@@ -109,7 +111,7 @@ class Scanned:
     and the objective rejections found before reading (claims, shapes)."""
 
     valid: list[tuple[int, Rows, UpdateStats]]
-    rejected: dict[int, ReasonCode]
+    rejected: dict[int, Reason]
 
 
 def scan_updates(
@@ -124,11 +126,11 @@ def scan_updates(
     """Shape checks, then one read of every shape-valid update (`passes.scan`): its
     statistics and, with a `plan` (one scale per shape-valid update, in order), the
     speculative weighted model written into `out`."""
-    rejected: dict[int, ReasonCode] = {}
+    rejected: dict[int, Reason] = {}
     valid: list[tuple[int, Rows]] = []
     for index, update in enumerate(updates):
         reason = shape_reason(layout, update)
-        if reason is not ReasonCode.OK:
+        if reason is not Reason.OK:
             rejected[index] = reason
             continue
         valid.append((index, layout.rows(update.tensors)))
@@ -185,11 +187,11 @@ class PreFilter:
         finite: list[tuple[int, Rows, UpdateStats]] = []
         for index, rows, stat in scanned.valid:
             if not stat.finite:
-                rejected[index] = ReasonCode.NON_FINITE
+                rejected[index] = Reason.NON_FINITE
             elif bound is not None and stat.norm > bound * (1.0 + NORM_BOUND_MARGIN):
-                rejected[index] = ReasonCode.NORM_BOUND
+                rejected[index] = Reason.NORM_BOUND
             elif stat.norm == 0.0:
-                rejected[index] = ReasonCode.FREE_RIDER
+                rejected[index] = Reason.FREE_RIDER
             else:
                 finite.append((index, rows, stat))
         norms = sorted(stat.norm for _, _, stat in finite)
@@ -197,9 +199,9 @@ class PreFilter:
         kept: list[tuple[int, Rows, UpdateStats]] = []
         for index, rows, stat in finite:
             if stat.norm > self.max_ratio * median:
-                rejected[index] = ReasonCode.NORM_OUTLIER
+                rejected[index] = Reason.NORM_OUTLIER
             elif stat.norm < self.min_ratio * median:
-                rejected[index] = ReasonCode.FREE_RIDER
+                rejected[index] = Reason.FREE_RIDER
             else:
                 kept.append((index, rows, stat))
         executor = as_executor(workers)
@@ -207,7 +209,7 @@ class PreFilter:
         candidates: list[Candidate] = []
         for index, rows, stat in kept:
             if index in replayed:
-                rejected[index] = ReasonCode.REPLAY
+                rejected[index] = Reason.REPLAY
             else:
                 update = updates[index]
                 candidates.append(Candidate(index, update.key, rows, update.num_samples, stat))
@@ -268,7 +270,7 @@ def _published_rows(
     usable = []
     for author in sorted(published):
         tensors = published[author]
-        if shape_reason(layout, UpdateInput(author, tensors, 1)) is ReasonCode.OK:
+        if shape_reason(layout, UpdateInput(author, tensors, 1)) is Reason.OK:
             usable.append((author, layout.rows(tensors)))
     stats = all_stats([rows for _, rows in usable], workers)
     return [

@@ -11,6 +11,7 @@ import inspect
 import math
 from collections.abc import Callable
 
+from client_kit.enums import RewardPolicy
 from client_kit.training.task import AggregationSpec
 from offchain.errors import InvalidRule
 
@@ -86,10 +87,20 @@ def make_rule(name: str = DEFAULT_RULE, **params: object) -> AggregationRule:
     return factory(**params)
 
 
-def rule_for_task(spec: AggregationSpec, *, workers: int | Executor = 1) -> AggregationRule:
+def rule_for_task(
+    spec: AggregationSpec,
+    *,
+    workers: int | Executor = 1,
+    norm_bound: float | None = None,
+    reward_policy: RewardPolicy | str | int = RewardPolicy.EQUAL,
+) -> AggregationRule:
     """The rule a task package names, with its parameters checked: each must be
     one the rule lets a pool set, a number (an integer for `keep`) in range.
-    Raises `InvalidRule` otherwise."""
+    Raises `InvalidRule` otherwise.
+
+    `reward_policy` is the pool's (on chain); `norm_bound` the bound the task
+    declares through its training config (`offchain.judging.declared_norm_bound`),
+    used when the task's rule parameters do not set `norm_bound` themselves."""
     ranges = _RANGES.get(spec.rule)
     if ranges is None:
         raise InvalidRule(f"unknown aggregation rule {spec.rule!r}; choose from {sorted(RULES)}")
@@ -104,4 +115,5 @@ def rule_for_task(spec: AggregationSpec, *, workers: int | Executor = 1) -> Aggr
             raise InvalidRule(f"{spec.rule}: {key} must be {kind}")
         if not (math.isfinite(value) and low <= value <= high):
             raise InvalidRule(f"{spec.rule}: {key} must be in [{low}, {high}], got {value}")
-    return make_rule(spec.rule, workers=workers, **spec.params)
+    params: dict[str, object] = {"norm_bound": norm_bound, **spec.params}
+    return make_rule(spec.rule, workers=workers, reward_policy=reward_policy, **params)

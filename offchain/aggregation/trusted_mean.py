@@ -46,10 +46,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from client_kit.enums import Reason
+
 from .base import AggregationRule, Decision, RoundContext, sample_coefficients, weight_coefficients
 from .geometry import gram
 from .linalg import explained_fractions
-from .types import ReasonCode
 
 MAX_FLOOR = 0.25
 
@@ -103,16 +104,16 @@ class TrustedMean(AggregationRule):
         spread = 1.0 / math.sqrt(ctx.layout.size)
         min_cos, min_peer_cos = -self.sigmas * spread, -self.peer_sigmas * spread
         strong_cos = -self.strong_sigmas * spread
-        reasons: list[ReasonCode] = []
+        reasons: list[Reason] = []
         for i in range(count):
             opposed = ref_cos[i] < min_cos and peer_cos[i] < min_peer_cos
             if explained[i] < floor:
-                reasons.append(ReasonCode.UNEXPLAINED)
+                reasons.append(Reason.UNEXPLAINED)
             elif opposed or not ref_cos[i] >= strong_cos:  # NaN-safe: NaN is opposed
-                reasons.append(ReasonCode.TRUST)
+                reasons.append(Reason.TRUST)
             else:
-                reasons.append(ReasonCode.OK)
-        chosen = [r is ReasonCode.OK for r in reasons]
+                reasons.append(Reason.OK)
+        chosen = [r is Reason.OK for r in reasons]
         if any(chosen):
             model = ctx.weighted_model(sample_coefficients(ctx.candidates, chosen))
         else:

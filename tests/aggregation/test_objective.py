@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from client_kit.canonical import encode_tensors
+from client_kit.enums import Reason, Verdict
 from offchain.aggregation import (
     RULES,
-    ReasonCode,
     UpdateInput,
     check_update_bytes,
     declared_norm,
@@ -56,12 +56,12 @@ def test_revealed_bytes_are_checked_in_order(reason: str, make) -> None:
     check = check_update_bytes(data, update_hash, BASE, 10, BOUND)
     assert check.reason.code == reason
     assert (check.tensors is not None) == (reason == "ok")
-    assert check.reason.kind.label == ("accepted" if reason == "ok" else "slashed")
+    assert check.reason.verdict is (Verdict.ACCEPTED if reason == "ok" else Verdict.SLASHED)
 
 
 def test_a_zero_claim_is_malformed() -> None:
     data, update_hash = committed(tensors(1))
-    assert check_update_bytes(data, update_hash, BASE, 0).reason is ReasonCode.MALFORMED
+    assert check_update_bytes(data, update_hash, BASE, 0).reason is Reason.MALFORMED
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -81,11 +81,11 @@ def test_fuzzed_bytes_never_raise_and_are_named(seed: int) -> None:
     # When checked, Then the answer is a reason (never an exception), and OK only if valid
     check = check_update_bytes(blob, hashlib.sha256(blob).digest(), BASE, 1, BOUND)
     assert check.reason in {
-        ReasonCode.OK,
-        ReasonCode.MALFORMED,
-        ReasonCode.SHAPE,
-        ReasonCode.NON_FINITE,
-        ReasonCode.NORM_BOUND,
+        Reason.OK,
+        Reason.MALFORMED,
+        Reason.SHAPE,
+        Reason.NON_FINITE,
+        Reason.NORM_BOUND,
     }
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from client_kit.enums import Reason, ReasonKind, UnknownVariant, Verdict
 from offchain.aggregation import (
     GLOBAL_DELTA,
     RULES,
-    ReasonCode,
+    Judgment,
     UpdateInput,
-    Verdict,
-    VerdictKind,
     make_rule,
     objective_reason,
 )
@@ -63,7 +62,7 @@ def test_bad_update_gets_named_reason_and_class(rule, reason, kind, tensors, sam
     )
     # Then the bad one gets the named reason, the class it implies, and no score
     verdict = result.verdict("bad")
-    assert (verdict.reason, verdict.kind.label, verdict.score_bps) == (reason, kind, 0)
+    assert (verdict.reason, verdict.verdict.value.lower(), verdict.score_bps) == (reason, kind, 0)
     assert not any(v.slashed for v in result.verdicts if v.key != "bad")
     assert all(np.isfinite(v).all() for v in result.global_model.values())
 
@@ -85,7 +84,7 @@ def test_norm_bound_is_declared_not_statistical() -> None:
     # And with no bound declared, an absurd norm is only a statistical outlier
     huge = UpdateInput("huge", {n: v * 1e6 for n, v in good(9).items()}, 10)
     verdict = make_rule("fedavg").aggregate(BASE, [*honest_round(), huge]).verdict("huge")
-    assert verdict.kind is VerdictKind.EXCLUDED and verdict.reason == "norm_outlier"
+    assert verdict.verdict is Verdict.EXCLUDED and verdict.reason == "norm_outlier"
 
 
 def test_update_clipped_to_exactly_the_bound_is_not_slashed() -> None:
@@ -96,9 +95,9 @@ def test_update_clipped_to_exactly_the_bound_is_not_slashed() -> None:
         n: (v.astype(np.float64) * (BOUND / norm)).astype(np.float32) for n, v in raw.items()
     }
     # When checked against the bound 5, Then it passes (float32 rounding is within the margin)
-    assert objective_reason(BASE, UpdateInput("c", clipped, 1), BOUND) is ReasonCode.OK
+    assert objective_reason(BASE, UpdateInput("c", clipped, 1), BOUND) is Reason.OK
     over = {n: v * np.float32(1.00001) for n, v in clipped.items()}
-    assert objective_reason(BASE, UpdateInput("c", over, 1), BOUND) is ReasonCode.NORM_BOUND
+    assert objective_reason(BASE, UpdateInput("c", over, 1), BOUND) is Reason.NORM_BOUND
 
 
 @pytest.mark.parametrize("bound", [0.0, -1.0, float("inf"), float("nan")])
@@ -131,7 +130,7 @@ def test_near_copy_of_a_published_update_is_excluded_as_replay(rule: str) -> Non
     )
     # Then the copy is excluded (not slashed), and no fresh update is called a replay
     verdict = result.verdict("copier")
-    assert (verdict.reason, verdict.kind) == ("replay", VerdictKind.EXCLUDED)
+    assert (verdict.reason, verdict.verdict) == ("replay", Verdict.EXCLUDED)
     assert all(v.reason != "replay" for v in result.verdicts if v.key != "copier")
     assert result.details["replay_cosines"]["honest0"] < 0.9  # type: ignore[index]
 
@@ -191,16 +190,32 @@ def test_reason_codes_are_the_protocol_u8s_and_imply_the_class() -> None:
         "robust_rule": (68, "excluded"),
         "replay": (69, "excluded"),
     }
-    assert {r.code: (int(r), r.kind.label) for r in ReasonCode} == expected
-    assert [int(k) for k in VerdictKind] == [0, 1, 2, 3]
+    assert {r.code: (int(r), r.verdict.value.lower()) for r in Reason} == expected
+    assert [v.tag for v in Verdict] == [0, 1, 2, 3]
 
 
-@pytest.mark.parametrize("reason", [r for r in ReasonCode if r is not ReasonCode.OK])
-def test_only_an_accepted_verdict_carries_a_score(reason: ReasonCode) -> None:
+def test_reason_classes_follow_the_code_ranges() -> None:
+    # 1..63 objective (slashable), 64..127 statistical (exclude), 128.. reserved
+    objective = {r for r in Reason if 1 <= r <= 7}
+    assert {r for r in Reason if r.kind is ReasonKind.OBJECTIVE} == objective
+    assert all(r.verdict is Verdict.SLASHED for r in objective)
+    assert Reason.OK.kind is ReasonKind.OK and Reason.OK.verdict is Verdict.ACCEPTED
+    assert all(r.kind is ReasonKind.STATISTICAL for r in Reason if 64 <= r < 128)
+    assert Reason.ROBUST_RULE.verdict is Verdict.EXCLUDED
+    # codes no member names still decode (a newer or foreign aggregator's)
+    assert Reason(100).kind is ReasonKind.STATISTICAL and Reason(100).name == "CODE_100"
+    assert Reason(100).verdict is Verdict.EXCLUDED and Reason(9).verdict is Verdict.SLASHED
+    assert Reason(200).kind is ReasonKind.RESERVED
+    with pytest.raises(UnknownVariant):
+        _ = Reason(200).verdict
+
+
+@pytest.mark.parametrize("reason", [r for r in Reason if r is not Reason.OK])
+def test_only_an_accepted_verdict_carries_a_score(reason: Reason) -> None:
     with pytest.raises(ValueError, match="score"):
-        Verdict("k", reason, 1)
-    verdict = Verdict("k", reason)
-    assert (verdict.verdict_code, verdict.reason_code) == (int(reason.kind), int(reason))
+        Judgment("k", reason, 1)
+    verdict = Judgment("k", reason)
+    assert (verdict.verdict_code, verdict.reason_code) == (reason.verdict.tag, int(reason))
 
 
 def test_a_copier_cannot_frame_the_participant_it_copies() -> None:
@@ -240,19 +255,3 @@ def test_a_noisy_replay_of_the_last_global_step_stands_out_from_the_round() -> N
     result = make_rule("fedavg").aggregate(base, [*fresh, replay], published=published)
     assert [v.key for v in result.verdicts if not v.accepted] == ["replay"]
     assert result.verdict("replay").reason == "replay"
-
-
-def test_every_reason_code_is_the_chains_reason_of_the_same_name() -> None:
-    # The operator records `client_kit.enums.Reason.from_code(verdict.reason)`: every
-    # code a rule can give must be that enum's member of the same value and class.
-    from client_kit.enums import Reason, ReasonKind
-
-    classes = {
-        VerdictKind.ACCEPTED: ReasonKind.OK,
-        VerdictKind.SLASHED: ReasonKind.OBJECTIVE,
-        VerdictKind.EXCLUDED: ReasonKind.STATISTICAL,
-    }
-    for code in ReasonCode:
-        chain = Reason.from_code(code.code)
-        assert int(chain) == int(code)
-        assert chain.kind is classes[code.kind]

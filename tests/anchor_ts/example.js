@@ -7,6 +7,7 @@ const { BN } = anchor;
 
 async function main() {
   const provider = anchor.AnchorProvider.env();
+  provider.opts.commitment = provider.opts.preflightCommitment = "confirmed";
   const program = new anchor.Program(JSON.parse(fs.readFileSync(process.argv[2])), provider);
   const me = provider.wallet.publicKey;
   const now = await provider.connection.getBlockTime(await provider.connection.getSlot());

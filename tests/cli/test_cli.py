@@ -117,7 +117,9 @@ def test_pool_life_through_the_cli(setup, tmp_path: Path) -> None:
             chain, org, pool_key, 1, alice, Verdict.ACCEPTED, 10_000, Reason.OK
         )
         model = encode_tensors(update)
-        await operator.finalize_round(chain, cli.store(), org, pool_key, 1, model)
+        await operator.finalize_round(
+            chain, cli.store(), org, pool_key, 1, model, b"scripted round record"
+        )
         return canonical_hash(model)
 
     global_hash = asyncio.run(operate())

@@ -98,6 +98,7 @@ def _round_bytes(**overrides: object) -> bytearray:
         "base_model_hash": bytes(32),
         "global_model_hash": bytes(32),
         "global_model_cid": bytes(64),
+        "record_cid": bytes(64),
         "eligible_count": 2,
         "submission_count": 2,
         "revealed_count": 2,

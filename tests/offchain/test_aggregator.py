@@ -7,23 +7,21 @@ own failures (a store that cannot deliver) never become a verdict."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 from client_kit.actions.operator import UpdateUnavailable
 from client_kit.actions.participant import PreparedUpdate
-from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors, tensors_hash
+from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors
 from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
 from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.storage.errors import StoreUnavailable
 from client_kit.storage.local import LocalStore
-from offchain.aggregation import Judgment, ReasonCode, make_rule
-from offchain.aggregator import judge_round, rule_verdict
-from offchain.errors import RoundMismatch, RoundNotReady
-from tests.pools import SOL, PoolScenario, filled
+from offchain.aggregation import Judgment
+from offchain.aggregator import ReferenceMissing, judge_round
+from offchain.errors import RoundNotReady
+from tests.pools import SOL, PoolScenario, filled, tiny_task
 
 # one float32 tensor "w" with dims [0, 2^63]: zero elements, but no numpy shape
 HOSTILE_DIMS = bytes.fromhex("4653544b0101000000010077010200000000000000000000000000000080")
@@ -39,8 +37,8 @@ def honest_bytes(data: bytes) -> PreparedUpdate:
     return PreparedUpdate(data, canonical_hash(data))
 
 
-async def _training_pool(tmp_path, trainers: int) -> PoolScenario:
-    world = PoolScenario(EmbeddedGateway(), tmp_path / "store")
+async def _training_pool(tmp_path, trainers: int, rule: str = "fedavg") -> PoolScenario:
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=tiny_task(rule))
     await world.setup()
     await world.create(max_participants=trainers)
     await world.fund(SOL)
@@ -50,15 +48,9 @@ async def _training_pool(tmp_path, trainers: int) -> PoolScenario:
     return world
 
 
-async def _judge(world: PoolScenario, rule: str = "fedavg"):  # type: ignore[no-untyped-def]
-    return await judge_round(
-        world.chain,
-        world.store,
-        world.aggregator,
-        world.key,
-        rule=make_rule(rule),
-        base=world.task.initial_tensors(),
-    )
+async def _judge(world: PoolScenario):  # type: ignore[no-untyped-def]
+    """The pool's rule (the task's: FedAvg), its reward policy (Equal), no reference."""
+    return await judge_round(world.chain, world.store, world.aggregator, world.key)
 
 
 async def test_objective_faults_are_slashed_and_doubts_only_excluded(tmp_path) -> None:
@@ -110,10 +102,14 @@ async def test_objective_faults_are_slashed_and_doubts_only_excluded(tmp_path) -
 
 
 class _DownStore(LocalStore):
-    """A store whose reads fail as an unreachable IPFS node's would."""
+    """A store whose reads of `failing` CIDs fail as an unreachable IPFS node's would."""
+
+    failing: frozenset[str] = frozenset()
 
     def get(self, cid, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise StoreUnavailable(f"{cid}: node unreachable")
+        if cid in self.failing:
+            raise StoreUnavailable(f"{cid}: node unreachable")
+        return super().get(cid, *args, **kwargs)
 
 
 async def test_store_outage_raises_and_judges_nobody(tmp_path) -> None:
@@ -123,7 +119,11 @@ async def test_store_outage_raises_and_judges_nobody(tmp_path) -> None:
         await world.submit(trainer, filled(world.task, value))
     for trainer in world.trainers:
         await world.reveal(trainer)
-    world.store = _DownStore(tmp_path / "store")
+    down = _DownStore(tmp_path / "store")
+    down.failing = frozenset(
+        [(await world.submission_state(t)).update_cid_str for t in world.trainers]
+    )
+    world.store = down
     # When the aggregator tries to judge, Then it raises and sends nothing
     with pytest.raises(UpdateUnavailable) as raised:
         await _judge(world)
@@ -153,41 +153,35 @@ async def test_unrevealed_commitment_waits_for_the_reveal_deadline_then_is_slash
     assert (await world.participant_state(silent)).stake == SOL // 4
 
 
-def foreign(accepted: bool, reason: str) -> SimpleNamespace:
-    """A judgment as another aggregator version might hand it over: any reason name."""
-    return SimpleNamespace(key="k", accepted=accepted, reason=reason, score_bps=0)
-
-
 @pytest.mark.parametrize(
     ("judgment", "expected"),
     [
-        (Judgment("k", ReasonCode.OK, 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
-        (Judgment("k", ReasonCode.NON_FINITE), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
-        (Judgment("k", ReasonCode.SHAPE), (Verdict.SLASHED, Reason.SHAPE, 0)),
-        (Judgment("k", ReasonCode.TRUST), (Verdict.EXCLUDED, Reason.TRUST, 0)),
-        (Judgment("k", ReasonCode.ROBUST_RULE), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
-        (Judgment("k", ReasonCode.REPLAY), (Verdict.EXCLUDED, Reason.REPLAY, 0)),
-        # a name this client does not know is a doubt, never a slash
-        (foreign(False, "brand_new_test"), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
-        # a rejection that claims "ok" is still no acceptance
-        (foreign(False, "ok"), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", Reason.OK, 2_500), (Verdict.ACCEPTED, Reason.OK, 2_500)),
+        (Judgment("k", Reason.NON_FINITE), (Verdict.SLASHED, Reason.NON_FINITE, 0)),
+        (Judgment("k", Reason.SHAPE), (Verdict.SLASHED, Reason.SHAPE, 0)),
+        (Judgment("k", Reason.TRUST), (Verdict.EXCLUDED, Reason.TRUST, 0)),
+        (Judgment("k", Reason.ROBUST_RULE), (Verdict.EXCLUDED, Reason.ROBUST_RULE, 0)),
+        (Judgment("k", Reason.REPLAY), (Verdict.EXCLUDED, Reason.REPLAY, 0)),
+        # a code this client has no name for keeps its class
+        (Judgment("k", Reason(100)), (Verdict.EXCLUDED, Reason(100), 0)),
     ],
 )
 def test_rule_judgments_map_to_verdict_classes(judgment, expected) -> None:  # type: ignore[no-untyped-def]
-    assert rule_verdict(judgment) == expected
+    assert (judgment.verdict, judgment.code, judgment.score_bps) == expected
 
 
-async def test_a_base_that_is_not_the_pools_model_is_refused(tmp_path) -> None:
-    chain = EmbeddedGateway()
-    world = PoolScenario(chain, tmp_path / "store")
-    await world.setup()
-    await world.create()
-    wrong = filled(world.task, 1.0)
-    assert tensors_hash(wrong) != world.task.initial_weights_hash
-    with pytest.raises(RoundMismatch):
-        await judge_round(
-            chain, world.store, world.aggregator, world.key, rule=make_rule("fedavg"), base=wrong
-        )
+async def test_a_rule_that_needs_a_reference_without_reference_data_judges_nobody(
+    tmp_path,
+) -> None:
+    # Given a trusted_mean pool with a revealed update, and an operator without reference data
+    world = await _training_pool(tmp_path, 1, rule="trusted_mean")
+    (alice,) = world.trainers
+    await world.submit(alice, filled(world.task, 0.1))
+    await world.reveal(alice)
+    # When it judges, Then it raises before sending anything
+    with pytest.raises(ReferenceMissing):
+        await _judge(world)
+    assert (await world.round_state()).judged_count == 0
 
 
 async def test_a_verdict_outside_its_reason_class_is_refused_before_sending(tmp_path) -> None:

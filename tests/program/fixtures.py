@@ -226,7 +226,9 @@ FIXTURES = [
         "finalize_round",
         setup=judged,
         call=lambda w: Call(
-            w.ix.finalize_round(w.aggregator.pubkey(), w.pool, 1, b"\x07" * 32, "bafkreiglobal"),
+            w.ix.finalize_round(
+                w.aggregator.pubkey(), w.pool, 1, b"\x07" * 32, "bafkreiglobal", "bafkreirecord"
+            ),
             [w.aggregator],
         ),
         event="RoundFinalized",

@@ -289,7 +289,7 @@ def valid_calls(zoo: Zoo) -> dict[str, Callable[[], Instruction]]:
             reason=0,
         ),
         "finalize_round": lambda: ix.finalize_round(
-            agg, w["judged"].pool, 1, b"\x42" * 32, "bafkreiglobal1"
+            agg, w["judged"].pool, 1, b"\x42" * 32, "bafkreiglobal1", "bafkreirecord1"
         ),
         "claim_reward": claim,
         "withdraw_stake": lambda: ix.withdraw_stake(

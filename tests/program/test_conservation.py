@@ -207,7 +207,7 @@ class Life:
         if kind == "finalize":
             agg = rng.choice([w.aggregator, w.aggregator, self.stranger])
             digest = hashlib.sha256(bytes([number])).digest()
-            return ix.finalize_round(agg.pubkey(), pool, number, digest, "bafkg"), [agg]
+            return ix.finalize_round(agg.pubkey(), pool, number, digest, "bafkg", "bafkr"), [agg]
         if kind == "claim":
             payout = rng.choice([t.payout.pubkey(), t.payout.pubkey(), w.pool])
             return ix.claim_reward(pool, wallet, payout, t.salt), []
@@ -310,7 +310,9 @@ class Life:
             self.send(judge, w.aggregator)
             return
         digest = hashlib.sha256(bytes([number])).digest()
-        finalize = ix.finalize_round(w.aggregator.pubkey(), w.pool, number, digest, "bafkg")
+        finalize = ix.finalize_round(
+            w.aggregator.pubkey(), w.pool, number, digest, "bafkg", "bafkr"
+        )
         self.send(finalize, w.aggregator)
 
     def mutate(self, rng: random.Random) -> None:

@@ -69,8 +69,29 @@ def test_finalize_round_only_by_the_aggregator(training_world: PoolWorld) -> Non
     for t in w.trainers:
         w.judge(t, Verdict.ACCEPTED, 3_000)
     impostor = _funded(w)
-    ix = w.ix.finalize_round(impostor.pubkey(), w.pool, 1, b"\x01" * 32, "bafkreiglobal")
+    ix = w.ix.finalize_round(
+        impostor.pubkey(), w.pool, 1, b"\x01" * 32, "bafkreiglobal", "bafkreirecord"
+    )
     expect_error(w, "Unauthorized", lambda: w.send([ix], impostor), impostor.pubkey())
+
+
+def test_finalize_round_needs_a_round_record(training_world: PoolWorld) -> None:
+    # Given a fully judged round
+    w = training_world
+    w.commit_and_reveal(w.trainers)
+    for t in w.trainers:
+        w.judge(t, Verdict.ACCEPTED, 3_000)
+    valid = w.ix.finalize_round(
+        w.aggregator.pubkey(), w.pool, 1, b"\x01" * 32, "bafkreiglobal", "bafkreirecord"
+    )
+    # When the aggregator finalizes with an empty record CID (the data's last 64 bytes)
+    empty = Instruction(valid.program_id, bytes(valid.data)[:-64] + bytes(64), valid.accounts)
+    # Then it is refused
+    expect_error(w, "EmptyHash", lambda: w.send([empty], w.aggregator))
+    # And with one, the round keeps the record's CID beside the global model's
+    w.send([valid], w.aggregator)
+    done = w.round_state(1)
+    assert (done.global_model_cid_str, done.record_cid_str) == ("bafkreiglobal", "bafkreirecord")
 
 
 # --- withdraw_stake --------------------------------------------------------------

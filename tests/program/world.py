@@ -228,6 +228,7 @@ class PoolWorld:
                     round_number,
                     hashlib.sha256(tag + round_number.to_bytes(4, "little")).digest(),
                     f"bafkreiglobal{round_number}",
+                    f"bafkreirecord{round_number}",
                 )
             ],
             self.aggregator,

@@ -1,5 +1,5 @@
-//! `finalize_round` — the aggregator records the round's global model and
-//! opens the next round (or finishes the pool).
+//! `finalize_round` — the aggregator records the round's global model and the
+//! CID of its round record, and opens the next round (or finishes the pool).
 //!
 //! Allowed once the reveal phase is over (its deadline passed, or every
 //! commitment was revealed after the submission phase closed) and every
@@ -15,7 +15,7 @@
 //! 4. `[]` system program
 //!
 //! ### Data
-//! `round u32, global_model_hash [32], global_model_cid [64]`
+//! `round u32, global_model_hash [32], global_model_cid [64], record_cid [64]`
 
 use super::{args, create_account, load_pool, load_round, non_empty, start_training::open_round};
 use crate::{
@@ -50,9 +50,11 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let number = r.u32()?;
     let global_model_hash: [u8; 32] = r.array()?;
     let global_model_cid: [u8; 64] = r.array()?;
+    let record_cid: [u8; 64] = r.array()?;
     r.finish()?;
     non_empty(&global_model_hash)?;
     non_empty(&global_model_cid)?;
+    non_empty(&record_cid)?;
 
     crate::load!(pool = load_pool, (pool_account, program_id));
     guards::same_key(&pool.aggregator, aggregator, FedstakeError::Unauthorized)?;
@@ -86,6 +88,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
 
     round.global_model_hash = global_model_hash;
     round.global_model_cid = global_model_cid;
+    round.record_cid = record_cid;
     round.finalized = true;
     round.finalized_at = now;
     pool.global_model_hash = global_model_hash;

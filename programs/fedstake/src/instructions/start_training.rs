@@ -114,6 +114,7 @@ pub(crate) fn open_round(
         base_model_hash: pool.global_model_hash,
         global_model_hash: [0; 32],
         global_model_cid: [0; 64],
+        record_cid: [0; 64],
         eligible_count: pool.active_participants,
         submission_count: 0,
         revealed_count: 0,

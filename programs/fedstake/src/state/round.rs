@@ -33,6 +33,9 @@ pub struct Round {
     pub base_model_hash: Hash,
     pub global_model_hash: Hash,
     pub global_model_cid: Cid,
+    /// CID of the operator's round record (rule, parameters, reference update,
+    /// published sources, verdicts, scores), so anyone can rerun the round.
+    pub record_cid: Cid,
     /// Active participants when the round opened.
     pub eligible_count: u32,
     pub submission_count: u32,
@@ -70,7 +73,7 @@ impl Round {
 // SAFETY: packed plain data; every enum/bool field is listed in TAGS.
 unsafe impl AccountState for Round {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Round");
-    const LEN: usize = 8 + 32 + 4 + 8 * 4 + 32 + 32 + CID_LEN + 4 * 8 + 8 + 8 + 1 + 8 + 1;
+    const LEN: usize = 8 + 32 + 4 + 8 * 4 + 32 + 32 + 2 * CID_LEN + 4 * 8 + 8 + 8 + 1 + 8 + 1;
     const TAGS: &'static [(usize, u8)] = &[(offset_of!(Round, finalized), 1)];
 }
 
@@ -91,6 +94,7 @@ mod tests {
             base_model_hash: [0; 32],
             global_model_hash: [0; 32],
             global_model_cid: [0; CID_LEN],
+            record_cid: [0; CID_LEN],
             eligible_count: eligible,
             submission_count: submitted,
             revealed_count: revealed,
