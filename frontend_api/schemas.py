@@ -120,6 +120,10 @@ class RoundOut(Out):
     base_model_hash: str = Field(description="Global model the round's updates start from (hex).")
     global_model_hash: str = Field(description="Global model it produced (hex; zeros until then).")
     global_model_cid: str = Field(description="CID of that model (empty until finalized).")
+    record_cid: str = Field(
+        description="CID of the round record: every input by hash and CID, every verdict "
+        "(empty until finalized; `fedstake verify-round` recomputes the round from it)."
+    )
     eligible_count: int = count("Participants eligible when it opened")
     submission_count: int = count("Updates committed")
     revealed_count: int = count("Commitments revealed")

@@ -15,7 +15,6 @@ from client_kit.training.data import Dataset
 from client_kit.training.spec import mlp_spec
 from client_kit.training.task import AggregationSpec, TaskPackage, TrainingConfig
 from client_kit.training.train import loss_and_accuracy
-from offchain.aggregation import rule_for_task
 from offchain.aggregator import judge_round
 from offchain.bus import EventBus
 from offchain.events import RoundEvaluated
@@ -136,14 +135,8 @@ class LearningPool:
     async def judge_round(self) -> RoundEvaluated:
         """The operator's step: judge, finalize, evaluate, publish the evaluation."""
         scenario = self.scenario
-        inputs = await participant.fetch_round_inputs(scenario.chain, scenario.store, scenario.key)
         outcome = await judge_round(
-            scenario.chain,
-            scenario.store,
-            scenario.aggregator,
-            scenario.key,
-            rule=rule_for_task(scenario.task.aggregation),
-            base=inputs.global_model,
+            scenario.chain, scenario.store, scenario.aggregator, scenario.key
         )
         loss, accuracy = loss_and_accuracy(
             scenario.task.model, outcome.global_model, self.test_x, self.test_y
