@@ -18,7 +18,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from client_kit.actions.reads import find_round, load_pool
-from client_kit.canonical import decode_tensors
+from client_kit.canonical import Tensors
 from client_kit.enums import PoolStatus
 from client_kit.gateway.base import ChainGateway
 from client_kit.storage.base import ContentStore
@@ -26,7 +26,6 @@ from client_kit.training.data import Dataset, save_npz
 from client_kit.training.task import TaskPackage
 from client_kit.training.train import train_local
 from offchain.agent import AgentEvent, Reporter
-from offchain.aggregation import rule_for_task
 from offchain.aggregator import RoundOutcome, judge_round
 
 # The tiny task's labels: class 1 when x · W_TRUE > 0.
@@ -90,22 +89,15 @@ class RoundJudge:
         current = await find_round(self.chain, self.pool, state.round)
         if current is None or not current.reveals_closed(await self.chain.unix_time()):
             return None
-        base = decode_tensors(self.store.get(state.global_model_cid_str))
-        rule = rule_for_task(self.task.aggregation)
-        reference = None
-        if rule.needs_reference:
-            reference = train_local(self.task, base, self.root, seed=state.round).update
         outcome = await judge_round(
-            self.chain,
-            self.store,
-            self.aggregator,
-            self.pool,
-            rule=rule,
-            base=base,
-            reference=reference,
+            self.chain, self.store, self.aggregator, self.pool, reference=self._reference
         )
         self.outcomes.append(outcome)
         return outcome
+
+    def _reference(self, task: TaskPackage, base: Tensors, number: int) -> Tensors:
+        """The operator's reference update: one local pass over its root data."""
+        return train_local(task, base, self.root, seed=number).update
 
     async def run(self) -> list[RoundOutcome]:
         """Judges rounds until the pool is no longer Training (Open pools are waited for)."""
