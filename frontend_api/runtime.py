@@ -34,7 +34,8 @@ from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.factory import connect_gateway
 from client_kit.idl import field_to_cid
-from frontend_api.settings import ApiSettings
+from client_kit.keys import load_keypair
+from frontend_api.settings import ApiSettings, PayoutRelay
 from offchain.bus import (
     BusItem,
     ChainEvent,
@@ -43,6 +44,7 @@ from offchain.bus import (
     OperatorEvent,
 )
 from offchain.events import RoundEvaluated
+from offchain.payout import PayoutRelayer
 from offchain.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -166,10 +168,13 @@ class ApiRuntime:
     """The gateway, bus, watcher and books one app serves from.
 
     Build it with `running(settings)`; `chain`, `bus`, `watcher`, `receipts`
-    and `evaluations` are then live. `backend` is `"embedded"` or `"rpc"`.
+    and `evaluations` are then live. `backend` is `"embedded"` or `"rpc"`;
+    `relay` is the payout relay (the in-process operator's, or a
+    `PayoutRelayer` paying with `settings.relayer_keypair`; None: none).
     """
 
     def __init__(self, chain: ChainGateway, bus: EventBus, watcher: Watcher, limit: int) -> None:
+        self.relay: PayoutRelay | None = None  # where /ws/payout relays reveals
         self.chain = chain
         self.bus = bus
         self.watcher = watcher
@@ -206,7 +211,8 @@ class ApiRuntime:
         `settings.operator`; stops and closes what it opened on exit. Raises
         `ClusterUnreachable`/`ProgramNotDeployed` for a chain it cannot use,
         `UnknownPool` for a followed pool that does not exist, TimeoutError
-        when the watcher does not sync in time."""
+        when the watcher does not sync in time, `KeypairError` for a
+        `relayer_keypair` that cannot be read."""
         async with contextlib.AsyncExitStack() as stack:
             chain = settings.chain
             if chain is None:
@@ -233,7 +239,13 @@ class ApiRuntime:
                 watching.result()
             await ready
             if settings.operator is not None:
-                await stack.enter_async_context(settings.operator(chain, bus))
+                started = await stack.enter_async_context(settings.operator(runtime))
+                if callable(getattr(started, "relay", None)):
+                    runtime.relay = started
+            if runtime.relay is None and settings.relayer_keypair is not None:
+                runtime.relay = PayoutRelayer(
+                    chain, load_keypair(settings.relayer_keypair), max_rate=settings.relay_rate
+                )
             yield runtime
 
 

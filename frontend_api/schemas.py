@@ -202,6 +202,7 @@ class HealthOut(Out):
     bus_published: int = count("Items published on the bus")
     feed_clients: int = count("Bus subscriptions (feed clients and internal readers)")
     operator: bool = Field(description="Whether the operator runtime runs in this process.")
+    payout_relay: bool = Field(description="Whether `/ws/payout` relays reveals.")
 
 
 def _served(model: type[M], state: object, **extra: object) -> M:

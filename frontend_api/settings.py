@@ -13,33 +13,50 @@ Two fields are in-process objects, never read from the environment:
 * `operator` — an `OperatorHook` the lifespan enters after the watcher is
   ready and leaves before it stops: where the operator runtime (round
   coordinator, payout relayer; `offchain.service`) runs in process, on the same
-  gateway and bus as the feed. None: the API only watches (read-only).
+  gateway, bus and watcher as the feed (`frontend_api.operator.in_process`).
+  None: the API only watches (read-only), and relays payout reveals only when
+  `relayer_keypair` names a key to pay their fees.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import AliasChoices, Field, SkipValidation, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from solders.pubkey import Pubkey
 
 from client_kit.gateway.base import ChainGateway
-from offchain.bus import EventBus
+from offchain.payout import Relayed, Reveal
+
+if TYPE_CHECKING:
+    from frontend_api.runtime import ApiRuntime
+
+
+class PayoutRelay(Protocol):
+    """What `/ws/payout` relays reveals through: `offchain.payout.PayoutRelayer`
+    or `offchain.service.OperatorService` (its relayer task). Raises the named
+    `offchain.payout.PayoutError`s."""
+
+    async def relay(self, reveal: Reveal) -> Relayed: ...
 
 
 class OperatorHook(Protocol):
     """Starts the operator runtime in the API's process.
 
-    Called once by the lifespan with the gateway and the bus the API uses,
-    after the watcher is synced; returns an async context manager that runs
-    the runtime while entered (it publishes its own events, e.g.
-    `offchain.events.RoundEvaluated`, on `bus`) and stops it on exit. An
-    exception on entry fails the API's start-up.
+    Called once by the lifespan with the API's runtime (its `chain`, `bus`
+    and the `watcher` feeding that bus), after the watcher is synced; returns
+    an async context manager that runs the operator while entered (it
+    publishes its own events, e.g. `offchain.events.RoundEvaluated`, on the
+    bus) and stops it on exit. What it yields, if it has a `relay` method
+    (`PayoutRelay`), is where `/ws/payout` relays reveals. An exception on
+    entry fails the API's start-up.
     """
 
-    def __call__(self, chain: ChainGateway, bus: EventBus) -> AbstractAsyncContextManager[Any]: ...
+    def __call__(
+        self, runtime: ApiRuntime
+    ) -> AbstractAsyncContextManager[PayoutRelay | None]: ...
 
 
 class ApiSettings(BaseSettings):
@@ -89,6 +106,17 @@ class ApiSettings(BaseSettings):
         100_000, ge=1, description="Judgment receipts remembered for the REST views."
     )
     watcher_ready_timeout: float = Field(30.0, gt=0, description="Start-up sync deadline.")
+    relayer_keypair: str | None = Field(
+        None,
+        description="Without an in-process operator: a keypair file paying the fees of "
+        "the claims `/ws/payout` relays (None: reveals are refused, relayer_unavailable).",
+    )
+    relay_rate: float = Field(
+        3.0, gt=0, description="Reveals relayed per participant per minute (that relayer's)."
+    )
+    payout_frames_per_minute: float = Field(
+        30.0, gt=0, description="Reveals one `/ws/payout` connection may send per minute."
+    )
 
     chain: SkipValidation[ChainGateway | None] = Field(None, exclude=True)
     operator: SkipValidation[OperatorHook | None] = Field(None, exclude=True)

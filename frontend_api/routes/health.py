@@ -23,4 +23,5 @@ async def health(runtime: Runtime, settings: Settings) -> HealthOut:
         bus_published=runtime.bus.published,
         feed_clients=runtime.bus.subscriptions,
         operator=settings.operator is not None,
+        payout_relay=runtime.relay is not None,
     )

@@ -13,12 +13,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.rpc import RpcGateway
 from frontend_api import ApiSettings, create_app
+from frontend_api.runtime import ApiRuntime
 from frontend_api.server import ServerDidNotStart, running_server
-from offchain.bus import EventBus
 from offchain.events import RoundEvaluated
 from tests.conftest import PROGRAM_ID
 from tests.frontend_api.feed_client import FeedClient, frame_validator
@@ -58,11 +57,11 @@ async def test_the_operator_hook_runs_inside_the_lifespan_on_the_same_bus(tmp_pa
     steps: list[str] = []
 
     @contextlib.asynccontextmanager
-    async def operator(given: ChainGateway, bus: EventBus) -> AsyncIterator[None]:
-        assert given is chain
+    async def operator(runtime: ApiRuntime) -> AsyncIterator[None]:
+        assert runtime.chain is chain and runtime.watcher.ready
         steps.append("entered")
         evaluated = RoundEvaluated(scenario.key, 1, 0.5, 0.7, 10, bytes(32))
-        bus.publish_operator(evaluated)  # the runtime's own events reach the API
+        runtime.bus.publish_operator(evaluated)  # the runtime's own events reach the API
         yield
         steps.append("left")
 
@@ -82,7 +81,7 @@ async def test_a_failing_operator_hook_stops_the_start(tmp_path: Path) -> None:
         pass
 
     @contextlib.asynccontextmanager
-    async def operator(chain: ChainGateway, bus: EventBus) -> AsyncIterator[None]:
+    async def operator(runtime: ApiRuntime) -> AsyncIterator[None]:
         raise Refused("no keys")
         yield  # pragma: no cover
 
