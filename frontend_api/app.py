@@ -20,7 +20,16 @@ from fastapi.staticfiles import StaticFiles
 from frontend_api import errors
 from frontend_api.deps import known_query_only
 from frontend_api.feed.frames import FrameCache
-from frontend_api.routes import dashboard, feed, health, participants, pools, rounds, submissions
+from frontend_api.routes import (
+    dashboard,
+    feed,
+    health,
+    participants,
+    payout,
+    pools,
+    rounds,
+    submissions,
+)
 from frontend_api.runtime import ApiRuntime
 from frontend_api.schemas import ErrorOut
 from frontend_api.settings import ApiSettings
@@ -78,7 +87,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     errors.install(app)
-    for module in (pools, rounds, participants, submissions, health, feed, dashboard):
+    for module in (pools, rounds, participants, submissions, health, feed, payout, dashboard):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     return app

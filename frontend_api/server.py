@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,26 @@ from frontend_api.errors import ApiError
 from frontend_api.settings import ApiSettings
 
 
+class FrameContentsFilter(logging.Filter):
+    """Drops websockets' debug lines that dump frame contents (`< TEXT '…'`):
+    `/ws/payout` frames carry payout salts, which are never logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in ("< %s", "> %s")
+
+
+#: the loggers websockets' server protocol writes to under uvicorn
+FRAME_LOGGERS = ("uvicorn.error", "websockets.server", "websockets.protocol")
+
+
+def hide_frame_contents() -> None:
+    """Installs `FrameContentsFilter` on `FRAME_LOGGERS` (once)."""
+    for name in FRAME_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, FrameContentsFilter) for f in logger.filters):
+            logger.addFilter(FrameContentsFilter())
+
+
 class ServerDidNotStart(ApiError):
     """uvicorn stopped before serving (the lifespan failed, or the port is taken)."""
 
@@ -24,8 +45,9 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
     """uvicorn's settings for `app`: host/port from `settings`; websocket frames
     over `max_frame_bytes` are closed with 1009 by the protocol layer too;
     pings every 20 s close a peer that stopped answering; permessage-deflate
-    only with `settings.feed_compression`. `overrides` go to
-    `uvicorn.Config` as they are."""
+    only with `settings.feed_compression`; debug logs never show frame
+    contents (`hide_frame_contents`). `overrides` go to `uvicorn.Config` as
+    they are."""
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -45,7 +67,9 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
         "server_header": False,
     }
     options.update(overrides)
-    return uvicorn.Config(app, **options)
+    config = uvicorn.Config(app, **options)  # configures uvicorn's loggers
+    hide_frame_contents()
+    return config
 
 
 @contextlib.asynccontextmanager

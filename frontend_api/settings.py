@@ -54,9 +54,7 @@ class OperatorHook(Protocol):
     entry fails the API's start-up.
     """
 
-    def __call__(
-        self, runtime: ApiRuntime
-    ) -> AbstractAsyncContextManager[PayoutRelay | None]: ...
+    def __call__(self, runtime: ApiRuntime) -> AbstractAsyncContextManager[PayoutRelay | None]: ...
 
 
 class ApiSettings(BaseSettings):

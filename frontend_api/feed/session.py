@@ -44,6 +44,13 @@ from frontend_api.feed.frames import (
 )
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
+from frontend_api.sockets import (
+    CLOSE_SERVER_ERROR,
+    CLOSE_TOO_BIG,
+    CLOSE_TRY_AGAIN,
+    Received,
+    receive_text,
+)
 from offchain.bus import (
     BusItem,
     Cursor,
@@ -56,10 +63,6 @@ from offchain.bus import (
 
 log = logging.getLogger(__name__)
 
-CLOSE_NORMAL = 1000
-CLOSE_TOO_BIG = 1009
-CLOSE_SERVER_ERROR = 1011
-CLOSE_TRY_AGAIN = 1013
 CLOSE_BAD_PARAMETER = 4400
 CLOSE_UNKNOWN_POOL = 4404
 
@@ -176,15 +179,13 @@ class FeedSession:
     async def _receiver(self) -> None:
         limit = self.settings.max_frame_bytes
         while True:
-            message = await self.websocket.receive()
-            if message["type"] == "websocket.disconnect":
+            text = await receive_text(self.websocket, limit)
+            if text is Received.CLOSED:
                 return
-            text, data = message.get("text"), message.get("bytes")
-            size = len(text.encode()) if text is not None else len(data or b"")
-            if size > limit:
+            if text is Received.TOO_BIG:
                 await self._close(CLOSE_TOO_BIG, f"frame over {limit} bytes")
                 return
-            if text is None:
+            if text is Received.BINARY:
                 await self._error("bad_frame", "binary frames are not accepted; send JSON text")
                 continue
             await self._answer(text)

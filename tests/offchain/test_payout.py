@@ -127,7 +127,9 @@ async def test_refused_reveals_send_nothing_and_change_nothing(tmp_path, caplog,
             UnknownParticipant,
         ),
         "unknown_pool": (
-            Reveal(stranger.pubkey(), alice.wallet.pubkey(), alice.secret.payout_wallet, alice.secret.salt),  # type: ignore[union-attr]
+            Reveal(
+                stranger.pubkey(), alice.wallet.pubkey(), alice.payout.pubkey(), b"\x04" * 32
+            ),
             UnknownPool,
         ),
         "nothing": (reveal_of(world, slashed), NothingToClaim),

@@ -1,0 +1,36 @@
+"""What both websocket endpoints (`/ws/feed`, `/ws/payout`) do with a client
+frame before reading it: the size limit (close 1009) and text only."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from starlette.websockets import WebSocket
+
+CLOSE_NORMAL = 1000
+CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
+CLOSE_TRY_AGAIN = 1013
+
+
+class Received(Enum):
+    """What arrived when it was not a text frame within the limit."""
+
+    CLOSED = "closed"  # the client went away
+    TOO_BIG = "too_big"  # over the limit: close with 1009
+    BINARY = "binary"  # a binary frame: answer bad_frame
+
+
+async def receive_text(websocket: WebSocket, limit: int) -> str | Received:
+    """The next client text frame, or what it was instead. `limit` is bytes
+    of the frame's payload (UTF-8 for text)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return Received.CLOSED
+    text, data = message.get("text"), message.get("bytes")
+    size = len(text.encode()) if text is not None else len(data or b"")
+    if size > limit:
+        return Received.TOO_BIG
+    if text is None:
+        return Received.BINARY
+    return text
