@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from pydantic import ValidationError
 
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.rpc import RpcGateway
 from frontend_api import ApiSettings, create_app
+from frontend_api.operator import in_process
 from frontend_api.runtime import ApiRuntime
 from frontend_api.server import ServerDidNotStart, running_server
 from offchain.events import RoundEvaluated
+from offchain.reference import OperatorData
+from offchain.service import OperatorService, ServiceSettings
 from tests.conftest import PROGRAM_ID
 from tests.frontend_api.feed_client import FeedClient, frame_validator
-from tests.pools import PoolScenario
+from tests.offchain.test_coordinator import _update, tiny_data
+from tests.pools import SOL, PoolScenario
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,3 +133,76 @@ async def test_attached_to_a_validator_over_rpc_the_feed_and_views_follow(
     finally:
         await driver.close()
     await asyncio.sleep(0)
+
+
+async def test_the_operator_service_runs_in_process_and_relays_reveals(tmp_path: Path) -> None:
+    # Given a pool of two trainers aggregated by the operator's key, and the API
+    # starting the operator service in its own process (on its watcher and bus)
+    chain = EmbeddedGateway()
+    world = PoolScenario(chain, tmp_path / "store")
+    await world.setup()
+    await world.create(max_participants=2, max_rounds=1)
+    await world.fund(SOL)
+    for _ in range(2):
+        await world.join(await world.new_trainer())
+    await world.start()
+    service = ServiceSettings(
+        tmp_path / "operator",
+        organization=world.organization.pubkey(),  # keeps serving after the pool ends
+        operator_data=OperatorData(validation=tiny_data(1)),
+        poll=0.05,
+    )
+    hook = in_process(world.store, world.aggregator, service)
+    settings = ApiSettings(chain=chain, port=0, operator=hook)
+    app = create_app(settings)
+    async with running_server(app, settings, log_level="warning") as url:
+        runtime = app.state.runtime
+        assert isinstance(runtime.relay, OperatorService) and runtime.relay.running
+        assert runtime.relay.watcher is runtime.watcher  # one watcher on the bus, not two
+        ws = "ws" + url.removeprefix("http")
+        feed = await FeedClient.connect(ws, await frame_validator(url), pool=str(world.key))
+        # When both trainers commit and reveal (nobody else acts)
+        for trainer in world.trainers:
+            await world.submit(trainer, _update(world, trainer, 1))
+        for trainer in world.trainers:
+            await world.reveal(trainer)
+        # Then the operator judges and finalizes the round by itself, and the feed
+        # carries both receipts and its evaluation, each exactly once
+        frames = await feed.until(lambda f: f["type"] == "evaluation", timeout=60)
+        receipts = [f for f in frames if f["type"] == "receipt"]
+        assert sorted(r["wallet"] for r in receipts) == sorted(
+            str(t.wallet.pubkey()) for t in world.trainers
+        )
+        assert all(r["verdict"] == "Accepted" for r in receipts)
+        evaluation = frames[-1]
+        assert evaluation["round"] == 1 and 0 <= evaluation["accuracy"] <= 1
+        state = await world.round_state(1)
+        assert evaluation["global_model_hash"] == bytes(state.global_model_hash).hex()
+        async with httpx.AsyncClient(base_url=url) as http:
+            health = (await http.get("/api/health")).json()
+        assert health["operator"] is True and health["payout_relay"] is True
+        # When a trainer reveals its payout secret over /ws/payout
+        alice = world.trainers[0]
+        unpaid = (await world.participant_state(alice)).reward_unpaid
+        socket = await websockets.connect(ws + "/ws/payout")
+        assert json.loads(await socket.recv())["type"] == "ready"
+        secret = alice.secret
+        assert secret is not None
+        await socket.send(
+            json.dumps(
+                {
+                    "pool": str(world.key),
+                    "participant": str(alice.wallet.pubkey()),
+                    "payout_wallet": str(secret.payout_wallet),
+                    "salt": secret.salt.hex(),
+                }
+            )
+        )
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 30))
+        # Then the service's relayer sent the claim
+        assert answer["type"] == "claimed" and answer["amount"] == unpaid > 0
+        assert runtime.relay.relayer.relayed == 1
+        await socket.close()
+        await feed.close()
+    # and leaving the lifespan stopped the service
+    assert not runtime.relay.running
