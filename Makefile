@@ -9,8 +9,11 @@ STAMP       := $(VENV)/.installed
 
 .PHONY: demo test program setup ipfs browser anchor-clients lint bench clean
 
+# `make demo`: the whole system in one process on the embedded chain;
+# `make demo URL=localnet`: on Surfpool, the operator and agents as processes.
+# In a terminal it serves the dashboard until Ctrl-C; CI=true (or no tty) exits.
 demo: setup program
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(if $(URL),--url $(URL))
 
 test: setup program ipfs browser anchor-clients
 	cargo test -q -p fedstake
