@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ from solders.pubkey import Pubkey  # noqa: E402
 
 from client_kit.actions import exits, organization  # noqa: E402
 from client_kit.actions.reads import find_participant, load_pool  # noqa: E402
+from client_kit.canonical import decode_tensors, tensors_hash  # noqa: E402
 from client_kit.enums import Verdict  # noqa: E402
 from client_kit.errors import FedstakeError  # noqa: E402
 from client_kit.events import (  # noqa: E402
@@ -66,6 +68,7 @@ from client_kit.storage.local import LocalStore  # noqa: E402
 from client_kit.training.behaviours import Behaviour  # noqa: E402
 from client_kit.training.data import digits_mlp_spec, digits_shards, save_npz  # noqa: E402
 from client_kit.training.task import TaskPackage, TrainingConfig  # noqa: E402
+from client_kit.training.train import loss_and_accuracy  # noqa: E402
 from frontend_api import ApiSettings, create_app  # noqa: E402
 from frontend_api.operator import in_process  # noqa: E402
 from frontend_api.server import running_server  # noqa: E402
@@ -129,6 +132,9 @@ class World:
     pool: Pubkey | None = None
     accuracy: dict[int, float] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # the operator's RoundEvaluated reaches the API's bus only when it runs in
+    # the API's process; otherwise the demo measures the same test accuracy itself
+    operator_in_process: bool = True
 
     def name_of(self, wallet: Pubkey) -> str:
         for t in self.trainers:
@@ -174,6 +180,25 @@ async def tell(world: World, bus) -> None:  # type: ignore[no-untyped-def]
                     f"({event.accepted_count} accepted, {event.excluded_count} excluded, "
                     f"{event.slashed_count} slashed)."
                 )
+                if not world.operator_in_process:
+                    await measure(world, event)
+
+
+async def measure(world: World, event: RoundFinalized) -> None:
+    """Test accuracy of the round's global model (the operator process publishes
+    its own evaluation on its own bus and in its log)."""
+    assert world.pool is not None
+    pool = await load_pool(world.chain, world.pool)
+    weights = decode_tensors(world.store.get(pool.global_model_cid_str))
+    if tensors_hash(weights) == bytes(event.global_model_hash):
+        test = world.data.validation
+        _, accuracy = loss_and_accuracy(world.task.model, weights, test.x, test.y)  # type: ignore[union-attr]
+        world.accuracy[event.round] = accuracy
+        console.print(f"  Its test accuracy, measured by the demo: [bold]{accuracy:.1%}[/bold].")
+    if event.round == ROUNDS:
+        world.finished.set()
+    else:
+        console.rule(f"round {event.round + 1}")
 
 
 def _verdict(world: World, event: SubmissionJudged) -> None:
@@ -532,6 +557,7 @@ async def localnet(port: int, work: Path) -> None:
     chain = RpcGateway(rpc_url, ws_url, program_id=program_id)
     try:
         world = new_world(chain, work)
+        world.operator_in_process = False
         console.print(f"Surfpool at {rpc_url}; logs of every process in {work}.")
         await open_pool(world)
         relayer = write_keypair(work / "relayer.json", world.operator, overwrite=True)
@@ -573,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run(args.port, work))
     except KeyboardInterrupt:
         console.print("stopped.")
+    finally:
+        if args.url == "embedded":  # localnet keeps its processes' logs
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
