@@ -38,8 +38,16 @@ def serve(
         list[str] | None,
         typer.Option("--cors-origin", help="Origin allowed by CORS (repeatable; * for any)."),
     ] = None,
+    relayer_keypair: Annotated[
+        str | None,
+        typer.Option(
+            help="Keypair file paying the fees of the claims /ws/payout relays "
+            "(without it, /ws/payout refuses: relayer_unavailable)."
+        ),
+    ] = None,
 ) -> None:
-    """Serves REST under /api, the feed at /ws/feed and the dashboard at / until Ctrl-C."""
+    """Serves REST under /api, the feeds at /ws/feed and /ws/payout and the
+    dashboard at / until Ctrl-C."""
     import asyncio
 
     from pydantic import ValidationError
@@ -64,6 +72,7 @@ def serve(
         ("port", port),
         ("pools", pool),
         ("cors_origins", cors_origin),
+        ("relayer_keypair", relayer_keypair),
     ):
         if value is not None:
             chosen[name] = value

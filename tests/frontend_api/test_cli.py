@@ -83,3 +83,14 @@ def test_a_followed_pool_that_does_not_exist_stops_the_start(tmp_path: Path) -> 
     done = Cli(tmp_path).run(None, "api", "serve", "--port", str(free_port()), "--pool", missing)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == f"error: no pool account at {missing}"
+
+
+def test_a_relayer_keypair_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    port = str(free_port())
+    done = Cli(tmp_path).run(
+        None, "api", "serve", "--port", port, "--relayer-keypair", str(missing)
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and str(missing) in last
