@@ -38,7 +38,7 @@ from client_kit.errors import FedstakeError
 from frontend_api.feed.frames import PubkeyText
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
-from frontend_api.sockets import CLOSE_TOO_BIG, CLOSE_TRY_AGAIN, Received, receive_text
+from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames
 from frontend_api.units import lamports
 from offchain import payout
 from offchain.service import ServiceStopped
@@ -171,18 +171,12 @@ class PayoutSession:
                 reveals_per_minute=self.settings.payout_frames_per_minute,
             )
             await self.websocket.send_text(ready.model_dump_json())
+
+            async def binary() -> None:
+                await self._error(None, "bad_frame", "binary frames are not accepted")
+
             limit = self.settings.max_frame_bytes
-            while True:
-                text = await receive_text(self.websocket, limit)
-                if text is Received.CLOSED:
-                    return
-                if text is Received.TOO_BIG:
-                    await self.websocket.close(CLOSE_TOO_BIG, f"frame over {limit} bytes")
-                    return
-                if text is Received.BINARY:
-                    await self._error(None, "bad_frame", "binary frames are not accepted")
-                    continue
-                await self._answer(text)
+            await answer_frames(self.websocket, limit, self._answer, binary, self.websocket.close)
 
     async def _answer(self, text: str) -> None:
         try:

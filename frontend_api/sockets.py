@@ -3,6 +3,7 @@ frame before reading it: the size limit (close 1009) and text only."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import Enum
 
 from starlette.websockets import WebSocket
@@ -34,3 +35,26 @@ async def receive_text(websocket: WebSocket, limit: int) -> str | Received:
     if text is None:
         return Received.BINARY
     return text
+
+
+async def answer_frames(
+    websocket: WebSocket,
+    limit: int,
+    answer: Callable[[str], Awaitable[None]],
+    binary: Callable[[], Awaitable[None]],
+    close: Callable[[int, str], Awaitable[None]],
+) -> None:
+    """Reads client frames until the client leaves: each text frame goes to
+    `answer`, a binary one to `binary` (a `bad_frame` error; the connection
+    stays open); a frame over `limit` bytes is `close`d with 1009 and ends it."""
+    while True:
+        text = await receive_text(websocket, limit)
+        if text is Received.CLOSED:
+            return
+        if text is Received.TOO_BIG:
+            await close(CLOSE_TOO_BIG, f"frame over {limit} bytes")
+            return
+        if text is Received.BINARY:
+            await binary()
+            continue
+        await answer(text)

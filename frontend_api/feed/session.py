@@ -44,13 +44,7 @@ from frontend_api.feed.frames import (
 )
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
-from frontend_api.sockets import (
-    CLOSE_SERVER_ERROR,
-    CLOSE_TOO_BIG,
-    CLOSE_TRY_AGAIN,
-    Received,
-    receive_text,
-)
+from frontend_api.sockets import CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN, answer_frames
 from offchain.bus import (
     BusItem,
     Cursor,
@@ -177,18 +171,11 @@ class FeedSession:
         )
 
     async def _receiver(self) -> None:
+        async def binary() -> None:
+            await self._error("bad_frame", "binary frames are not accepted; send JSON text")
+
         limit = self.settings.max_frame_bytes
-        while True:
-            text = await receive_text(self.websocket, limit)
-            if text is Received.CLOSED:
-                return
-            if text is Received.TOO_BIG:
-                await self._close(CLOSE_TOO_BIG, f"frame over {limit} bytes")
-                return
-            if text is Received.BINARY:
-                await self._error("bad_frame", "binary frames are not accepted; send JSON text")
-                continue
-            await self._answer(text)
+        await answer_frames(self.websocket, limit, self._answer, binary, self._close)
 
     async def _answer(self, text: str) -> None:
         try:
