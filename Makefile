@@ -7,7 +7,7 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program setup ipfs browser anchor-clients lint bench clean
+.PHONY: demo test program idl-fresh setup ipfs browser anchor-clients lint bench clean
 
 # `make demo`: the whole system in one process on the embedded chain;
 # `make demo URL=localnet`: on Surfpool, the operator and agents as processes.
@@ -15,7 +15,7 @@ STAMP       := $(VENV)/.installed
 demo: setup program
 	$(PY) scripts/demo.py $(if $(URL),--url $(URL))
 
-test: setup program ipfs browser anchor-clients
+test: setup program idl-fresh ipfs browser anchor-clients
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
@@ -24,6 +24,13 @@ test: setup program ipfs browser anchor-clients
 # setup first: the post-link check (scripts/check_sbf.py) runs in the venv.
 program: setup
 	bash scripts/build_program.sh
+
+# In CI, the IDLs the build just wrote must equal the committed ones: the tests
+# read the regenerated files, so only this catches a commit that forgot them.
+idl-fresh: program
+	@if [ "$$CI" = true ] && git rev-parse --git-dir >/dev/null 2>&1; then \
+		git diff --exit-code --stat -- target/idl client_kit/program \
+		|| { echo "the committed IDLs are stale: run make program and commit them"; exit 1; }; fi
 
 # A real IPFS node (kubo, built from the Go module proxy, cached in .tools/)
 # for the storage tests; without Go those tests skip and say why.
