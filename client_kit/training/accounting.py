@@ -15,6 +15,7 @@ the ledger serialises to JSON so the agent keeps it across restarts.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -90,18 +91,30 @@ def epsilon_spent(steps: Iterable[MechanismStep], delta: float, accountant: str 
     """ε of the composition of `steps` at `delta`, from Opacus's accountant
     (`InvalidPrivacyBudget` for a bad δ or accountant). 0.0 for no steps."""
     check_budget(1.0, delta, accountant)
-    history = [step.as_tuple() for step in steps]
+    # Composition is commutative: runs of the same (σ, q) add their steps, as
+    # Opacus's own `step()` merges them, so the accountant sees one entry each.
+    merged: dict[tuple[float, float], int] = {}
+    for step in steps:
+        sigma, q, n = step.as_tuple()
+        merged[(sigma, q)] = merged.get((sigma, q), 0) + n
+    history = tuple((sigma, q, n) for (sigma, q), n in sorted(merged.items()))
     if not history:
         return 0.0
+    return _epsilon(history, float(delta), accountant)
+
+
+@functools.lru_cache(maxsize=1024)  # a pure function of its numbers; the agent asks often
+def _epsilon(history: tuple[tuple[float, float, int], ...], delta: float, accountant: str) -> float:
     from opacus.accountants import create_accountant
 
     acct = create_accountant(accountant)
-    acct.history = history
+    acct.history = list(history)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Optimal order")  # still a valid bound
         return float(acct.get_epsilon(delta=delta))
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of its numbers (a binary search of ~1 s)
 def calibrate_noise(
     epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str = "rdp"
 ) -> float:
