@@ -55,6 +55,7 @@ bench: setup program
 	$(PY) bench/robustness.py
 	$(PY) bench/watcher.py
 	$(PY) bench/operator.py
+	$(PY) bench/privacy.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

@@ -326,3 +326,23 @@ async def test_a_dp_sgd_agent_prints_epsilon_and_stops_at_the_budget(tmp_path) -
     # and nothing was committed for round 2
     assert [c["round"] for c in said.of("committed")] == [1]
     assert await find_submission(world.chain, world.key, 2, agent.wallet.pubkey()) is None
+
+
+def test_the_privacy_line_reads_for_a_person() -> None:
+    from offchain.agent.report import AgentEvent
+
+    line = AgentEvent(
+        "privacy",
+        {
+            "round": 2,
+            "epsilon_round": 0.5,
+            "epsilon_total": 0.75,
+            "epsilon_budget": 1.0,
+            "delta": 1e-5,
+            "noise_multiplier": 1.2,
+            "accountant": "rdp",
+        },
+    ).text()
+    assert line == (
+        "round 2: DP-SGD spent ε = 0.500 (δ = 1e-05, σ = 1.200); in total ε = 0.750 of the budget 1"
+    )
