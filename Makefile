@@ -71,6 +71,7 @@ bench: setup program
 	$(PY) bench/watcher.py
 	$(PY) bench/operator.py
 	$(PY) bench/api_feed.py
+	$(PY) bench/privacy.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

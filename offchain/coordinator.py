@@ -50,10 +50,11 @@ from client_kit.training.task import TaskPackage
 from offchain.aggregator import RoundInputUnavailable, fetch_task, gather_round
 from offchain.bus import EventBus, SubscriberDropped, Subscription, event_field
 from offchain.errors import RoundMismatch
-from offchain.events import RoundEvaluated
+from offchain.events import RoundEvaluated, RoundPrivacy
 from offchain.faults import checkpoint
 from offchain.journal import Journal, JournaledRound
 from offchain.judging import decide_round
+from offchain.record import RoundRecord
 from offchain.reference import OperatorData
 
 log = logging.getLogger(__name__)
@@ -301,6 +302,7 @@ class Coordinator:
                     "signature": signature,
                 },
             )
+            self._publish_privacy(journaled)
         if journaled.evaluation is None:
             await self._evaluate(journaled)
 
@@ -387,6 +389,28 @@ class Coordinator:
             journaled.stored_record_cid,
         )
         return done.tx.signature
+
+    def _publish_privacy(self, journaled: JournaledRound) -> None:
+        """The round's central-DP ε (from its record), logged and on the bus."""
+        dp = RoundRecord.from_bytes(journaled.record).central_dp
+        if dp is None:
+            return
+        event = RoundPrivacy(
+            pool=self.pool,
+            round=journaled.round,
+            epsilon_round=dp.epsilon_round,
+            epsilon_total=dp.epsilon_total,
+            delta=dp.delta,
+            noise_multiplier=dp.noise_multiplier,
+            clip=dp.clip,
+            accepted=dp.accepted,
+        )
+        log.info(
+            "round privacy",
+            extra={"pool": str(self.pool), "round": journaled.round, **dp.to_dict()},
+        )
+        if self.bus is not None:
+            self.bus.publish_operator(event)
 
     async def _evaluate(self, journaled: JournaledRound) -> None:
         if self.data.validation is None and self.data.reference is None:

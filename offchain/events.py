@@ -46,12 +46,8 @@ class RoundEvaluated:
     global_model_hash: bytes
 
     def __post_init__(self) -> None:
-        if not isinstance(self.pool, Pubkey):
-            raise InvalidOperatorEvent("pool must be a Pubkey")
-        if not _is_int(self.round) or not 1 <= self.round <= 2**32 - 1:
-            raise InvalidOperatorEvent(f"round must be a u32 ≥ 1, got {self.round!r}")
-        if not _is_int(self.samples) or self.samples < 1:
-            raise InvalidOperatorEvent(f"samples must be a positive count, got {self.samples!r}")
+        _check_pool_round(self.pool, self.round)
+        _check_count("samples", self.samples)
         if not _is_real(self.accuracy) or not 0.0 <= self.accuracy <= 1.0:
             raise InvalidOperatorEvent(f"accuracy must be in [0, 1], got {self.accuracy!r}")
         if not _is_real(self.loss) or self.loss < 0.0:
@@ -60,7 +56,51 @@ class RoundEvaluated:
             raise InvalidOperatorEvent("global_model_hash must be 32 bytes")
 
 
-OPERATOR_EVENT_TYPES: dict[str, type] = {cls.NAME: cls for cls in (RoundEvaluated,)}
+@dataclass(frozen=True)
+class RoundPrivacy:
+    """The central DP of round `round`'s global model, as its round record
+    states it (`offchain.record.CentralDPRecord`): ε of this round and of
+    rounds 1..round (`epsilon_round` ≤ `epsilon_total`, both finite > 0, from
+    Opacus's RDP accountant) at `delta` in (0, 1), with noise multiplier σ
+    and clip bound C (> 0) over `accepted` (≥ 1) updates. Raises
+    `InvalidOperatorEvent` for anything else."""
+
+    NAME: ClassVar[str] = "RoundPrivacy"
+    pool: Pubkey
+    round: int
+    epsilon_round: float
+    epsilon_total: float
+    delta: float
+    noise_multiplier: float
+    clip: float
+    accepted: int
+
+    def __post_init__(self) -> None:
+        _check_pool_round(self.pool, self.round)
+        _check_count("accepted", self.accepted)
+        for name in ("epsilon_round", "epsilon_total", "noise_multiplier", "clip"):
+            value = getattr(self, name)
+            if not _is_real(value) or value <= 0:
+                raise InvalidOperatorEvent(f"{name} must be finite and > 0, got {value!r}")
+        if self.epsilon_round > self.epsilon_total:
+            raise InvalidOperatorEvent("epsilon_round cannot exceed epsilon_total")
+        if not _is_real(self.delta) or not 0 < self.delta < 1:
+            raise InvalidOperatorEvent(f"delta must be in (0, 1), got {self.delta!r}")
+
+
+OPERATOR_EVENT_TYPES: dict[str, type] = {cls.NAME: cls for cls in (RoundEvaluated, RoundPrivacy)}
+
+
+def _check_pool_round(pool: object, round: object) -> None:
+    if not isinstance(pool, Pubkey):
+        raise InvalidOperatorEvent("pool must be a Pubkey")
+    if not _is_int(round) or not 1 <= round <= 2**32 - 1:  # type: ignore[operator]
+        raise InvalidOperatorEvent(f"round must be a u32 ≥ 1, got {round!r}")
+
+
+def _check_count(name: str, value: object) -> None:
+    if not _is_int(value) or value < 1:  # type: ignore[operator]
+        raise InvalidOperatorEvent(f"{name} must be a positive count, got {value!r}")
 
 
 def _is_int(value: object) -> bool:

@@ -20,6 +20,13 @@ How each submission is judged (docs/PROTOCOL.md, docs/AGGREGATION.md):
    reference update and the published sources): Accepted with a score from
    the reward policy, or Excluded with a statistical reason.
 
+With central DP (FedAvg's `dp_clip`/`dp_noise_multiplier`), Gaussian noise
+is added to the rule's noiseless model from `RoundInputs.noise_seed` (None:
+OS entropy, the operator's default — the noise must stay secret), and the
+record carries the ε spent (`CentralDPRecord`) and the noiseless model's
+hash; `verify-round` recomputes that hash and checks the noise's statistics
+instead of the global model's bytes.
+
 Nothing here does I/O; a storage failure never reaches this module (the
 caller has no bytes then and retries instead of judging).
 """
@@ -45,7 +52,8 @@ from offchain.aggregation import (
     norm_bound_for,
     rule_for_task,
 )
-from offchain.record import Content, JudgedEntry, RoundRecord, Source
+from offchain.aggregation.central_dp import CentralDP
+from offchain.record import CentralDPRecord, Content, JudgedEntry, RoundRecord, Source
 
 
 def declared_norm_bound(task: TaskPackage) -> float | None:
@@ -129,6 +137,7 @@ class RoundInputs:
     reference_content: Content | None = None
     sources: Mapping[Pubkey, Tensors] = field(default_factory=dict, repr=False)
     source_contents: Sequence[Source] = ()
+    noise_seed: int | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,7 @@ class RoundDecision:
     global_hash: bytes
     global_cid: str
     record: RoundRecord
+    noiseless_model: Tensors | None = field(default=None, repr=False)
 
     @property
     def record_bytes(self) -> bytes:
@@ -209,6 +219,25 @@ def decide_round(inputs: RoundInputs) -> RoundDecision:
         judgments = {j.key: j for j in result.verdicts}
     else:
         global_model, judgments = dict(inputs.base), {}
+    noiseless: Tensors | None = None
+    central_record: CentralDPRecord | None = None
+    central = getattr(rule, "central_dp", None)
+    accepted = sum(1 for j in judgments.values() if j.code.verdict is Verdict.ACCEPTED)
+    if isinstance(central, CentralDP) and accepted:
+        noiseless = {name: np.asarray(t, np.float32) for name, t in global_model.items()}
+        global_model = central.add_noise(
+            noiseless, accepted, np.random.default_rng(inputs.noise_seed)
+        )
+        central_record = CentralDPRecord(
+            clip=central.clip,
+            noise_multiplier=central.noise_multiplier,
+            delta=central.delta,
+            accepted=accepted,
+            noise_std=central.noise_std(accepted),
+            epsilon_round=central.epsilon(1),
+            epsilon_total=central.epsilon(inputs.round),
+            noiseless_hash=tensors_hash(noiseless),
+        )
 
     judged: list[JudgedSubmission] = []
     entries: list[JudgedEntry] = []
@@ -247,5 +276,8 @@ def decide_round(inputs: RoundInputs) -> RoundDecision:
         sources=tuple(inputs.source_contents),
         submissions=tuple(entries),
         global_model=model,
+        central_dp=central_record,
     )
-    return RoundDecision(inputs.round, judged, model_bytes, model.hash, model.cid, record)
+    return RoundDecision(
+        inputs.round, judged, model_bytes, model.hash, model.cid, record, noiseless
+    )

@@ -26,6 +26,12 @@ byte string, so one CID). Version 1:
                        "committed_at", "verdict", "reason", "score"}] sorted by wallet;
                      update_hash and cid null when not revealed
     global_model     {"hash", "cid"}: the model `finalize_round` records
+    central_dp       present only when the pool's rule adds central DP noise:
+                     {"clip", "noise_multiplier", "delta", "accepted", "noise_std",
+                      "epsilon_round", "epsilon_total", "noiseless_hash"} — ε of
+                     this round and of rounds 1..round from Opacus's RDP accountant,
+                     and the hash of the model before the noise (which `verify-round`
+                     recomputes; the noise itself is the operator's secret)
 
 Hashes are lowercase hex of 32 bytes; verdicts are the IDL's variant names,
 reasons the u8 codes, scores basis points. `RoundRecord.from_bytes` accepts
@@ -181,6 +187,44 @@ class JudgedEntry:
 
 
 @dataclass(frozen=True)
+class CentralDPRecord:
+    """What a round's central DP did and spent (see the module docstring):
+    clip bound C, noise multiplier σ, δ, the number of accepted updates n,
+    the noise std σC/n per coordinate, ε of the round and cumulative, and
+    the SHA-256 of the global model before the noise."""
+
+    clip: float
+    noise_multiplier: float
+    delta: float
+    accepted: int
+    noise_std: float
+    epsilon_round: float
+    epsilon_total: float
+    noiseless_hash: bytes
+
+    _KEYS = ("clip", "noise_multiplier", "delta", "noise_std", "epsilon_round", "epsilon_total")
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {key: getattr(self, key) for key in self._KEYS}
+        return {**body, "accepted": self.accepted, "noiseless_hash": self.noiseless_hash.hex()}
+
+    @classmethod
+    def from_dict(cls, obj: object) -> CentralDPRecord:
+        body = _object(obj, "central_dp", {*cls._KEYS, "accepted", "noiseless_hash"})
+        numbers = {}
+        for key in cls._KEYS:
+            value = body[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidRoundRecord(f"central_dp.{key} must be a number ≥ 0")
+            numbers[key] = float(value)
+        return cls(
+            **numbers,
+            accepted=_integer(body["accepted"], "central_dp.accepted", 1, 2**32 - 1),
+            noiseless_hash=_hash(body["noiseless_hash"], "central_dp.noiseless_hash"),
+        )
+
+
+@dataclass(frozen=True)
 class RoundRecord:
     """A judged round, as `finalize_round` points to it (see the module docstring)."""
 
@@ -197,6 +241,7 @@ class RoundRecord:
     submissions: tuple[JudgedEntry, ...]
     global_model: Content
     version: int = field(default=VERSION)
+    central_dp: CentralDPRecord | None = None
 
     def __post_init__(self) -> None:
         if [s.author for s in self.sources] != sorted((s.author for s in self.sources), key=str):
@@ -236,6 +281,7 @@ class RoundRecord:
             "sources": [s.to_dict() for s in self.sources],
             "submissions": [s.to_dict() for s in self.submissions],
             "global_model": self.global_model.to_dict(),
+            **({} if self.central_dp is None else {"central_dp": self.central_dp.to_dict()}),
         }
 
     def to_bytes(self) -> bytes:
@@ -267,6 +313,8 @@ class RoundRecord:
     def _from_dict(cls, obj: object) -> RoundRecord:
         keys = {"version", "pool", "round", "rule", "norm_bound", "reward_policy", "base"}
         keys |= {"previous_base", "reference", "sources", "submissions", "global_model"}
+        if isinstance(obj, dict) and "central_dp" in obj:
+            keys.add("central_dp")
         body = _object(obj, "record", keys)
         if body["version"] != VERSION or isinstance(body["version"], bool):
             raise InvalidRoundRecord(f"version must be {VERSION}")
@@ -309,6 +357,9 @@ class RoundRecord:
                 JudgedEntry.from_dict(s, f"submissions[{i}]") for i, s in enumerate(submissions)
             ),
             global_model=Content.from_dict(body["global_model"], "global_model"),
+            central_dp=(
+                CentralDPRecord.from_dict(body["central_dp"]) if "central_dp" in body else None
+            ),
             **optional,
         )
 

@@ -19,9 +19,14 @@ package say before it is used:
 Then it reruns `offchain.judging.decide_round` — the operator's own code on
 the same inputs, including the objective checks on the revealed bytes and
 the pool's rule — and compares every verdict, reason and score and the
-global model's hash with the chain. The result is a list of differences
-(empty: the round checks out). Content the store cannot deliver is an error
-(`RoundInputUnavailable`), never a verdict on the operator.
+global model's hash with the chain. For a round with central DP the noise is
+the operator's secret, so it compares the hash of the model before the noise
+(recorded in the round record) and the recorded ε figures, and checks that
+the published model minus that model is Gaussian noise of the recorded std
+(`central_dp.noise_z_scores`: a statistical check, not a bit-exact one).
+The result is a list of differences (empty: the round checks out). Content
+the store cannot deliver is an error (`RoundInputUnavailable`), never a
+verdict on the operator.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from client_kit.errors import FedstakeError
 from client_kit.gateway.base import ChainGateway
 from client_kit.storage.base import ContentStore
 from client_kit.training.task import AggregationSpec
+from offchain.aggregation.central_dp import NOISE_Z_LIMIT, noise_z_scores
 from offchain.aggregator import (
     fetch_record,
     fetch_submission_bytes,
@@ -190,7 +196,25 @@ async def verify_round(
             _verdict_text(entry.verdict, entry.reason, entry.score),
             _verdict_text(j.verdict, j.reason, j.score_bps),
         )
-    check("global model hash", bytes(state.global_model_hash), decision.global_hash)
+    ours = decision.record.central_dp
+    if record.central_dp is None and ours is None:
+        check("global model hash", bytes(state.global_model_hash), decision.global_hash)
+        return result
+    if record.central_dp is None or ours is None or decision.noiseless_model is None:
+        check("central DP", record.central_dp, ours)
+        return result
+    # The noise is the operator's secret: check the model before it exactly,
+    # and that what was added is Gaussian noise of the recorded size.
+    recorded = {**record.central_dp.to_dict(), "noiseless_hash": None}
+    check("central DP figures", recorded, {**ours.to_dict(), "noiseless_hash": None})
+    check("model before the noise", record.central_dp.noiseless_hash, ours.noiseless_hash)
+    published = await fetch_tensors(store, record.global_model, "global model")
+    z = noise_z_scores(published, decision.noiseless_model, ours.noise_std)
+    check(
+        f"noise is N(0, {ours.noise_std:.3g}²) per coordinate (|z| ≤ {NOISE_Z_LIMIT:g})",
+        True,
+        all(abs(v) <= NOISE_Z_LIMIT for v in z),
+    )
     return result
 
 

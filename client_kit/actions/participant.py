@@ -50,6 +50,7 @@ from client_kit.keys import (
     save_payout_secret,
 )
 from client_kit.storage.base import ContentStore, ProgressCallback
+from client_kit.training.accounting import PrivacyLedger
 from client_kit.training.data import Dataset
 from client_kit.training.task import TaskPackage
 from client_kit.training.train import EpochProgress, TrainResult, train_local
@@ -269,12 +270,24 @@ async def train_round(
     *,
     seed: int = 0,
     progress: EpochProgress | None = None,
+    ledger: PrivacyLedger | None = None,
 ) -> TrainResult:
     """Trains the task's model from the global weights on local data (never
     sent anywhere); returns the update (a delta) and its metrics. Runs in a
-    worker thread so the event loop stays free."""
+    worker thread so the event loop stays free.
+
+    For a task with DP-SGD the round is charged to `ledger` (the
+    participant's ε so far; `PrivacyBudgetExhausted` before any training
+    when the round would go past the task's budget)."""
     return await asyncio.to_thread(
-        train_local, inputs.task, inputs.global_model, dataset, seed=seed, progress=progress
+        train_local,
+        inputs.task,
+        inputs.global_model,
+        dataset,
+        seed=seed,
+        progress=progress,
+        round=inputs.state.round,
+        ledger=ledger,
     )
 
 

@@ -81,8 +81,78 @@ def _number(obj: Mapping[str, Any], key: str, *, integer: bool = False) -> Any:
 
 
 @dataclass(frozen=True)
+class DPSGDConfig:
+    """Participant-side DP-SGD (Abadi et al., "Deep Learning with Differential
+    Privacy", CCS 2016), run through Opacus.
+
+    epsilon: the ε budget each participant may spend in this pool, in total
+    over every round (for `delta`). delta: δ in (0, 1), usually below
+    1 / (local samples). max_grad_norm: the per-example gradient clip bound C
+    (L2). rounds: the number of rounds the budget is planned over — each
+    participant calibrates its noise multiplier so that `rounds` rounds on its
+    own data spend at most ε (`client_kit.training.accounting.calibrate_noise`);
+    a round past the budget is refused. accountant: Opacus's `"rdp"` or `"prv"`.
+    Bad values raise `InvalidTaskPackage("training", …)`.
+    """
+
+    epsilon: float
+    delta: float
+    max_grad_norm: float
+    rounds: int = 1
+    accountant: str = "rdp"
+
+    def __post_init__(self) -> None:
+        from client_kit.training.accounting import ACCOUNTANTS
+
+        problems = []
+        if not 0 < self.epsilon < math.inf:
+            problems.append("dp_sgd.epsilon must be positive and finite")
+        if not 0 < self.delta < 1:
+            problems.append("dp_sgd.delta must be in (0, 1)")
+        if not 0 < self.max_grad_norm < math.inf:
+            problems.append("dp_sgd.max_grad_norm must be positive and finite")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int):
+            problems.append("dp_sgd.rounds must be an integer")
+        elif not 1 <= self.rounds <= 10_000:
+            problems.append("dp_sgd.rounds must be in [1, 10000]")
+        if self.accountant not in ACCOUNTANTS:
+            problems.append(f"dp_sgd.accountant must be one of {list(ACCOUNTANTS)}")
+        if problems:
+            raise InvalidTaskPackage("training", "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "max_grad_norm": self.max_grad_norm,
+            "rounds": self.rounds,
+            "accountant": self.accountant,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: object) -> DPSGDConfig:
+        keys = {"epsilon", "delta", "max_grad_norm", "rounds", "accountant"}
+        if not isinstance(obj, Mapping) or set(obj) != keys:
+            raise InvalidTaskPackage("training", f"dp_sgd keys must be exactly {sorted(keys)}")
+        if not isinstance(obj["accountant"], str):
+            raise InvalidTaskPackage("training", "dp_sgd.accountant must be a string")
+        return cls(
+            epsilon=_number(obj, "epsilon"),
+            delta=_number(obj, "delta"),
+            max_grad_norm=_number(obj, "max_grad_norm"),
+            rounds=_number(obj, "rounds", integer=True),
+            accountant=obj["accountant"],
+        )
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
-    """How participants train each round. Privacy fields are optional (None = off)."""
+    """How participants train each round. Privacy fields are optional (None = off):
+    `clip_norm`/`noise_multiplier` clip and noise the whole update
+    (`client_kit.training.privacy`); `dp_sgd` trains with DP-SGD and counts ε
+    (`DPSGDConfig`). The header holds the key `dp_sgd` only when it is set, so
+    packages written before it existed keep their bytes and CID.
+    """
 
     epochs: int = 1
     batch_size: int = 32
@@ -92,9 +162,12 @@ class TrainingConfig:
     weight_decay: float = 0.0
     clip_norm: float | None = None
     noise_multiplier: float | None = None
+    dp_sgd: DPSGDConfig | None = None
 
     def __post_init__(self) -> None:
         problems = []
+        if self.dp_sgd is not None and not isinstance(self.dp_sgd, DPSGDConfig):
+            problems.append("dp_sgd must be a DPSGDConfig")
         if not 1 <= self.epochs <= 1000:
             problems.append("epochs must be in [1, 1000]")
         if not 1 <= self.batch_size <= 65536:
@@ -118,7 +191,9 @@ class TrainingConfig:
             raise InvalidTaskPackage("training", "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
+        optional = {} if self.dp_sgd is None else {"dp_sgd": self.dp_sgd.to_dict()}
         return {
+            **optional,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "lr": self.lr,
@@ -134,8 +209,10 @@ class TrainingConfig:
         if not isinstance(obj, Mapping):
             raise InvalidTaskPackage("training", "must be an object")
         keys = set(cls().to_dict())
-        if set(obj) != keys:
-            raise InvalidTaskPackage("training", f"keys must be exactly {sorted(keys)}")
+        if not keys <= set(obj) <= keys | {"dp_sgd"}:
+            raise InvalidTaskPackage(
+                "training", f"keys must be exactly {sorted(keys)}, and optionally dp_sgd"
+            )
         if not isinstance(obj["optimizer"], str):
             raise InvalidTaskPackage("training", "optimizer must be a string")
         optional = {
@@ -149,6 +226,7 @@ class TrainingConfig:
             optimizer=obj["optimizer"],
             momentum=_number(obj, "momentum"),
             weight_decay=_number(obj, "weight_decay"),
+            dp_sgd=None if obj.get("dp_sgd") is None else DPSGDConfig.from_dict(obj["dp_sgd"]),
             **optional,
         )
 
@@ -372,6 +450,9 @@ def task_from_spec(spec: object) -> TaskPackage:
     training_obj = spec.get("training", {})
     if not isinstance(training_obj, Mapping):
         raise InvalidTaskPackage("training", "must be an object")
+    training_obj = dict(training_obj)
+    if isinstance(training_obj.get("dp_sgd"), Mapping):  # rounds and accountant may be left out
+        training_obj["dp_sgd"] = {"rounds": 1, "accountant": "rdp", **training_obj["dp_sgd"]}
     training = TrainingConfig.from_dict({**TrainingConfig().to_dict(), **training_obj})
     aggregation_obj = spec.get("aggregation", {"rule": DEFAULT_RULE, "params": {}})
     if isinstance(aggregation_obj, Mapping):

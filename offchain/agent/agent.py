@@ -39,7 +39,14 @@ same refusal twice in a row is raised. A chain or store that does not answer
 is retried with capped exponential backoff. Everything else the agent
 raises is a named `FedstakeError` and stops it: a global model whose bytes
 do not match the chain's hash (`GlobalModelMismatch`, nothing is trained on
-it or sent), unusable local data, a damaged journal.
+it or sent), unusable local data, a damaged journal, a round that would
+spend more than the task's ε budget (`PrivacyBudgetExhausted`, for a task
+that trains with DP-SGD: nothing is trained or sent).
+
+With DP-SGD, each round's ε (from Opacus's accountant, for the task's δ)
+and the running total are printed after training (the `privacy` event);
+the running total is kept in `privacy.json` beside the journal, written
+before the commitment, so a restart never forgets a spent round.
 
 The agent never loops inside `client_kit`: it calls `client_kit.actions`
 and sleeps between passes here (`poll_interval` seconds, polling the chain
@@ -73,8 +80,11 @@ from client_kit.gateway.base import ChainGateway, TxResult
 from client_kit.keys import load_payout_secret
 from client_kit.storage.base import ContentStore
 from client_kit.storage.errors import ContentNotFound, StorageError, StoreUnavailable
+from client_kit.training.accounting import PrivacyLedger
 from client_kit.training.behaviours import Behaviour, committed_update, tampered_bytes
 from client_kit.training.data import Dataset, load_dataset, validate_dataset
+from client_kit.training.task import TaskPackage
+from client_kit.training.train import privacy_ledger
 from offchain.agent.journal import JournalError, PendingUpdate, UpdateJournal
 from offchain.agent.report import AgentEvent, Reporter
 
@@ -380,11 +390,13 @@ class ParticipantAgent:
         assert self.dataset is not None, "prepare() first"
         behaviour = self.config.behaviour
         if behaviour.trains:
+            ledger = self._privacy_ledger(inputs.task)
             result = await participant.train_round(
                 inputs,
                 self.dataset,
                 seed=self.config.seed + number,
                 progress=self._training_progress(number),
+                ledger=ledger,
             )
             self._event(
                 "trained",
@@ -393,6 +405,19 @@ class ParticipantAgent:
                 initial_loss=round(result.initial_loss, 6),
                 train_loss=round(result.train_loss, 6),
             )
+            if result.dp_sgd is not None and ledger is not None:
+                ledger.save(self._ledger_path)  # before the commitment: the ε is spent
+                dp = result.dp_sgd
+                self._event(
+                    "privacy",
+                    round=number,
+                    epsilon_round=dp.epsilon_round,
+                    epsilon_total=dp.epsilon_total,
+                    epsilon_budget=dp.budget,
+                    delta=dp.delta,
+                    noise_multiplier=dp.noise_multiplier,
+                    accountant=dp.accountant,
+                )
             trained = result.update
         else:
             trained = inputs.global_model  # only its shapes are used
@@ -405,6 +430,17 @@ class ParticipantAgent:
             num_samples=len(self.dataset),
             reveal=reveal,
         )
+
+    @property
+    def _ledger_path(self) -> Path:
+        return self.journal.folder / "privacy.json"
+
+    def _privacy_ledger(self, task: TaskPackage) -> PrivacyLedger | None:
+        """The ε this wallet spent in this pool so far (saved beside the
+        journal), for a task that trains with DP-SGD; None otherwise."""
+        if task.training.dp_sgd is None:
+            return None
+        return PrivacyLedger.load(self._ledger_path) or privacy_ledger(task)
 
     def _training_progress(self, number: int) -> Callable[[int, int, float], None]:
         def on_epoch(done: int, total: int, loss: float) -> None:

@@ -29,6 +29,8 @@ _FORMATS: dict[str, str] = {
     "joined": "joined with a stake of {stake_lamports}; payout secret saved to {payout_secret}",
     "trained": "round {round}: trained on {num_samples} samples, loss {initial_loss:.4f} → "
     "{train_loss:.4f}",
+    "privacy": "round {round}: DP-SGD spent ε = {epsilon_round:.3f} (δ = {delta:g}, σ = "
+    "{noise_multiplier:.3f}); in total ε = {epsilon_total:.3f} of the budget {epsilon_budget:g}",
     "committed": "round {round}: committed to update {update_hash:.16}… ({behaviour})",
     "revealed": "round {round}: revealed {update_cid}",
     "verdict": "round {round}: {verdict} ({reason}), score {score_bps} bps, reward "

@@ -48,7 +48,13 @@ __all__ = ["DEFAULT_REWARD_POLICY", "DEFAULT_RULE", "RULES", "make_rule", "rule_
 _SCREEN = {"peer_replay_cos": (0.5, 1.0), "replay_tolerance": (0.0, 0.5)}
 _BOUND = {"norm_bound": (1e-12, 1e12), **_SCREEN}
 _RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "fedavg": {**_BOUND},
+    # central DP (offchain.aggregation.central_dp): clip C, noise multiplier σ, δ
+    "fedavg": {
+        **_BOUND,
+        "dp_clip": (1e-12, 1e12),
+        "dp_noise_multiplier": (1e-6, 1e6),
+        "dp_delta": (1e-12, 0.999999),
+    },
     "median": {**_BOUND, "min_cos": (-1.0, 1.0)},
     "trimmed_mean": {**_BOUND, "beta": (0.0, 0.499999), "min_cos": (-1.0, 1.0)},
     "multikrum": {**_BOUND, "byzantine_fraction": (0.0, 0.499999), "keep": (1, 1_000_000)},

@@ -443,6 +443,20 @@ def test_task_init_from_flags_and_from_a_spec(tmp_path: Path) -> None:
         match="beta must be in",
     )
     cli.fails(None, "task", "init", "--out", out, match="no model")
+    # a DP-SGD budget that makes no sense (negative ε, δ ≥ 1) is refused by name
+    for bad, match in (({"epsilon": -1}, "epsilon"), ({"delta": 1.0}, "delta")):
+        dp = {"epsilon": 2, "delta": 1e-5, "max_grad_norm": 1.0, **bad}
+        bad_spec = tmp_path / "dp-spec.json"
+        bad_spec.write_text(
+            json.dumps(
+                {
+                    "name": "d",
+                    "model": {"mlp": {"input": 3, "classes": 2}},
+                    "training": {"dp_sgd": dp},
+                }
+            )
+        )
+        cli.fails(None, "task", "init", "--spec", str(bad_spec), "--out", out, match=match)
     assert not Path(out).exists()
 
 

@@ -284,3 +284,65 @@ async def test_a_pool_never_started_is_expired_by_the_agent(tmp_path) -> None:
     assert isinstance(result, Ended) and result.status is PoolStatus.EXPIRED
     assert len(said.of("pool_expired")) == 1
     assert [w["closed"] for w in said.of("withdrawn")] == [True]
+
+
+async def test_a_dp_sgd_agent_prints_epsilon_and_stops_at_the_budget(tmp_path) -> None:
+    # Given a 2-round pool whose task plans its ε budget over 1 round of DP-SGD
+    from client_kit.training.accounting import PrivacyBudgetExhausted, PrivacyLedger
+    from client_kit.training.spec import mlp_spec
+    from client_kit.training.task import AggregationSpec, DPSGDConfig, TaskPackage, TrainingConfig
+
+    dp = DPSGDConfig(epsilon=1.0, delta=1e-4, max_grad_norm=1.0, rounds=1)
+    task = TaskPackage.create(
+        "dp", "", mlp_spec(3, [], 2), TrainingConfig(epochs=1, batch_size=16, dp_sgd=dp),
+        aggregation=AggregationSpec("fedavg"),
+    )
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=task)
+    await world.setup()
+    await world.create(max_participants=1, max_rounds=2)
+    await world.fund(SOL * 2)
+    agent, said = await _agent(world, tmp_path, "private", seed=1)
+    judge = RoundJudge(world.chain, world.store, world.aggregator, world.key, world.task)
+    run = asyncio.create_task(agent.run())
+    judging = asyncio.create_task(judge.run())
+    try:
+        await _start_when_joined(world, 1)
+        # When it follows the pool: round 1 trains, round 2 would exceed the budget
+        with pytest.raises(PrivacyBudgetExhausted) as refused:
+            await asyncio.wait_for(run, 60)
+    finally:
+        run.cancel()
+        judging.cancel()
+        await asyncio.gather(run, judging, return_exceptions=True)
+
+    # Then round 1's ε (from the accountant) was printed, within the budget
+    [spent] = said.of("privacy")
+    assert spent["round"] == 1 and 0 < spent["epsilon_round"] == spent["epsilon_total"] <= 1.0
+    assert spent["epsilon_budget"] == 1.0 and spent["delta"] == 1e-4
+    # the ledger beside the journal holds it, and round 2 was refused with the figures
+    ledger = PrivacyLedger.load(agent.journal.folder / "privacy.json")
+    assert ledger is not None and sorted(ledger.rounds) == [1]
+    assert refused.value.round == 2 and refused.value.would_be > 1.0
+    # and nothing was committed for round 2
+    assert [c["round"] for c in said.of("committed")] == [1]
+    assert await find_submission(world.chain, world.key, 2, agent.wallet.pubkey()) is None
+
+
+def test_the_privacy_line_reads_for_a_person() -> None:
+    from offchain.agent.report import AgentEvent
+
+    line = AgentEvent(
+        "privacy",
+        {
+            "round": 2,
+            "epsilon_round": 0.5,
+            "epsilon_total": 0.75,
+            "epsilon_budget": 1.0,
+            "delta": 1e-5,
+            "noise_multiplier": 1.2,
+            "accountant": "rdp",
+        },
+    ).text()
+    assert line == (
+        "round 2: DP-SGD spent ε = 0.500 (δ = 1e-05, σ = 1.200); in total ε = 0.750 of the budget 1"
+    )
