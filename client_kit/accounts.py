@@ -71,6 +71,7 @@ class Pool:
     bump: int
     created_at: int
     ended_at: int
+    first_round_bump: int
 
     @property
     def task_cid_str(self) -> str:
