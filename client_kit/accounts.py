@@ -120,6 +120,7 @@ class Participant:
     reward_paid: int
     joined_at: int
     bump: int
+    last_round: int  # the last round it committed to (0: none)
 
     @property
     def reward_unpaid(self) -> int:

@@ -1,13 +1,16 @@
 """Bumps the program takes instead of searching for them.
 
 Round 1's bump is found by `create_pool` and stored in the pool; later rounds'
-bumps are passed to `finalize_round` and checked (address and off the curve),
-not searched. The program's `finalize_round` docs argue why a bump that is not
-canonical cannot give a round a second account; these tests hold it to that.
+bumps are passed to `finalize_round`, and submissions' to `submit_update`, and
+checked (address and off the curve), not searched. The program's
+`finalize_round` and `submit_update` docs argue why a bump that is not
+canonical cannot give a round or a submission a second account; these tests
+hold them to that (and to the operator still finding such a submission).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 
@@ -16,7 +19,8 @@ from solders.pubkey import Pubkey
 
 from client_kit import pda
 from client_kit.accounts import Round, decode_account
-from client_kit.enums import Verdict
+from client_kit.actions.reads import find_submission
+from client_kit.enums import Reason, Verdict
 from tests.program.world import PoolWorld, expect_error
 
 NEXT_ROUND = 3  # finalize_round's account index of the next round
@@ -114,3 +118,95 @@ def test_a_non_canonical_bump_still_gives_round_two_one_account(
             canonical_address,
         )
     assert w.raw(canonical_address) is None
+
+
+# --- submissions -------------------------------------------------------------------
+
+SUBMISSION = 4  # submit_update's account index of the submission
+
+
+def _submission_address(world: PoolWorld, wallet: Pubkey, bump: int) -> Pubkey:
+    seeds = b"submission" + bytes(world.pool) + struct.pack("<I", 1) + bytes(wallet)
+    digest = hashlib.sha256(
+        seeds + bytes([bump]) + bytes(world.ix.program_id) + b"ProgramDerivedAddress"
+    ).digest()
+    return Pubkey.from_bytes(digest)
+
+
+def _submit(world: PoolWorld, trainer, bump: int, address: Pubkey) -> Instruction:  # type: ignore[no-untyped-def]
+    ix = world.ix.submit_update(
+        trainer.wallet.pubkey(),
+        world.pool,
+        1,
+        update_commitment=world.commitment(trainer),
+        num_samples=100,
+        base_model_hash=world.pool_state().global_model_hash,
+    )
+    metas = list(ix.accounts)
+    metas[SUBMISSION] = AccountMeta(address, False, True)
+    return Instruction(ix.program_id, bytes(ix.data)[:-1] + bytes([bump]), metas)
+
+
+def test_a_submission_bump_that_does_not_give_the_account_is_refused(
+    training_world: PoolWorld,
+) -> None:
+    w = training_world
+    t = w.trainers[0]
+    address, canonical = pda.submission_address(w.ix.program_id, w.pool, 1, t.wallet.pubkey())
+    wrong = _submit(w, t, (canonical + 1) % 256, address)
+    expect_error(w, "InvalidPda", lambda: w.send([wrong], t.wallet), address)
+
+
+def test_a_submission_bump_on_the_curve_is_refused(training_world: PoolWorld) -> None:
+    w = training_world
+    t = w.trainers[0]
+    bump = next(b for b in range(256) if _submission_address(w, t.wallet.pubkey(), b).is_on_curve())
+    address = _submission_address(w, t.wallet.pubkey(), bump)
+    expect_error(w, "InvalidPda", lambda: w.send([_submit(w, t, bump, address)], t.wallet), address)
+
+
+def test_a_non_canonical_submission_is_the_only_one_and_is_judged(
+    training_world: PoolWorld,
+) -> None:
+    # Given a participant that commits at an off-curve bump below the canonical one
+    w = training_world
+    t = w.trainers[0]
+    wallet = t.wallet.pubkey()
+    canonical_address, canonical = pda.submission_address(w.ix.program_id, w.pool, 1, wallet)
+    bump = next(
+        b
+        for b in range(canonical - 1, -1, -1)
+        if not _submission_address(w, wallet, b).is_on_curve()
+    )
+    address = _submission_address(w, wallet, bump)
+    w.send([_submit(w, t, bump, address)], t.wallet)
+    assert w.participant_state(t).last_round == 1
+    assert w.round_state(1).submission_count == 1
+    # Then a second commitment for the round is refused by name, at either address
+    for retry_bump, retry_address in ((canonical, canonical_address), (bump, address)):
+        expect_error(
+            w,
+            "AlreadySubmitted",
+            lambda b=retry_bump, a=retry_address: w.send([_submit(w, t, b, a)], t.wallet),
+            canonical_address,
+            address,
+        )
+    assert w.raw(canonical_address) is None
+    # And the operator finds it (its canonical address is empty) and judges it
+    # at its stored bump once the reveal phase is over
+    found = asyncio.run(find_submission(w.chain, w.pool, 1, wallet))
+    assert found is not None and found.bump == bump
+    w.set_time(w.round_state(1).reveal_deadline)
+    judge = w.ix.judge_submission(
+        w.aggregator.pubkey(),
+        w.pool,
+        1,
+        wallet,
+        verdict=Verdict.SLASHED,
+        score=0,
+        reason=int(Reason.NOT_REVEALED),
+        submission_bump=found.bump,
+    )
+    w.send([judge], w.aggregator)
+    judged = asyncio.run(find_submission(w.chain, w.pool, 1, wallet))
+    assert judged is not None and judged.verdict is Verdict.SLASHED

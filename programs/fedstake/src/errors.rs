@@ -97,6 +97,7 @@ fedstake_errors! {
     6046 ClaimWindowOpen "the claim window after the pool's end is still open",
     6047 NothingToReclaim "no funding is left to return to the organization",
     6048 UpdateCommitmentMismatch "sha256(update_hash ‖ wallet) does not match the submission's update commitment",
+    6049 AlreadySubmitted "this participant already committed to an update for this round",
 }
 
 impl FedstakeError {

@@ -3,12 +3,13 @@
 //! Every account stores its bump; later instructions re-derive the address
 //! from the seeds and the *stored* bump and compare (one hash).
 //!
-//! Pools, participants and submissions are created at the canonical bump
-//! (found on chain, never taken from the caller): their uniqueness per seeds
-//! rests on the address. Round 1 too (`create_pool` finds its bump and stores
-//! it in the pool). Rounds after the first take their bump from the caller
+//! Pools and participants are created at the canonical bump (found on chain,
+//! never taken from the caller): their uniqueness per seeds rests on the
+//! address. Round 1 too (`create_pool` finds its bump and stores it in the
+//! pool). Later rounds and submissions take their bump from the caller
 //! (`expect_passed`): `finalize_round` creates round n + 1 at most once per
-//! pool, whatever the bump, so no search is needed.
+//! pool, and `submit_update` a submission at most once per participant and
+//! round, whatever the bump, so no search is needed (each says why).
 
 use crate::errors::FedstakeError;
 use pinocchio::{error::ProgramError, Address};
@@ -110,7 +111,7 @@ pub fn expect(
 /// uniqueness the program enforces with state it already checks, never with
 /// the address: the bump need not be canonical, so the same seeds could name
 /// up to 255 addresses. Each caller states why at most one of them is ever
-/// created (see `finalize_round`). The off-curve test gives a named error for
+/// created (`finalize_round`, `submit_update`). The off-curve test gives a named error for
 /// a bump the runtime would refuse to sign with anyway.
 pub fn expect_passed(
     key: &Address,
