@@ -62,6 +62,7 @@ bench: setup program
 	$(PY) bench/robustness.py
 	$(PY) bench/watcher.py
 	$(PY) bench/operator.py
+	$(PY) bench/participants.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

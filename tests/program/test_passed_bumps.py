@@ -26,14 +26,17 @@ from tests.program.world import PoolWorld, expect_error
 NEXT_ROUND = 3  # finalize_round's account index of the next round
 
 
-def _address(world: PoolWorld, number: int, bump: int) -> Pubkey:
+def _raw_pda(world: PoolWorld, seeds: bytes, bump: int) -> Pubkey:
     """`sha256(seeds ‖ bump ‖ program ‖ marker)`: the runtime's PDA formula
     without its off-curve test, so on-curve candidates can be built too."""
-    seeds = b"round" + bytes(world.pool) + struct.pack("<I", number)
     digest = hashlib.sha256(
         seeds + bytes([bump]) + bytes(world.ix.program_id) + b"ProgramDerivedAddress"
     ).digest()
     return Pubkey.from_bytes(digest)
+
+
+def _address(world: PoolWorld, number: int, bump: int) -> Pubkey:
+    return _raw_pda(world, b"round" + bytes(world.pool) + struct.pack("<I", number), bump)
 
 
 def _bumps(world: PoolWorld, number: int, *, on_curve: bool) -> list[int]:
@@ -127,10 +130,7 @@ SUBMISSION = 4  # submit_update's account index of the submission
 
 def _submission_address(world: PoolWorld, wallet: Pubkey, bump: int) -> Pubkey:
     seeds = b"submission" + bytes(world.pool) + struct.pack("<I", 1) + bytes(wallet)
-    digest = hashlib.sha256(
-        seeds + bytes([bump]) + bytes(world.ix.program_id) + b"ProgramDerivedAddress"
-    ).digest()
-    return Pubkey.from_bytes(digest)
+    return _raw_pda(world, seeds, bump)
 
 
 def _submit(world: PoolWorld, trainer, bump: int, address: Pubkey) -> Instruction:  # type: ignore[no-untyped-def]
