@@ -111,8 +111,8 @@ pub fn expect(
 /// uniqueness the program enforces with state it already checks, never with
 /// the address: the bump need not be canonical, so the same seeds could name
 /// up to 255 addresses. Each caller states why at most one of them is ever
-/// created (`finalize_round`, `submit_update`). The off-curve test gives a named error for
-/// a bump the runtime would refuse to sign with anyway.
+/// created (`finalize_round`, `submit_update`). The off-curve test gives a
+/// named error for a bump the runtime would refuse to sign with anyway.
 pub fn expect_passed(
     key: &Address,
     seeds: &[&[u8]],
