@@ -264,31 +264,27 @@ class FedstakeInstructions:
         global_model_hash: bytes,
         global_model_cid: str,
         record_cid: str,
-        *,
-        next_round_bump: int | None = None,
     ) -> Instruction:
         """`finalize_round`: the round's global model (hash and CID) and the CID of
         the operator's round record (what `verify-round` reruns).
 
-        The next round is created at `next_round_bump` (0..=255), by default the
-        canonical bump of `["round", pool, round_number + 1]`, found here so the
-        program checks one address instead of searching (see the program's
-        `finalize_round` for why a passed bump is sound there)."""
-        next_round, canonical = pda.round_address(self.program_id, pool, round_number + 1)
+        The next round's account is `["round", pool, round_number + 1]` at its
+        canonical address (passed even after the last round, where it stays
+        empty); the program searches its bump itself, so an aggregator cannot
+        open a round where clients that derive it do not look."""
         return self._build(
             "finalize_round",
             {
                 "aggregator": aggregator,
                 "pool": pool,
                 "round": self.round(pool, round_number),
-                "next_round": next_round,
+                "next_round": self.round(pool, round_number + 1),
             },
             {
                 "round": round_number,
                 "global_model_hash": global_model_hash,
                 "global_model_cid": cid_to_field(global_model_cid),
                 "record_cid": cid_to_field(record_cid),
-                "next_round_bump": canonical if next_round_bump is None else next_round_bump,
             },
         )
 

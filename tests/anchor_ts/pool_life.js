@@ -252,15 +252,12 @@ async function poolLife(aggregator, trainers) {
   assert.equal((await program.account.participant.all()).length >= 2, true);
 
   // The next round's PDA is `round + 1`: no IDL can express it, so it is passed.
-  // Its canonical bump is passed too (the program checks it instead of searching).
-  const [nextRound, nextRoundBump] = PublicKey.findProgramAddressSync(
-    [seed('round'), pool.toBuffer(), u32(2)], program.programId);
+  const nextRound = PublicKey.findProgramAddressSync([seed('round'), pool.toBuffer(), u32(2)], program.programId)[0];
   await send('finalizeRound', {
     round: 1,
     globalModelHash: Array.from(sha256(Buffer.from('global 1'))),
     globalModelCid: bytes('bafkreiglobal1', 64),
     recordCid: bytes('bafkreirecord1', 64),
-    nextRoundBump,
   }, { aggregator: aggregator.publicKey, pool, nextRound }, [aggregator]);
 
   const finished = await program.account.pool.fetch(pool);

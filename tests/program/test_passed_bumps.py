@@ -1,11 +1,13 @@
-"""Bumps the program takes instead of searching for them.
+"""Bumps the program takes instead of searching for them, and the one it must search.
 
-Round 1's bump is found by `create_pool` and stored in the pool; later rounds'
-bumps are passed to `finalize_round`, and submissions' to `submit_update`, and
-checked (address and off the curve), not searched. The program's
-`finalize_round` and `submit_update` docs argue why a bump that is not
-canonical cannot give a round or a submission a second account; these tests
-hold them to that (and to the operator still finding such a submission).
+Round 1's bump is found by `create_pool` and stored in the pool; a submission's
+bump is passed to `submit_update` and checked (address and off the curve), not
+searched: the program's `submit_update` docs argue why a bump that is not
+canonical cannot give a submission a second account, and these tests hold it to
+that (and to the operator still finding such a submission). The next round's
+bump is *not* passed: `finalize_round` opens round n + 1 only at its canonical
+address, the one every client derives, so participants can always reach it
+(submit, expire it, get their stakes out) whatever the aggregator does.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import asyncio
 import hashlib
 import struct
 
+import pytest
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from client_kit import pda
-from client_kit.accounts import Round, decode_account
-from client_kit.actions.reads import find_submission
+from client_kit.actions.reads import find_round, find_submission
 from client_kit.enums import Reason, Verdict
 from tests.program.world import PoolWorld, expect_error
 
@@ -39,18 +41,15 @@ def _address(world: PoolWorld, number: int, bump: int) -> Pubkey:
     return _raw_pda(world, b"round" + bytes(world.pool) + struct.pack("<I", number), bump)
 
 
-def _bumps(world: PoolWorld, number: int, *, on_curve: bool) -> list[int]:
-    """Every bump of round `number` whose address is (or is not) on the curve."""
-    return [b for b in range(256) if _address(world, number, b).is_on_curve() == on_curve]
-
-
 def _judged(world: PoolWorld) -> None:
     world.commit_and_reveal(world.trainers)
     for t in world.trainers:
         world.judge(t, Verdict.ACCEPTED, 3_000)
 
 
-def _finalize(world: PoolWorld, bump: int, address: Pubkey) -> Instruction:
+def _finalize(world: PoolWorld, address: Pubkey, trailing: bytes = b"") -> Instruction:
+    """The client's `finalize_round` of round 1 with round 2's account replaced by
+    `address` and `trailing` appended to its data."""
     ix = world.ix.finalize_round(
         world.aggregator.pubkey(),
         world.pool,
@@ -58,11 +57,10 @@ def _finalize(world: PoolWorld, bump: int, address: Pubkey) -> Instruction:
         b"\x01" * 32,
         "bafkreiglobal",
         "bafkreirecord",
-        next_round_bump=bump,
     )
     metas = list(ix.accounts)
     metas[NEXT_ROUND] = AccountMeta(address, False, True)
-    return Instruction(ix.program_id, bytes(ix.data), metas)
+    return Instruction(ix.program_id, bytes(ix.data) + trailing, metas)
 
 
 def test_create_pool_stores_round_one_canonical_bump(training_world: PoolWorld) -> None:
@@ -72,55 +70,65 @@ def test_create_pool_stores_round_one_canonical_bump(training_world: PoolWorld) 
     assert w.round_state(1).bump == canonical
 
 
-def test_a_bump_that_does_not_give_the_account_is_refused(training_world: PoolWorld) -> None:
-    # Given a judged round 1 and round 2's canonical address
-    w = training_world
-    _judged(w)
-    address, canonical = pda.round_address(w.ix.program_id, w.pool, 2)
-    # When the aggregator passes another bump with that address
-    wrong = _finalize(w, (canonical - 1) % 256, address)
-    # Then it is refused by name and nothing changes
-    expect_error(w, "InvalidPda", lambda: w.send([wrong], w.aggregator), address)
-
-
-def test_a_bump_on_the_curve_is_refused(training_world: PoolWorld) -> None:
-    # Given an address of round 2's seeds that lies on the curve (not a PDA)
-    w = training_world
-    _judged(w)
-    bump = _bumps(w, 2, on_curve=True)[0]
-    address = _address(w, 2, bump)
-    # When the aggregator passes it with its bump
-    # Then it is refused by name and nothing changes
-    expect_error(
-        w, "InvalidPda", lambda: w.send([_finalize(w, bump, address)], w.aggregator), address
-    )
-
-
-def test_a_non_canonical_bump_still_gives_round_two_one_account(
-    training_world: PoolWorld,
+@pytest.mark.parametrize("on_curve", [False, True], ids=["off-curve", "on-curve"])
+def test_the_next_round_is_refused_anywhere_but_its_canonical_address(
+    training_world: PoolWorld, on_curve: bool
 ) -> None:
-    # Given a judged round 1 and an off-curve bump of round 2 below the canonical one
+    # Given a judged round 1 and another address of round 2's seeds: a valid
+    # PDA at a lower bump, or a point on the curve
     w = training_world
     _judged(w)
     canonical_address, canonical = pda.round_address(w.ix.program_id, w.pool, 2)
-    bump = next(b for b in _bumps(w, 2, on_curve=False) if b < canonical)
+    bump = next(
+        b for b in range(256) if b != canonical and _address(w, 2, b).is_on_curve() == on_curve
+    )
     address = _address(w, 2, bump)
-    # When the aggregator finalizes with it
-    w.send([_finalize(w, bump, address)], w.aggregator)
-    # Then round 2 lives there, with that bump stored
-    opened = decode_account(Round, w.raw(address))
-    assert (opened.round, opened.bump) == (2, bump)
-    assert w.pool_state().round == 2
-    # And no second round 2 can follow, canonical or not: round 1 is finalized
-    # and the pool's counter has moved on
-    for retry_bump, retry_address in ((canonical, canonical_address), (bump, address)):
+    # When the aggregator finalizes with round 2 there
+    # Then it is refused by name and nothing changes
+    expect_error(
+        w,
+        "InvalidPda",
+        lambda: w.send([_finalize(w, address)], w.aggregator),
+        address,
+        canonical_address,
+    )
+    assert w.raw(address) is None and w.raw(canonical_address) is None
+    assert w.pool_state().round == 1
+
+
+def test_a_next_round_bump_argument_is_refused(training_world: PoolWorld) -> None:
+    # Given a judged round 1
+    w = training_world
+    _judged(w)
+    canonical_address, canonical = pda.round_address(w.ix.program_id, w.pool, 2)
+    bump = next(b for b in range(canonical) if not _address(w, 2, b).is_on_curve())
+    # When the aggregator appends a bump to the data (the argument is gone),
+    # with either the canonical address or the bump's own
+    for address in (canonical_address, _address(w, 2, bump)):
+        # Then the data is refused by name and nothing changes
         expect_error(
             w,
-            "RoundAlreadyFinalized",
-            lambda b=retry_bump, a=retry_address: w.send([_finalize(w, b, a)], w.aggregator),
-            canonical_address,
+            "InvalidInstructionData",
+            lambda a=address: w.send([_finalize(w, a, bytes([bump]))], w.aggregator),
+            address,
         )
-    assert w.raw(canonical_address) is None
+
+
+def test_the_next_round_opens_where_every_client_derives_it(
+    training_world: PoolWorld,
+) -> None:
+    # Given a judged round 1
+    w = training_world
+    _judged(w)
+    # When the aggregator finalizes it with the client's instruction
+    w.finalize(1)
+    # Then round 2 is at its canonical address with the canonical bump stored,
+    # and client_kit's `find_round` finds it
+    _, canonical = pda.round_address(w.ix.program_id, w.pool, 2)
+    assert w.round_state(2).bump == canonical
+    found = asyncio.run(find_round(w.chain, w.pool, 2))
+    assert found is not None and (found.round, found.bump) == (2, canonical)
+    assert w.pool_state().round == 2
 
 
 # --- submissions -------------------------------------------------------------------

@@ -3,13 +3,14 @@
 //! Every account stores its bump; later instructions re-derive the address
 //! from the seeds and the *stored* bump and compare (one hash).
 //!
-//! Pools and participants are created at the canonical bump (found on chain,
-//! never taken from the caller): their uniqueness per seeds rests on the
-//! address. Round 1 too (`create_pool` finds its bump and stores it in the
-//! pool). Later rounds and submissions take their bump from the caller
-//! (`expect_passed`): `finalize_round` creates round n + 1 at most once per
-//! pool, and `submit_update` a submission at most once per participant and
-//! round, whatever the bump, so no search is needed (each says why).
+//! Pools, participants and rounds are created at the canonical bump (found on
+//! chain, never taken from the caller): clients derive their addresses, so
+//! every one must be where the canonical derivation puts it. Round 1's bump is
+//! found by `create_pool` and stored in the pool (`start_training` checks one
+//! address); round n + 1's by `finalize_round`. Submissions take their bump
+//! from the caller (`expect_passed`): `submit_update` creates one at most once
+//! per participant and round, whatever the bump, and only the participant's
+//! own submission is affected by a non-canonical one (it says why).
 
 use crate::errors::FedstakeError;
 use pinocchio::{error::ProgramError, Address};
@@ -110,8 +111,8 @@ pub fn expect(
 /// curve (one hash and one curve test, no search). Only for accounts whose
 /// uniqueness the program enforces with state it already checks, never with
 /// the address: the bump need not be canonical, so the same seeds could name
-/// up to 255 addresses. Each caller states why at most one of them is ever
-/// created (`finalize_round`, `submit_update`). The off-curve test gives a
+/// up to 255 addresses. The caller states why at most one of them is ever
+/// created (`submit_update`). The off-curve test gives a
 /// named error for a bump the runtime would refuse to sign with anyway.
 pub fn expect_passed(
     key: &Address,

@@ -15,29 +15,19 @@
 //! 4. `[]` system program
 //!
 //! ### Data
-//! `round u32, global_model_hash [32], global_model_cid [64], record_cid [64],
-//! next_round_bump u8` (the bump of the next round's PDA; clients pass the
-//! canonical one, ignored when this was the last round)
+//! `round u32, global_model_hash [32], global_model_cid [64], record_cid [64]`
 //!
-//! ### Why the next round's bump may come from the caller
-//! A bump that is not canonical would be a problem only if it let the same
-//! seeds `["round", pool, n]` get a second account. It cannot:
-//! - Round accounts are created only here (round n + 1) and by
-//!   `start_training` (round 1), and never closed.
-//! - Here round n + 1 is created only while `pool.round == n` and round n is
-//!   not finalized; the same instruction finalizes round n and sets
-//!   `pool.round = n + 1`, and `pool.round` never decreases. So it happens at
-//!   most once per pool.
-//! - A pool address could host a second pool only after `close_pool`, and
-//!   `create_pool` refuses the id if round 1 exists at its canonical address,
-//!   where `start_training` always creates it. So every round at a pool address
-//!   belongs to the one pool there that trained.
-//!
-//! The address is still checked (`pda::expect_passed`: seeds, bump, off the
-//! curve), and later instructions re-derive it from the stored bump. An
-//! aggregator passing a non-canonical bump puts the round where clients that
-//! derive the canonical address do not look; it is found by the program-account
-//! scan for the pool and round number.
+//! ### Why the next round's bump is searched, not passed
+//! Round n + 1 is opened only here, at most once per pool, so a bump from the
+//! caller could not give it a second account. It would still let the
+//! aggregator open the round at an address other than the canonical one, where
+//! every client that derives the round (client_kit's builders and
+//! `find_round`, Anchor clients resolving PDAs from the IDL) does not look:
+//! participants could not submit to it, expire it or get their stakes out
+//! through those tools, and a pool must always be able to end without the
+//! aggregator's cooperation. So the program finds the canonical bump itself
+//! (`pda::expect_canonical`, about 340 CU per try) and stores it; later
+//! instructions re-derive the address from the stored bump.
 
 use super::{args, create_account, load_pool, load_round, non_empty, start_training::open_round};
 use crate::{
@@ -73,7 +63,6 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let global_model_hash: [u8; 32] = r.array()?;
     let global_model_cid: [u8; 64] = r.array()?;
     let record_cid: [u8; 64] = r.array()?;
-    let next_round_bump = r.u8()?;
     r.finish()?;
     non_empty(&global_model_hash)?;
     non_empty(&global_model_cid)?;
@@ -124,13 +113,11 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     } else {
         let next = logic::incr(number, 1)?;
         let next_le = next.to_le_bytes();
-        // Passed, not searched: see "Why the next round's bump may come
-        // from the caller" above.
-        let bump = next_round_bump;
-        pda::expect_passed(
+        // Searched, never passed: see "Why the next round's bump is
+        // searched, not passed" above.
+        let bump = pda::expect_canonical(
             next_round_account.address(),
             &[ROUND_SEED, pool_key.as_ref(), &next_le],
-            bump,
             program_id,
         )?;
         pool.round = next;

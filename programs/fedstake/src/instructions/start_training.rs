@@ -51,8 +51,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     // Round 1 at the canonical bump `create_pool` found and stored: one hash,
     // no search. Canonical matters here: `create_pool` refuses a pool id whose
     // round 1 exists at that address, so a pool address never gets a second
-    // incarnation once it trained, and every later round (whose bump
-    // `finalize_round` takes from its caller) belongs to this one incarnation.
+    // incarnation once it trained, and every later round (opened by
+    // `finalize_round` at its canonical address) belongs to this one incarnation.
     let bump = pool.first_round_bump;
     pda::expect(
         round_account.address(),

@@ -35,7 +35,7 @@
 //!   (`participant.last_round < round`, else `AlreadySubmitted`), and the same
 //!   instruction sets `participant.last_round = round`.
 //! - Every submission at a pool address belongs to the one pool there that
-//!   trained (see `finalize_round`: a trained pool's id is retired).
+//!   trained (see `create_pool`: a trained pool's id is retired).
 //!
 //! The address is still checked (`pda::expect_passed`: seeds, bump, off the
 //! curve), and later instructions re-derive it from the stored bump. A
