@@ -72,6 +72,7 @@ bench: setup program
 	$(PY) bench/operator.py
 	$(PY) bench/api_feed.py
 	$(PY) bench/privacy.py
+	$(PY) bench/participants.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

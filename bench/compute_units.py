@@ -17,10 +17,14 @@ embedded chain, each step through `client_kit.actions`:
 - never started: anyone expires the pool after its join deadline + grace;
 - cancelled: the organization cancels.
 
-Prints min / median / max CU per instruction (target: every instruction
-≤ 10,000 CU, worst case), account sizes with rent, and failing calls' CU.
+Prints min / median / max CU per instruction (targets, issue 13: every
+instruction ≤ 5,000 CU in the worst case over the key sets, and the median
+≤ 2,500 CU — given both over all calls and over the instructions' medians),
+account sizes with rent, and failing calls' CU. Missed targets are printed,
+not turned into an exit status (`make bench` runs on).
 `--baseline OTHER.so` runs the same lives (same keys) on another build of the
-program in the same process and adds its CU max and the ratio. With
+program in the same process and adds its CU max and the ratio (the build must
+take the same instruction layout: client_kit builds the calls). With
 `--error-line` it also builds the program without the error line (cargo
 feature `no-error-line`, `target/deploy/fedstake-no-error-line.so`) and
 prints what the line costs for the same failing calls.
@@ -66,7 +70,8 @@ from client_kit.storage.local import LocalStore
 from client_kit.training.spec import mlp_spec
 from client_kit.training.task import TaskPackage, TrainingConfig
 
-TARGET_CU = 10_000
+TARGET_CU = 5_000
+TARGET_MEDIAN_CU = 2_500
 SOL = 1_000_000_000
 WINDOW = 60  # seconds: round, reveal, grace, claim window and join window of every pool
 NO_LINE_SO = REPO_ROOT / "target" / "deploy" / "fedstake-no-error-line.so"
@@ -336,27 +341,41 @@ def _build_without_line() -> None:
 
 
 def _table(samples: Samples, base: Samples | None) -> int:
-    """Prints the CU table; returns the worst instruction's CU max."""
+    """Prints the CU table and the medians; returns the worst instruction's CU max."""
     extra = " baseline CU max | ratio |" if base else ""
-    print(f"| instruction | calls | CU min | CU median | CU max | ≤ 10,000 |{extra}")
-    print("| --- | ---: | ---: | ---: | ---: | :---: |" + (" ---: | ---: |" if base else ""))
+    print(
+        f"| instruction | calls | CU min | CU median | CU max | max ≤ {TARGET_CU:,} |"
+        f" median ≤ {TARGET_MEDIAN_CU:,} |{extra}"
+    )
+    rule = "| --- | ---: | ---: | ---: | ---: | :---: | :---: |"
+    print(rule + (" ---: | ---: |" if base else ""))
     worst = 0
+    medians: list[float] = []
     for ix in load_idl().raw["instructions"]:
         values = samples[ix["name"]]
         if not values:
-            print(f"| {ix['name']} | 0 | – | – | – | **not measured** |")
+            print(f"| {ix['name']} | 0 | – | – | – | **not measured** | |")
             worst = TARGET_CU + 1
             continue
         worst = max(worst, max(values))
+        median = statistics.median(values)
+        medians.append(median)
         ok = "yes" if max(values) <= TARGET_CU else "**no**"
+        ok_median = "yes" if median <= TARGET_MEDIAN_CU else "**no**"
         row = (
             f"| {ix['name']} | {len(values)} | {min(values):,} | "
-            f"{int(statistics.median(values)):,} | {max(values):,} | {ok} |"
+            f"{int(median):,} | {max(values):,} | {ok} | {ok_median} |"
         )
         if base:
             before = max(base[ix["name"]])
             row += f" {before:,} | {max(values) / before:.3f} |"
         print(row)
+    every_call = [v for values in samples.values() for v in values]
+    print(
+        f"\nmedian over all {len(every_call):,} calls: {int(statistics.median(every_call)):,} CU;"
+        f" median of the {len(medians)} instructions' medians:"
+        f" {int(statistics.median(medians)):,} CU (target ≤ {TARGET_MEDIAN_CU:,})"
+    )
     return worst
 
 
@@ -404,8 +423,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline_cu = without_line[label][0]
             row += f" {baseline_cu:,} | {cu - baseline_cu:,} |"
         print(row)
-    print(f"\nworst instruction: {worst:,} CU (target ≤ {TARGET_CU:,})")
-    return 0 if worst <= TARGET_CU else 1
+    verdict = "met" if worst <= TARGET_CU else "**missed**"
+    print(f"\nworst instruction: {worst:,} CU (target ≤ {TARGET_CU:,}: {verdict})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ class Pool:
     bump: int
     created_at: int
     ended_at: int
+    first_round_bump: int
 
     @property
     def task_cid_str(self) -> str:
@@ -119,6 +120,7 @@ class Participant:
     reward_paid: int
     joined_at: int
     bump: int
+    last_round: int  # the last round it committed to (0: none)
 
     @property
     def reward_unpaid(self) -> int:

@@ -155,10 +155,23 @@ class FedstakeInstructions:
         update_commitment: bytes,
         num_samples: int,
         base_model_hash: bytes,
+        bump: int | None = None,
     ) -> Instruction:
         """Commits to an update for round `round_number`: `update_commitment` is
         `canonical.update_commitment(update_hash, wallet)`; the hash and the CID
-        follow with `reveal_update` once the submission phase is closed."""
+        follow with `reveal_update` once the submission phase is closed.
+
+        The submission is created at `bump` (0..=255), by default the canonical
+        bump of its PDA, found here so the program checks one address instead
+        of searching (see the program's `submit_update` for why that is sound);
+        another bump is for tests of the program's checks."""
+        submission, canonical = pda.submission_address(
+            self.program_id, pool, round_number, wallet
+        )
+        if bump is not None and bump != canonical:
+            submission = pda.submission_address_at(
+                self.program_id, pool, round_number, wallet, bump
+            )
         return self._build(
             "submit_update",
             {
@@ -166,13 +179,14 @@ class FedstakeInstructions:
                 "pool": pool,
                 "participant": self.participant(pool, wallet),
                 "round": self.round(pool, round_number),
-                "submission": self.submission(pool, round_number, wallet),
+                "submission": submission,
             },
             {
                 "round": round_number,
                 "update_commitment": update_commitment,
                 "num_samples": num_samples,
                 "base_model_hash": base_model_hash,
+                "bump": canonical if bump is None else bump,
             },
         )
 
@@ -210,11 +224,20 @@ class FedstakeInstructions:
         verdict: Verdict | int,
         score: int,
         reason: int,
+        submission_bump: int | None = None,
     ) -> Instruction:
         """One verdict: Accepted (reason 0, score in bps of the round budget),
         Excluded (reason 64..=127, score 0) or Slashed (reason 1..=63, score 0);
         see `client_kit.enums`. A raw int `verdict` is sent as given (tests of
-        the program's refusals)."""
+        the program's refusals). `submission_bump` is the submission's stored
+        bump when it is known (default: its canonical address)."""
+        submission = (
+            self.submission(pool, round_number, wallet)
+            if submission_bump is None
+            else pda.submission_address_at(
+                self.program_id, pool, round_number, wallet, submission_bump
+            )
+        )
         return self._build(
             "judge_submission",
             {
@@ -222,7 +245,7 @@ class FedstakeInstructions:
                 "pool": pool,
                 "round": self.round(pool, round_number),
                 "participant": self.participant(pool, wallet),
-                "submission": self.submission(pool, round_number, wallet),
+                "submission": submission,
             },
             {
                 "round": round_number,
@@ -243,7 +266,12 @@ class FedstakeInstructions:
         record_cid: str,
     ) -> Instruction:
         """`finalize_round`: the round's global model (hash and CID) and the CID of
-        the operator's round record (what `verify-round` reruns)."""
+        the operator's round record (what `verify-round` reruns).
+
+        The next round's account is `["round", pool, round_number + 1]` at its
+        canonical address (passed even after the last round, where it stays
+        empty); the program searches its bump itself, so an aggregator cannot
+        open a round where clients that derive it do not look."""
         return self._build(
             "finalize_round",
             {

@@ -30,3 +30,16 @@ def submission_address(
     return Pubkey.find_program_address(
         [b"submission", bytes(pool), struct.pack("<I", round_number), bytes(wallet)], program_id
     )
+
+
+def submission_address_at(
+    program_id: Pubkey, pool: Pubkey, round_number: int, wallet: Pubkey, bump: int
+) -> Pubkey:
+    """The submission's address at `bump` (0..=255), e.g. the one stored in a
+    submission found by a program-account scan: `submit_update` takes its bump
+    from the caller, so it need not be the canonical one. Raises solders'
+    error if that bump's address is on the curve (no PDA)."""
+    return Pubkey.create_program_address(
+        [b"submission", bytes(pool), struct.pack("<I", round_number), bytes(wallet), bytes([bump])],
+        program_id,
+    )

@@ -254,9 +254,22 @@ async def judge_round(
     anything is sent; then the chain's errors."""
     inputs = await gather_round(chain, store, pool_key, reference=reference)
     decision = await asyncio.to_thread(decide_round, inputs)
+    # each submission at the bump it was created with (not necessarily canonical)
+    bumps = {
+        s.wallet: s.bump
+        for s in await operator.round_submissions(chain, pool_key, decision.round)
+    }
     for j in decision.judged:
         await operator.judge_submission(
-            chain, aggregator, pool_key, decision.round, j.wallet, j.verdict, j.score_bps, j.reason
+            chain,
+            aggregator,
+            pool_key,
+            decision.round,
+            j.wallet,
+            j.verdict,
+            j.score_bps,
+            j.reason,
+            submission_bump=bumps.get(j.wallet),
         )
     model_cid, record_cid = await store_outputs(store, decision)
     await operator.record_finalization(

@@ -331,6 +331,7 @@ class Coordinator:
                 judged.verdict,
                 judged.score_bps,
                 judged.reason,
+                submission_bump=found.bump,
             )
         except FedstakeProgramError:
             # it may have landed meanwhile (a send in flight before a crash)

@@ -101,11 +101,16 @@ async def judge_submission(
     verdict: Verdict,
     score: int,
     reason: Reason,
+    *,
+    submission_bump: int | None = None,
 ) -> TxResult:
     """Records one verdict: `score` in basis points of the round's reward for
     an accepted submission (0 otherwise), and the reason code, whose range
     must match the verdict (`Reason.verdict`; `InvalidInput` otherwise, before
-    sending — the program would refuse it as `InvalidVerdict`)."""
+    sending — the program would refuse it as `InvalidVerdict`).
+    `submission_bump`: the submission's stored bump, when it was read (a
+    participant may have committed at a non-canonical address; default: the
+    canonical one)."""
     if verdict is Verdict.PENDING:
         raise InvalidInput("a judgment cannot be Pending")
     if reason.kind is ReasonKind.RESERVED or reason.verdict is not verdict:
@@ -118,6 +123,7 @@ async def judge_submission(
         verdict=verdict,
         score=score,
         reason=int(reason),
+        submission_bump=submission_bump,
     )
     return await chain.send([ix], [aggregator])
 

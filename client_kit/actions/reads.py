@@ -87,10 +87,18 @@ async def find_round(chain: ChainGateway, pool: Pubkey, number: int) -> Round | 
 async def find_submission(
     chain: ChainGateway, pool: Pubkey, number: int, wallet: Pubkey
 ) -> Submission | None:
-    """`wallet`'s submission for round `number` of `pool`, if any (and not closed)."""
-    return await find_account(
+    """`wallet`'s submission for round `number` of `pool`, if any (and not closed).
+
+    Read at its canonical address; if nothing is there, one filtered
+    program-account query finds it at any other bump (`submit_update` takes
+    the bump from its caller: a client may have picked another one)."""
+    found = await find_account(
         chain, Submission, instructions(chain).submission(pool, number, wallet)
     )
+    if found is not None:
+        return found
+    listed = await list_submissions(chain, pool, number, wallet)
+    return listed[0][1] if listed else None
 
 
 async def list_pools(

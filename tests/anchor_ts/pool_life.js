@@ -202,11 +202,15 @@ async function poolLife(aggregator, trainers) {
   }
   await send('startTraining', {}, { pool });
   for (const t of trainers) {
+    // the submission's canonical bump is passed (the program checks it instead of searching)
+    const [, bump] = PublicKey.findProgramAddressSync(
+      [seed('submission'), pool.toBuffer(), u32(1), t.wallet.publicKey.toBuffer()], program.programId);
     await send('submitUpdate', {
       round: 1,
       updateCommitment: Array.from(t.updateCommitment),
       numSamples: new BN(100),
       baseModelHash: Array.from(INITIAL_HASH),
+      bump,
     }, { wallet: t.wallet.publicKey, pool }, [t.wallet]);
   }
   for (const t of trainers) { // everyone committed: reveals are open at once
@@ -316,6 +320,8 @@ async function refusals(aggregator, t, late) {
       updateCommitment: Array.from(t.updateCommitment),
       numSamples: new BN(100),
       baseModelHash: Array.from(INITIAL_HASH),
+      bump: PublicKey.findProgramAddressSync(
+        [seed('submission'), pool.toBuffer(), u32(1), t.wallet.publicKey.toBuffer()], program.programId)[1],
     }, { wallet: t.wallet.publicKey, pool }, [t.wallet]).rpc());
 
   return { pool, clock };

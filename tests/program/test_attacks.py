@@ -199,7 +199,7 @@ def test_pda_sharing_participant_of_another_user(training_world: PoolWorld) -> N
         base_model_hash=w.pool_state().global_model_hash,
     )
     stolen = _with_meta(
-        ix, 2, AccountMeta(w.ix.participant(w.pool, victim.wallet.pubkey()), False, False)
+        ix, 2, AccountMeta(w.ix.participant(w.pool, victim.wallet.pubkey()), False, True)
     )
     expect_error(w, "AccountMismatch", lambda: w.send([stolen], thief.wallet))
 

@@ -84,8 +84,10 @@ def test_finalize_round_needs_a_round_record(training_world: PoolWorld) -> None:
     valid = w.ix.finalize_round(
         w.aggregator.pubkey(), w.pool, 1, b"\x01" * 32, "bafkreiglobal", "bafkreirecord"
     )
-    # When the aggregator finalizes with an empty record CID (the data's last 64 bytes)
-    empty = Instruction(valid.program_id, bytes(valid.data)[:-64] + bytes(64), valid.accounts)
+    # When the aggregator finalizes with an empty record CID (the 64 bytes
+    # before the data's last one, the next round's bump)
+    data = bytes(valid.data)
+    empty = Instruction(valid.program_id, data[:-65] + bytes(64) + data[-1:], valid.accounts)
     # Then it is refused
     expect_error(w, "EmptyHash", lambda: w.send([empty], w.aggregator))
     # And with one, the round keeps the record's CID beside the global model's

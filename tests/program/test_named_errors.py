@@ -56,7 +56,7 @@ def test_submission_rules(training_world: PoolWorld) -> None:
     a, b, _ = w.trainers
     expect_error(w, "StaleBaseModel", lambda: w.submit(a, base=b"\x09" * 32))
     w.submit(a)
-    expect_error(w, "AlreadyInitialized", lambda: w.submit(a, tag=b"again"))
+    expect_error(w, "AlreadySubmitted", lambda: w.submit(a, tag=b"again"))
     w.set_time(w.round_state(1).deadline)
     expect_error(w, "RoundDeadlinePassed", lambda: w.submit(b))
 

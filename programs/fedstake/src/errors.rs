@@ -56,7 +56,7 @@ fedstake_errors! {
     6005 InvalidOwner "an account is not owned by the expected program",
     6006 InvalidDiscriminator "an account's 8-byte discriminator is not the expected type's",
     6007 InvalidAccountData "an account's data has the wrong length",
-    6008 InvalidPda "an account is not the PDA of its seeds with the stored canonical bump",
+    6008 InvalidPda "an account is not the PDA of its seeds at its bump (stored, or passed and off the curve)",
     6009 AlreadyInitialized "the account to create already exists",
     6010 InvalidSystemProgram "the system program account is not the system program",
     6011 DuplicateAccount "the same account was passed where two different ones are required",
@@ -97,6 +97,7 @@ fedstake_errors! {
     6046 ClaimWindowOpen "the claim window after the pool's end is still open",
     6047 NothingToReclaim "no funding is left to return to the organization",
     6048 UpdateCommitmentMismatch "sha256(update_hash ‖ wallet) does not match the submission's update commitment",
+    6049 AlreadySubmitted "this participant already committed to an update for this round",
 }
 
 impl FedstakeError {

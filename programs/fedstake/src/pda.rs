@@ -1,8 +1,16 @@
 //! Program-derived addresses: seeds of every account and their checks.
 //!
-//! Accounts are created at the canonical bump (found on chain, never taken from
-//! the caller) and that bump is stored; later instructions re-derive the address
-//! from the seeds and the *stored* bump and compare.
+//! Every account stores its bump; later instructions re-derive the address
+//! from the seeds and the *stored* bump and compare (one hash).
+//!
+//! Pools, participants and rounds are created at the canonical bump (found on
+//! chain, never taken from the caller): clients derive their addresses, so
+//! every one must be where the canonical derivation puts it. Round 1's bump is
+//! found by `create_pool` and stored in the pool (`start_training` checks one
+//! address); round n + 1's by `finalize_round`. Submissions take their bump
+//! from the caller (`expect_passed`): `submit_update` creates one at most once
+//! per participant and round, whatever the bump, and only the participant's
+//! own submission is affected by a non-canonical one (it says why).
 
 use crate::errors::FedstakeError;
 use pinocchio::{error::ProgramError, Address};
@@ -97,6 +105,26 @@ pub fn expect(
     } else {
         Err(FedstakeError::InvalidPda.into())
     }
+}
+
+/// Checks `key` is the PDA of `seeds` at a bump the caller passed, off the
+/// curve (one hash and one curve test, no search). Only for accounts whose
+/// uniqueness the program enforces with state it already checks, never with
+/// the address: the bump need not be canonical, so the same seeds could name
+/// up to 255 addresses. The caller states why at most one of them is ever
+/// created (`submit_update`). The off-curve test gives a
+/// named error for a bump the runtime would refuse to sign with anyway.
+pub fn expect_passed(
+    key: &Address,
+    seeds: &[&[u8]],
+    bump: u8,
+    program_id: &Address,
+) -> Result<(), ProgramError> {
+    expect(key, seeds, bump, program_id)?;
+    if crate::syscalls::on_curve(key.as_array()) {
+        return Err(FedstakeError::InvalidPda.into());
+    }
+    Ok(())
 }
 
 /// Checks `key` is the canonical PDA of `seeds` (used when creating accounts:

@@ -129,7 +129,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         program_id,
     )?;
     let pool_key = *pool_account.address();
-    pda::expect_canonical(
+    let first_round_bump = pda::expect_canonical(
         first_round.address(),
         &[ROUND_SEED, pool_key.as_ref(), &1u32.to_le_bytes()],
         program_id,
@@ -183,6 +183,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         bump,
         created_at: now,
         ended_at: 0,
+        first_round_bump,
     };
     pool.store(pool_account)?;
     events::emit(&PoolCreated {

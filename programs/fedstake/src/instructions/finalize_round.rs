@@ -16,6 +16,18 @@
 //!
 //! ### Data
 //! `round u32, global_model_hash [32], global_model_cid [64], record_cid [64]`
+//!
+//! ### Why the next round's bump is searched, not passed
+//! Round n + 1 is opened only here, at most once per pool, so a bump from the
+//! caller could not give it a second account. It would still let the
+//! aggregator open the round at an address other than the canonical one, where
+//! every client that derives the round (client_kit's builders and
+//! `find_round`, Anchor clients resolving PDAs from the IDL) does not look:
+//! participants could not submit to it, expire it or get their stakes out
+//! through those tools, and a pool must always be able to end without the
+//! aggregator's cooperation. So the program finds the canonical bump itself
+//! (`pda::expect_canonical`, about 340 CU per try) and stores it; later
+//! instructions re-derive the address from the stored bump.
 
 use super::{args, create_account, load_pool, load_round, non_empty, start_training::open_round};
 use crate::{
@@ -101,6 +113,8 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     } else {
         let next = logic::incr(number, 1)?;
         let next_le = next.to_le_bytes();
+        // Searched, never passed: see "Why the next round's bump is
+        // searched, not passed" above.
         let bump = pda::expect_canonical(
             next_round_account.address(),
             &[ROUND_SEED, pool_key.as_ref(), &next_le],

@@ -92,6 +92,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         reward_paid: 0,
         joined_at: now,
         bump,
+        last_round: 0,
     }
     .store(participant_account)?;
     pool.store(pool_account)?;

@@ -48,9 +48,16 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     )?;
     let pool_key = *pool_account.address();
     let first = 1u32.to_le_bytes();
-    let bump = pda::expect_canonical(
+    // Round 1 at the canonical bump `create_pool` found and stored: one hash,
+    // no search. Canonical matters here: `create_pool` refuses a pool id whose
+    // round 1 exists at that address, so a pool address never gets a second
+    // incarnation once it trained, and every later round (opened by
+    // `finalize_round` at its canonical address) belongs to this one incarnation.
+    let bump = pool.first_round_bump;
+    pda::expect(
         round_account.address(),
         &[ROUND_SEED, pool_key.as_ref(), &first],
+        bump,
         program_id,
     )?;
     if pool.status != PoolStatus::Open {

@@ -12,13 +12,36 @@
 //! ### Accounts
 //! 0. `[WRITE, SIGNER]` wallet (participant's signing key; pays rent)
 //! 1. `[]` pool PDA `["pool", pool.organization, pool.pool_id]`
-//! 2. `[]` participant PDA `["participant", pool, wallet]` has_one `pool, wallet`
+//! 2. `[WRITE]` participant PDA `["participant", pool, wallet]` has_one `pool, wallet`
 //! 3. `[WRITE]` round PDA `["round", pool, round]` has_one `pool` (current)
 //! 4. `[WRITE]` submission PDA `["submission", pool, round, wallet]` (created)
 //! 5. `[]` system program
 //!
 //! ### Data
-//! `round u32, update_commitment [32], num_samples u64, base_model_hash [32]`
+//! `round u32, update_commitment [32], num_samples u64, base_model_hash [32],
+//! bump u8` (the bump of the submission's PDA; clients pass the canonical one)
+//!
+//! ### Why the submission's bump may come from the caller
+//! A bump that is not canonical would be a problem only if it let the same
+//! seeds `["submission", pool, round, wallet]` get a second account (a second
+//! commitment, counted twice in the round). It cannot:
+//! - Submissions are created only here, for the pool's current round, by the
+//!   wallet's participant account (`participant.wallet == wallet`,
+//!   `participant.pool == pool`), which is unique per (pool, wallet): it is
+//!   created at its canonical address (`join_pool`), only while the pool is
+//!   Open, and closed only once the pool has ended, so it is never created
+//!   again while the pool trains.
+//! - Here that participant must not have committed to this round yet
+//!   (`participant.last_round < round`, else `AlreadySubmitted`), and the same
+//!   instruction sets `participant.last_round = round`.
+//! - Every submission at a pool address belongs to the one pool there that
+//!   trained (see `create_pool`: a trained pool's id is retired).
+//!
+//! The address is still checked (`pda::expect_passed`: seeds, bump, off the
+//! curve), and later instructions re-derive it from the stored bump. A
+//! submission at a non-canonical address is still found by the operator's
+//! program-account scan of the round (`client_kit`'s `find_submission` falls
+//! back to it), which judges it at its stored bump.
 
 use super::{args, create_account, load_participant, load_pool, load_round, non_empty};
 use crate::{
@@ -45,6 +68,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     };
     guards::signer(wallet)?;
     guards::writable(wallet)?;
+    guards::writable(participant_account)?;
     guards::writable(round_account)?;
     guards::writable(submission_account)?;
     guards::system_program(system_program)?;
@@ -53,6 +77,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     let update_commitment: [u8; 32] = r.array()?;
     let num_samples = r.u64()?;
     let base_model_hash: [u8; 32] = r.array()?;
+    let bump = r.u8()?;
     r.finish()?;
     non_empty(&update_commitment)?;
 
@@ -69,7 +94,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     );
     let wallet_key = *wallet.address();
     let number_le = number.to_le_bytes();
-    let bump = pda::expect_canonical(
+    // Passed, not searched: see "Why the submission's bump may come from the
+    // caller" above.
+    pda::expect_passed(
         submission_account.address(),
         &[
             SUBMISSION_SEED,
@@ -77,6 +104,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
             &number_le,
             wallet_key.as_ref(),
         ],
+        bump,
         program_id,
     )?;
     if pool.status != PoolStatus::Training {
@@ -92,6 +120,9 @@ pub fn process(ix: super::Ix) -> ProgramResult {
     if participant.status != ParticipantStatus::Active {
         return Err(FedstakeError::ParticipantNotActive.into());
     }
+    if participant.last_round >= number {
+        return Err(FedstakeError::AlreadySubmitted.into());
+    }
     if base_model_hash != pool.global_model_hash {
         return Err(FedstakeError::StaleBaseModel.into());
     }
@@ -99,6 +130,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         return Err(FedstakeError::InvalidParameter.into());
     }
     round.submission_count = logic::incr(round.submission_count, 1)?;
+    participant.last_round = number;
 
     let bump_seed = [bump];
     let seeds = [
@@ -130,6 +162,7 @@ pub fn process(ix: super::Ix) -> ProgramResult {
         bump,
     }
     .store(submission_account)?;
+    participant.store(participant_account)?;
     round.store(round_account)?;
     events::emit(&UpdateSubmitted {
         pool: pool_key,

@@ -36,12 +36,16 @@ pub struct Participant {
     pub reward_paid: u64,
     pub joined_at: i64,
     pub bump: u8,
+    /// The last round this participant committed to (0: none yet). It makes
+    /// a submission once per participant and round, whatever its address's
+    /// bump (`submit_update`).
+    pub last_round: u32,
 }
 
 // SAFETY: packed plain data; every enum/bool field is listed in TAGS.
 unsafe impl AccountState for Participant {
     const DISCRIMINATOR: [u8; 8] = anchor_tag("account", "Participant");
-    const LEN: usize = 8 + 32 + 32 + 8 + 32 + 1 + 4 * 3 + 8 + 8 + 8 + 1;
+    const LEN: usize = 8 + 32 + 32 + 8 + 32 + 1 + 4 * 3 + 8 + 8 + 8 + 1 + 4;
     const TAGS: &'static [(usize, u8)] = &[(offset_of!(Participant, status), 2)];
 }
 
@@ -66,6 +70,7 @@ mod tests {
             reward_paid: 5,
             joined_at: -6,
             bump: 254,
+            last_round: 7,
         });
     }
 }

@@ -107,6 +107,11 @@ pub struct Pool {
     pub created_at: i64,
     /// When the pool became Finished, Cancelled or Expired (0 before).
     pub ended_at: i64,
+    /// Canonical bump of round 1's PDA `["round", pool, 1u32]`, found by
+    /// `create_pool` (which needs round 1's canonical address anyway, to
+    /// refuse a retired pool id) so `start_training` checks the address it
+    /// creates with one hash instead of searching again.
+    pub first_round_bump: u8,
 }
 
 impl Pool {
@@ -148,7 +153,8 @@ unsafe impl AccountState for Pool {
         + 1 // status
         + 1 // bump
         + 8 // created_at
-        + 8; // ended_at
+        + 8 // ended_at
+        + 1; // first_round_bump
     const TAGS: &'static [(usize, u8)] = &[
         (offset_of!(Pool, reward_policy), 1),
         (offset_of!(Pool, status), 4),
@@ -197,6 +203,7 @@ mod tests {
             bump: 255,
             created_at: 16,
             ended_at: 17,
+            first_round_bump: 254,
         });
     }
 }
