@@ -61,6 +61,8 @@ async def until(check: Callable[[], object], timeout: float = 20.0) -> None:
 
 async def _pool(tmp_path, trainers: int, rounds: int, **kw) -> PoolScenario:  # type: ignore[no-untyped-def]
     world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=kw.pop("task", tiny_task()))
+    # Equal unless a test asks otherwise: most coordinators here run without reference data
+    kw.setdefault("reward_policy", RewardPolicy.EQUAL)
     await world.setup()
     await world.create(max_participants=trainers, max_rounds=rounds, **kw)
     await world.fund(SOL * rounds)
