@@ -16,11 +16,8 @@ policy `Contribution`) with five participant agents:
 * fred, free-rider (sends the global model back, a zero update): Excluded
   `free_rider` every round, no reward.
 
-Why a hidden layer: on the 3→2 linear model of tests.pools.tiny_task, one
-local epoch from the round-2 base gives an update within 1 − cos ≈ 5e-7 of
-the participant's round-1 update, which the operator's `replay` test
-(own previous update resent, 1 − cos ≤ 1e-6, docs/AGGREGATION.md) rightly
-cannot tell from a resend; with the hidden layer it is ≈ 6e-5.
+Why a hidden layer: see tests.pools.tiny_task (the operator's `replay` test
+and the bare perceptron).
 
 `check_outcome` asserts all of it from the chain (submissions, payout
 balances) and from what each agent printed; the tests add how they ran.
@@ -37,9 +34,8 @@ from client_kit.actions.reads import find_submission, load_pool
 from client_kit.enums import PoolStatus, Reason, Verdict
 from client_kit.gateway.base import ChainGateway
 from client_kit.training.behaviours import Behaviour
-from client_kit.training.spec import mlp_spec
-from client_kit.training.task import AggregationSpec, TaskPackage, TrainingConfig
-from tests.pools import SOL
+from client_kit.training.task import TaskPackage
+from tests.pools import SOL, tiny_task
 
 ROUNDS = 2
 REWARD_PER_ROUND = SOL
@@ -57,14 +53,7 @@ TASK_INIT_ARGS = [
 
 def scenario_task() -> TaskPackage:
     """The scenario's task package (what `task init TASK_INIT_ARGS` writes, but its name)."""
-    return TaskPackage.create(
-        "e2e",
-        "the end-to-end scenario's task",
-        mlp_spec(3, [HIDDEN], 2),
-        TrainingConfig(epochs=1),
-        seed=0,
-        aggregation=AggregationSpec("trusted_mean"),
-    )
+    return tiny_task("trusted_mean", hidden=(HIDDEN,))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ STAKE = SOL // 2
 
 async def _pool(tmp_path: Path, *, rounds: int, participants: int) -> PoolScenario:
     """A funded Open pool of the tiny task with the default rule (trusted mean)."""
-    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=tiny_task("trusted_mean"))
+    world = PoolScenario(
+        EmbeddedGateway(), tmp_path / "store", task=tiny_task("trusted_mean", hidden=(8,))
+    )
     await world.setup()
     await world.create(max_participants=participants, max_rounds=rounds)
     await world.fund(SOL * rounds)

@@ -46,7 +46,7 @@ async def _scenario(
 ) -> None:
     # Given a funded Open pool of two rounds, with a store the agents share
     store = tmp_path / "store"
-    world = PoolScenario(chain, store, task=tiny_task("trusted_mean"))
+    world = PoolScenario(chain, store, task=tiny_task("trusted_mean", hidden=(8,)))
     await world.setup()
     await world.create(max_participants=3, max_rounds=2, round_duration=300, reveal_duration=300)
     await world.fund(2 * SOL)
@@ -94,6 +94,7 @@ async def _scenario(
     assert [(c["round"], c["run"]) for c in ben.of("committed")] == [(1, 1), (2, 2)]
     submission = await find_submission(chain, world.key, 1, wallets["ben"])
     assert submission is not None and submission.update_hash.hex() == committed["update_hash"]
+    honest_paid = 0  # under the default (contribution) policy: shared by contribution
     for agent in agents.values():
         assert agent.of("refused") == [], agent.name
         verdicts = [(v["round"], v["verdict"], v["reason"]) for v in agent.of("verdict")]
@@ -103,6 +104,8 @@ async def _scenario(
         else:
             assert verdicts == [(1, "Accepted", "ok"), (2, "Accepted", "ok")], agent.name
             paid = agent.of("claimed")[0]["paid_lamports"]
-            assert paid == SOL and await chain.get_balance(payouts[agent.name]) == SOL
+            assert paid > 0 and await chain.get_balance(payouts[agent.name]) == paid
+            honest_paid += paid
         assert [w["closed"] for w in agent.of("withdrawn")] == [True]
         assert agent.lines[-1]["event"] == "ended" and agent.lines[-1]["status"] == "Finished"
+    assert honest_paid == 2 * SOL  # the two honest agents shared both rounds' reward
