@@ -3,7 +3,7 @@ when everyone acted and at the deadlines otherwise; operator failures are
 retried, never judged; a crash at any step resumes to the same result.
 
 The real `kill -9` of a separate operator process is in
-tests/offchain/test_operator_crash.py (Surfpool); here a crash is an
+tests/offchain/test_operator_process.py (Surfpool); here a crash is an
 exception raised at the same fault-injection points inside one process.
 """
 
