@@ -51,13 +51,24 @@ DEFAULT_TERMS = organization.PoolTerms(
 )
 
 
-def tiny_task(rule: str = "fedavg", seed: int = 0, **params: float) -> TaskPackage:
+def tiny_task(
+    rule: str = "fedavg", seed: int = 0, hidden: tuple[int, ...] = (), **params: float
+) -> TaskPackage:
     """A 3-input, 2-class perceptron task (tensors layers.0.weight [2, 3], layers.0.bias [2]),
-    judged by `rule` with `params` (the task package's aggregation parameters)."""
+    or with `hidden` layers an MLP (3 → *hidden → 2), one local epoch per round,
+    judged by `rule` with `params` (the task package's aggregation parameters).
+
+    Multi-round runs with real training want a hidden layer or a smaller
+    `replay_tolerance`: on the bare perceptron one epoch from the next round's
+    base gives an update within 1 − cos ≈ 1e-6 of the participant's previous
+    one, where the operator's `replay` test (an unchanged resend: 1 − cos ≤
+    1e-6 by default, docs/AGGREGATION.md) draws its line; with `hidden=(8,)`
+    it is ≈ 6e-5.
+    """
     return TaskPackage.create(
         "tiny",
         "a test task",
-        mlp_spec(3, [], 2),
+        mlp_spec(3, list(hidden), 2),
         TrainingConfig(epochs=1),
         seed=seed,
         aggregation=AggregationSpec(rule, params),

@@ -47,8 +47,11 @@ class PoolTerms:
     an Open pool's join deadline, before anyone may expire it), claim_window
     (after the pool ends, before anyone may settle participants and close it),
     join_window (the join deadline is the chain's clock plus this).
-    reward_policy: how accepted submissions share a round (recorded on chain).
-    See docs/PROTOCOL.md.
+    reward_policy: how accepted submissions share a round (recorded on chain);
+    by default `Contribution` (scores from each update's measured contribution,
+    never from claimed sample counts; offchain.aggregation's
+    `DEFAULT_REWARD_POLICY`, chosen in bench/results/robustness.md). The
+    operator then needs reference data (`--reference-data`). See docs/PROTOCOL.md.
     """
 
     reward_per_round: int
@@ -61,7 +64,7 @@ class PoolTerms:
     reveal_duration: int = 300
     expiry_grace: int = 86_400
     claim_window: int = 30 * 86_400
-    reward_policy: RewardPolicy = RewardPolicy.EQUAL
+    reward_policy: RewardPolicy = RewardPolicy.CONTRIBUTION
 
     @property
     def funding_needed(self) -> int:

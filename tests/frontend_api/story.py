@@ -9,7 +9,7 @@ import numpy as np
 
 from client_kit.actions import participant
 from client_kit.actions.participant import Revealed, Submitted
-from client_kit.enums import ParticipantStatus, Verdict
+from client_kit.enums import ParticipantStatus, RewardPolicy, Verdict
 from client_kit.gateway.base import TxResult
 from client_kit.training.data import Dataset
 from client_kit.training.spec import mlp_spec
@@ -91,7 +91,10 @@ class LearningPool:
             seed=0,
             aggregation=AggregationSpec("median"),
         )
-        await scenario.create(max_rounds=rounds, max_participants=5)
+        # Equal policy: `judge_round` below runs without the operator's reference data
+        await scenario.create(
+            max_rounds=rounds, max_participants=5, reward_policy=RewardPolicy.EQUAL
+        )
         await scenario.fund(rounds * SOL)
         honest = [await scenario.new_trainer() for _ in range(3)]
         attacker = await scenario.new_trainer()

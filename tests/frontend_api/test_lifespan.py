@@ -15,6 +15,7 @@ import pytest
 import websockets
 from pydantic import ValidationError
 
+from client_kit.enums import RewardPolicy
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.gateway.rpc import RpcGateway
 from frontend_api import ApiSettings, create_app
@@ -141,7 +142,8 @@ async def test_the_operator_service_runs_in_process_and_relays_reveals(tmp_path:
     chain = EmbeddedGateway()
     world = PoolScenario(chain, tmp_path / "store")
     await world.setup()
-    await world.create(max_participants=2, max_rounds=1)
+    # Equal policy: the operator here has validation data but no reference set
+    await world.create(max_participants=2, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
     await world.fund(SOL)
     for _ in range(2):
         await world.join(await world.new_trainer())

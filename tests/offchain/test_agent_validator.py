@@ -8,13 +8,8 @@ pool still finishes with one commitment per agent and round."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,69 +20,30 @@ from client_kit.actions.reads import find_submission
 from client_kit.enums import PoolStatus
 from client_kit.gateway.rpc import RpcGateway
 from client_kit.keys import write_keypair
-from tests.agents import RoundJudge, tiny_data_file, wait_for
+from tests.agents import RoundJudge, tiny_data_file
 from tests.conftest import PROGRAM_ID, Surfnet
 from tests.pools import SOL, PoolScenario, tiny_task
+from tests.processes import FedstakeProcess
 
 pytestmark = [pytest.mark.validator, pytest.mark.timeout(420)]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class AgentProcess:
-    """One `fedstake participate` process (restartable), its JSON lines collected."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    lines: list[dict] = field(default_factory=list)
-    runs: list[subprocess.Popen] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
-
-    def start(self) -> None:
-        proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.runs.append(proc)
-        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
-
-    def _read(self, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None and proc.stderr is not None
-        for line in proc.stdout:
-            self.lines.append({**json.loads(line), "run": len(self.runs)})
-        self.stderr.append(proc.stderr.read())
-
-    def of(self, kind: str) -> list[dict]:
-        return [line for line in self.lines if line["event"] == kind]
-
-    async def said(self, kind: str, count: int = 1) -> list[dict]:
-        async def enough() -> list[dict] | None:
-            found = self.of(kind)
-            return found if len(found) >= count else None
-
-        return await wait_for(enough, timeout=180, poll=0.1)
-
-    async def exit_code(self, timeout: float = 240) -> int:
-        return await asyncio.wait_for(asyncio.to_thread(self.runs[-1].wait), timeout)
 
 
 async def test_agents_as_processes_finish_a_pool_through_kill_and_stop(
     surfnet: Surfnet, tmp_path: Path
 ) -> None:
     chain = RpcGateway(surfnet.rpc_url, surfnet.ws_url, program_id=PROGRAM_ID)
+    agents: dict[str, FedstakeProcess] = {}
     try:
-        await _scenario(chain, surfnet, tmp_path)
+        await _scenario(chain, surfnet, tmp_path, agents)
     finally:
+        for agent in agents.values():
+            agent.kill()
         await chain.close()
 
 
-async def _scenario(chain: RpcGateway, surfnet: Surfnet, tmp_path: Path) -> None:
+async def _scenario(
+    chain: RpcGateway, surfnet: Surfnet, tmp_path: Path, agents: dict[str, FedstakeProcess]
+) -> None:
     # Given a funded Open pool of two rounds, with a store the agents share
     store = tmp_path / "store"
     # Eight parameters and one local epoch: an honest agent's consecutive updates
@@ -100,7 +56,6 @@ async def _scenario(chain: RpcGateway, surfnet: Surfnet, tmp_path: Path) -> None
     await world.fund(2 * SOL)
     payouts: dict[str, Pubkey] = {}
     wallets: dict[str, Pubkey] = {}
-    agents: dict[str, AgentProcess] = {}
     for i, (name, behaviour) in enumerate(
         [("ana", "honest"), ("ben", "honest"), ("fred", "free-rider")]
     ):
@@ -108,12 +63,12 @@ async def _scenario(chain: RpcGateway, surfnet: Surfnet, tmp_path: Path) -> None
         wallets[name] = wallet.pubkey()
         await chain.airdrop(wallet.pubkey(), 2 * SOL)
         keypair = write_keypair(tmp_path / f"{name}.json", wallet)
-        argv = [sys.executable, "-m", "offchain.cli", "participate", str(world.key)]
+        argv = ["participate", str(world.key)]
         argv += ["--data", str(tiny_data_file(tmp_path, i)), "--stake", "0.5", "--claim"]
         argv += ["--payout-wallet", str(payouts[name]), "--behaviour", behaviour]
         argv += ["--poll", "0.3", "--json", "--url", surfnet.rpc_url, "--keypair", str(keypair)]
         env = {**os.environ, "FEDSTAKE_HOME": str(tmp_path / name), "FEDSTAKE_STORE": str(store)}
-        agents[name] = AgentProcess(name, argv, env)
+        agents[name] = FedstakeProcess(name, argv, env)
         agents[name].start()
     ben, fred = agents["ben"], agents["fred"]
     for agent in agents.values():
@@ -143,6 +98,7 @@ async def _scenario(chain: RpcGateway, surfnet: Surfnet, tmp_path: Path) -> None
     assert [(c["round"], c["run"]) for c in ben.of("committed")] == [(1, 1), (2, 2)]
     submission = await find_submission(chain, world.key, 1, wallets["ben"])
     assert submission is not None and submission.update_hash.hex() == committed["update_hash"]
+    honest_paid = 0  # under the default (contribution) policy: shared by contribution
     for agent in agents.values():
         assert agent.of("refused") == [], agent.name
         verdicts = [(v["round"], v["verdict"], v["reason"]) for v in agent.of("verdict")]
@@ -152,6 +108,8 @@ async def _scenario(chain: RpcGateway, surfnet: Surfnet, tmp_path: Path) -> None
         else:
             assert verdicts == [(1, "Accepted", "ok"), (2, "Accepted", "ok")], agent.name
             paid = agent.of("claimed")[0]["paid_lamports"]
-            assert paid == SOL and await chain.get_balance(payouts[agent.name]) == SOL
+            assert paid > 0 and await chain.get_balance(payouts[agent.name]) == paid
+            honest_paid += paid
         assert [w["closed"] for w in agent.of("withdrawn")] == [True]
         assert agent.lines[-1]["event"] == "ended" and agent.lines[-1]["status"] == "Finished"
+    assert honest_paid == 2 * SOL  # the two honest agents shared both rounds' reward

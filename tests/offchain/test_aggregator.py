@@ -13,7 +13,7 @@ import pytest
 from client_kit.actions.operator import UpdateUnavailable
 from client_kit.actions.participant import PreparedUpdate
 from client_kit.canonical import canonical_hash, decode_tensors, encode_tensors
-from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
+from client_kit.enums import ParticipantStatus, PoolStatus, Reason, RewardPolicy, Verdict
 from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.storage.errors import StoreUnavailable
@@ -40,7 +40,8 @@ def honest_bytes(data: bytes) -> PreparedUpdate:
 async def _training_pool(tmp_path, trainers: int, rule: str = "fedavg") -> PoolScenario:
     world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=tiny_task(rule))
     await world.setup()
-    await world.create(max_participants=trainers)
+    # Equal policy: these tests judge without the operator's reference data
+    await world.create(max_participants=trainers, reward_policy=RewardPolicy.EQUAL)
     await world.fund(SOL)
     for _ in range(trainers):
         await world.join(await world.new_trainer())

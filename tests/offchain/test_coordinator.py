@@ -3,7 +3,7 @@ when everyone acted and at the deadlines otherwise; operator failures are
 retried, never judged; a crash at any step resumes to the same result.
 
 The real `kill -9` of a separate operator process is in
-tests/offchain/test_operator_crash.py (Surfpool); here a crash is an
+tests/offchain/test_operator_process.py (Surfpool); here a crash is an
 exception raised at the same fault-injection points inside one process.
 """
 
@@ -61,6 +61,8 @@ async def until(check: Callable[[], object], timeout: float = 20.0) -> None:
 
 async def _pool(tmp_path, trainers: int, rounds: int, **kw) -> PoolScenario:  # type: ignore[no-untyped-def]
     world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=kw.pop("task", tiny_task()))
+    # Equal unless a test asks otherwise: most coordinators here run without reference data
+    kw.setdefault("reward_policy", RewardPolicy.EQUAL)
     await world.setup()
     await world.create(max_participants=trainers, max_rounds=rounds, **kw)
     await world.fund(SOL * rounds)
