@@ -1,0 +1,165 @@
+"""The Flower adapter on the embedded chain: the example's ClientApp code with
+`fedstake_mod`, FedAvg wrapped in `StakedStrategy`, every node in this
+process (`LocalGrid`), the real program in LiteSVM and a real local store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message
+from flwr.clientapp import ClientApp
+from flwr.clientapp.typing import ClientAppCallable
+from flwr.serverapp.strategy import FedAvg
+
+from client_kit.actions.reads import list_participants, load_pool
+from client_kit.actions.operator import round_submissions
+from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
+from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
+from client_kit.flower import protocol as p
+from client_kit.flower.mod import BaseNotOnChain, ParticipantLink, make_fedstake_mod
+from client_kit.flower.records import record_of, tensors_of
+from client_kit.gateway.embedded import EmbeddedGateway
+from client_kit.storage.local import LocalStore
+from flower_digits import client_app as example_client
+from flower_digits.pool import Keys, claim_all, open_pool
+from flower_digits.task import initial_model
+from offchain.flower import OperatorLink, StakedStrategy
+from offchain.flower.strategy import PoolNotRunning, Waits
+from tests.flower.local_grid import LocalGrid
+
+NODES = 3
+
+
+class Setup:
+    """A pool for the example's model on the embedded chain, 3 participants joined."""
+
+    def __init__(self, tmp_path: Path, rounds: int, rule: str = "median") -> None:
+        self.chain = EmbeddedGateway()
+        self.store = LocalStore(tmp_path / "store")
+        self.keys = Keys(tmp_path / "keys", NODES)
+        self.pool = asyncio.run(open_pool(self.chain, self.store, self.keys, rounds=rounds, rule=rule))
+
+    def participant_connect(self, index: int):  # type: ignore[no-untyped-def]
+        @asynccontextmanager
+        async def connect(_: Context) -> AsyncIterator[ParticipantLink]:
+            yield ParticipantLink(self.chain, self.store, self.keys.participant(index))
+
+        return connect
+
+    @asynccontextmanager
+    async def operator_connect(self) -> AsyncIterator[OperatorLink]:
+        yield OperatorLink(self.chain, self.store, self.keys.aggregator)
+
+    def client_app(self, index: int, *outer: object) -> ClientApp:
+        """The example's train/evaluate functions behind the mod (and `outer` mods first)."""
+        app = ClientApp(mods=[*outer, make_fedstake_mod(self.participant_connect(index))])  # type: ignore[list-item]
+        app.train()(example_client.train_fn)
+        app.evaluate()(example_client.evaluate_fn)
+        return app
+
+    def strategy(self) -> StakedStrategy:
+        inner = FedAvg(min_train_nodes=NODES, min_evaluate_nodes=NODES, min_available_nodes=NODES)
+        return StakedStrategy(
+            inner, pool=self.pool, connect=self.operator_connect, waits=Waits(phase=5, poll=0.01)
+        )
+
+    def run(self, apps: list[ClientApp], rounds: int):  # type: ignore[no-untyped-def]
+        grid = LocalGrid(apps)
+        strategy = self.strategy()
+        result = strategy.start(
+            grid=grid, initial_arrays=ArrayRecord(initial_model().state_dict()), num_rounds=rounds
+        )
+        return strategy, grid, result
+
+
+def swap_revealed_bytes(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """A cheating participant: at the reveal, it stores other (well-formed) bytes
+    than the update it committed to, keeping the committed hash."""
+    header = message.content.config_records.get(p.RECORD)
+    if header is not None and header.get(p.PHASE) == p.REVEAL:
+        kept = context.state.config_records[p.STATE]
+        update = decode_tensors(bytes(kept[p.UPDATE]))  # type: ignore[arg-type]
+        forged = {name: value * 2 for name, value in update.items()}
+        context.state[p.STATE] = ConfigRecord({**kept, p.UPDATE: encode_tensors(forged)})
+    return call_next(message, context)
+
+
+def test_two_staked_rounds_finish_the_pool_and_pay_every_participant(tmp_path: Path) -> None:
+    # Given a started pool of 3 participants and the example's ClientApp with the mod
+    setup = Setup(tmp_path, rounds=2)
+    apps = [setup.client_app(i) for i in range(NODES)]
+
+    # When Flower runs 2 rounds with FedAvg wrapped in StakedStrategy
+    strategy, grid, result = setup.run(apps, rounds=2)
+
+    # Then every update was accepted, the chain records the global model Flower ended
+    # with, the pool is Finished and every participant's reward is claimable
+    assert grid.errors == []
+    for outcome in strategy.outcomes.values():
+        assert [j.verdict for j in outcome.judged] == [Verdict.ACCEPTED] * NODES
+    pool = asyncio.run(load_pool(setup.chain, setup.pool))
+    assert pool.status is PoolStatus.FINISHED
+    assert bytes(pool.global_model_hash) == tensors_hash(tensors_of(result.arrays))
+    assert result.train_metrics_clientapp[2]["fedstake-accepted"] == NODES
+    paid = asyncio.run(claim_all(setup.chain, setup.pool, setup.keys))
+    assert sum(paid.values()) == 2 * 1_000_000_000
+    assert all(amount > 0 for amount in paid.values())
+
+
+def test_revealed_bytes_that_differ_from_the_commitment_are_slashed(tmp_path: Path) -> None:
+    # Given a pool where participant 2 reveals other bytes than it committed to
+    setup = Setup(tmp_path, rounds=1)
+    apps = [setup.client_app(0), setup.client_app(1), setup.client_app(2, swap_revealed_bytes)]
+    cheat = setup.keys.participant(2).pubkey()
+
+    # When Flower runs the round
+    strategy, _, result = setup.run(apps, rounds=1)
+
+    # Then the cheat is slashed for a hash mismatch, the honest two are accepted,
+    # and the global model is built from the honest updates only
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in strategy.outcomes[1].judged}
+    assert verdicts.pop(cheat) == (Verdict.SLASHED, Reason.HASH_MISMATCH)
+    assert set(verdicts.values()) == {(Verdict.ACCEPTED, Reason.OK)}
+    subs = {s.wallet: s for s in asyncio.run(round_submissions(setup.chain, setup.pool, 1))}
+    assert subs[cheat].verdict is Verdict.SLASHED
+    states = dict(asyncio.run(list_participants(setup.chain, setup.pool)))
+    slashed = [s for s in states.values() if s.wallet == cheat]
+    assert slashed[0].status is ParticipantStatus.SLASHED
+    assert result.train_metrics_clientapp[1]["fedstake-slashed"] == 1
+    paid = asyncio.run(claim_all(setup.chain, setup.pool, setup.keys))
+    assert paid[str(cheat)] == 0
+
+
+def test_a_client_refuses_to_train_on_a_model_the_pool_did_not_publish(tmp_path: Path) -> None:
+    # Given a train message whose global model is not the pool's
+    setup = Setup(tmp_path, rounds=1)
+    grid = LocalGrid([setup.client_app(i) for i in range(NODES)])
+    strategy = setup.strategy()
+    messages = list(strategy.configure_train(1, ArrayRecord(initial_model().state_dict()),
+                                             ConfigRecord(), grid))
+    tampered = messages[0]
+    forged = tensors_of(tampered.content["arrays"])
+    forged["layers.0.bias"] = forged["layers.0.bias"] + np.float32(1)
+    tampered.content["arrays"] = record_of(forged)
+
+    # When it is delivered
+    [reply] = grid.send_and_receive([tampered])
+
+    # Then the node answers with an error and commits nothing
+    assert reply.has_error() and BaseNotOnChain.__name__ in reply.error.reason
+    assert asyncio.run(round_submissions(setup.chain, setup.pool, 1)) == []
+
+
+def test_the_strategy_refuses_a_pool_that_is_not_training(tmp_path: Path) -> None:
+    # Given a pool whose single round has been played
+    setup = Setup(tmp_path, rounds=1)
+    setup.run([setup.client_app(i) for i in range(NODES)], rounds=1)
+
+    # When Flower asks for another round, Then the wrapper says why it cannot
+    with pytest.raises(PoolNotRunning):
+        setup.run([setup.client_app(i) for i in range(NODES)], rounds=1)
