@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -35,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 CONNECTION = "fedstake-local"
+ROUNDS = 2
 
 
 def free_port() -> int:
@@ -53,6 +55,23 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:  # typ
                 return
         time.sleep(0.2)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def descendants(roots: list[int]) -> list[int]:
+    """Every live descendant of `roots` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def toml_pairs(values: dict[str, object]) -> str:
@@ -76,18 +95,21 @@ class Processes:
         return proc
 
     def stop(self) -> None:
+        """Stops the started processes and their descendants (the SuperLink
+        and SuperNodes start the ServerApp / ClientApps in new sessions, out
+        of the process group)."""
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            family = descendants([p.pid for p in self.started if p.poll() is None])
             for proc in self.started:
                 if proc.poll() is None:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, sig)
-                    except ProcessLookupError:
-                        pass
+            for pid in family:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
             for proc in self.started:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=wait)
-                except subprocess.TimeoutExpired:
-                    pass
 
 
 async def _pool_status(url: str, pool) -> str:  # type: ignore[no-untyped-def]
@@ -106,18 +128,19 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="chain RPC URL (Surfpool, localnet)")
     parser.add_argument("--work", type=Path, required=True, help="folder for keys, store, logs")
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--timeout", type=float, default=600, help="seconds for the whole run")
     args = parser.parse_args()
     deadline = time.monotonic() + args.timeout
 
     sys.path[:0] = [str(HERE), str(ROOT)]
     from flower_digits.pool import Keys
-    from run_simulation import ROUNDS, _finish, _stake
+    from run_simulation import _finish, _stake
 
     work = args.work.resolve()
     keys = Keys(work / "keys", args.nodes)
     store = f"local:{work / 'store'}"
-    pool = asyncio.run(_stake(args.url, store, keys, ROUNDS))
+    pool = asyncio.run(_stake(args.url, store, keys, args.rounds))
 
     home, logs = work / "flwr-home", work / "logs"
     home.mkdir(parents=True, exist_ok=True)
@@ -159,7 +182,7 @@ def main() -> None:
             "fedstake-store": store,
             "fedstake-aggregator-keypair": str(keys.aggregator_path),
             "min-nodes": args.nodes,
-            "num-server-rounds": ROUNDS,
+            "num-server-rounds": args.rounds,
         }
         flwr = procs.start("flwr-run", [
             str(BIN / "flwr"), "run", str(HERE), CONNECTION,

@@ -27,9 +27,10 @@ ROUNDS = 2  # the ServerApp's default `num-server-rounds`
 
 
 async def _stake(url: str, store: str, keys, rounds: int):  # type: ignore[no-untyped-def]
+    from flower_digits.pool import open_pool
+
     from client_kit.gateway.factory import connect_gateway
     from client_kit.storage import open_store
-    from flower_digits.pool import open_pool
 
     chain = await connect_gateway(url)
     try:
@@ -39,9 +40,10 @@ async def _stake(url: str, store: str, keys, rounds: int):  # type: ignore[no-un
 
 
 async def _finish(url: str, pool, keys) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    from flower_digits.pool import claim_all
+
     from client_kit.actions.reads import load_pool
     from client_kit.gateway.factory import connect_gateway
-    from flower_digits.pool import claim_all
 
     chain = await connect_gateway(url)
     try:
@@ -66,15 +68,17 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path[:0] = [str(HERE), str(ROOT)]
-    from flwr.simulation import run_simulation
-
     from flower_digits.client_app import app as client_app
     from flower_digits.pool import Keys
     from flower_digits.server_app import app as server_app
+    from flwr.simulation import run_simulation
 
     keys = Keys(args.work / "keys", args.nodes)
     store = f"local:{args.work / 'store'}"
     pool = asyncio.run(_stake(args.url, store, keys, ROUNDS))
+    # one keypair per node, from the keys folder by partition-id: a FEDSTAKE_KEYPAIR
+    # left in the environment would make every node the same participant
+    os.environ.pop("FEDSTAKE_KEYPAIR", None)
     os.environ.update(
         FEDSTAKE_URL=args.url,
         FEDSTAKE_STORE=store,

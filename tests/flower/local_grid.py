@@ -17,10 +17,9 @@ from uuid import uuid4
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
+from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
-from flwr.serverapp import Grid
-
 
 
 class LocalGrid(Grid):
@@ -75,7 +74,7 @@ class LocalGrid(Grid):
                 reply = self.apps[node](message, self.contexts[node])
             except Exception as exc:  # Flower turns a ClientApp exception into an error reply
                 self.errors.append(f"node {node}: {type(exc).__name__}: {exc}")
-                reply = Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, f"{type(exc).__name__}: {exc}"),
-                                reply_to=message)
+                error = Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, f"{type(exc).__name__}: {exc}")
+                reply = Message(error, reply_to=message)
             replies.append(reply)
         return replies

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flower_digits import client_app as example_client
+from flower_digits.pool import Keys, claim_all, open_pool
+from flower_digits.task import initial_model
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.serverapp.strategy import FedAvg
 
-from client_kit.actions.reads import list_participants, load_pool
 from client_kit.actions.operator import round_submissions
+from client_kit.actions.reads import list_participants, load_pool
 from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
 from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
 from client_kit.flower import protocol as p
@@ -25,9 +28,6 @@ from client_kit.flower.mod import BaseNotOnChain, ParticipantLink, make_fedstake
 from client_kit.flower.records import record_of, tensors_of
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.storage.local import LocalStore
-from flower_digits import client_app as example_client
-from flower_digits.pool import Keys, claim_all, open_pool
-from flower_digits.task import initial_model
 from offchain.flower import OperatorLink, StakedStrategy
 from offchain.flower.strategy import PoolNotRunning, Waits
 from tests.flower.local_grid import LocalGrid
@@ -42,7 +42,8 @@ class Setup:
         self.chain = EmbeddedGateway()
         self.store = LocalStore(tmp_path / "store")
         self.keys = Keys(tmp_path / "keys", NODES)
-        self.pool = asyncio.run(open_pool(self.chain, self.store, self.keys, rounds=rounds, rule=rule))
+        opened = open_pool(self.chain, self.store, self.keys, rounds=rounds, rule=rule)
+        self.pool = asyncio.run(opened)
 
     def participant_connect(self, index: int):  # type: ignore[no-untyped-def]
         @asynccontextmanager
@@ -77,7 +78,9 @@ class Setup:
         return strategy, grid, result
 
 
-def swap_revealed_bytes(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
+def swap_revealed_bytes(
+    message: Message, context: Context, call_next: ClientAppCallable
+) -> Message:
     """A cheating participant: at the reveal, it stores other (well-formed) bytes
     than the update it committed to, keeping the committed hash."""
     header = message.content.config_records.get(p.RECORD)
