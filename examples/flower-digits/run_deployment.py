@@ -20,8 +20,6 @@ when it returns or fails. Logs go to `<work>/logs/`.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -36,7 +34,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 CONNECTION = "fedstake-local"
-ROUNDS = 2
 
 
 def free_port() -> int:
@@ -112,35 +109,20 @@ class Processes:
                     proc.wait(timeout=wait)
 
 
-async def _pool_status(url: str, pool) -> str:  # type: ignore[no-untyped-def]
-    from client_kit.actions.reads import load_pool
-    from client_kit.gateway.factory import connect_gateway
-
-    chain = await connect_gateway(url)
-    try:
-        return (await load_pool(chain, pool)).status.value
-    finally:
-        await chain.close()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", required=True, help="chain RPC URL (Surfpool, localnet)")
-    parser.add_argument("--work", type=Path, required=True, help="folder for keys, store, logs")
-    parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--timeout", type=float, default=600, help="seconds for the whole run")
-    args = parser.parse_args()
-    deadline = time.monotonic() + args.timeout
-
     sys.path[:0] = [str(HERE), str(ROOT)]
     from flower_digits.pool import Keys
-    from run_simulation import _finish, _stake
+    from flower_digits.runs import finish, parser, pool_status, stake
+
+    options = parser(__doc__)
+    options.add_argument("--timeout", type=float, default=600, help="seconds for the whole run")
+    args = options.parse_args()
+    deadline = time.monotonic() + args.timeout
 
     work = args.work.resolve()
     keys = Keys(work / "keys", args.nodes)
     store = f"local:{work / 'store'}"
-    pool = asyncio.run(_stake(args.url, store, keys, args.rounds))
+    pool = stake(args.url, store, keys, args.rounds)
 
     home, logs = work / "flwr-home", work / "logs"
     home.mkdir(parents=True, exist_ok=True)
@@ -190,7 +172,7 @@ def main() -> None:
         ])
         status = ""
         while time.monotonic() < deadline:
-            status = asyncio.run(_pool_status(args.url, pool))
+            status = pool_status(args.url, pool)
             if status == "Finished":
                 break
             if flwr.poll() not in (None, 0):
@@ -200,7 +182,7 @@ def main() -> None:
             raise TimeoutError(f"pool {pool} is {status} after {args.timeout} s: see {logs}")
     finally:
         procs.stop()
-    print(json.dumps(asyncio.run(_finish(args.url, pool, keys))), flush=True)
+    print(json.dumps(finish(args.url, pool, keys)), flush=True)
 
 
 if __name__ == "__main__":

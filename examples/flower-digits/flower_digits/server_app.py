@@ -5,6 +5,8 @@ named by the run config (`fedstake-pool`, `fedstake-url`, `fedstake-store`,
 
 from __future__ import annotations
 
+import os
+
 from flwr.app import ArrayRecord, Context
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
@@ -12,6 +14,7 @@ from flwr.serverapp.strategy import FedAvg
 from flower_digits.task import initial_model
 from offchain.flower import StakedStrategy
 
+ROUNDS_VARIABLE = "FLOWER_DIGITS_ROUNDS"
 app = ServerApp()
 
 
@@ -19,7 +22,8 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     """Runs `num-server-rounds` rounds over `min-nodes` nodes."""
     nodes = int(context.run_config.get("min-nodes", 3))
-    rounds = int(context.run_config.get("num-server-rounds", 2))
+    # the Python simulation API passes no run config: run_simulation.py sets the variable
+    rounds = int(context.run_config.get("num-server-rounds", os.environ.get(ROUNDS_VARIABLE, 2)))
     inner = FedAvg(min_train_nodes=nodes, min_evaluate_nodes=nodes, min_available_nodes=nodes)
     strategy = StakedStrategy.from_context(inner, context)
     result = strategy.start(
