@@ -5,77 +5,25 @@ process (`LocalGrid`), the real program in LiteSVM and a real local store."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from flower_digits import client_app as example_client
-from flower_digits.pool import Keys, claim_all, open_pool
+from flower_digits.pool import claim_all
 from flower_digits.task import initial_model
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message
-from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
-from flwr.serverapp.strategy import FedAvg
 
 from client_kit.actions.operator import round_submissions
 from client_kit.actions.reads import list_participants, load_pool
 from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
 from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
 from client_kit.flower import protocol as p
-from client_kit.flower.mod import BaseNotOnChain, ParticipantLink, make_fedstake_mod
+from client_kit.flower.mod import BaseNotOnChain
 from client_kit.flower.records import record_of, tensors_of
-from client_kit.gateway.embedded import EmbeddedGateway
-from client_kit.storage.local import LocalStore
-from offchain.flower import OperatorLink, StakedStrategy
-from offchain.flower.strategy import PoolNotRunning, Waits
+from offchain.flower.strategy import PoolNotRunning
 from tests.flower.local_grid import LocalGrid
-
-NODES = 3
-
-
-class Setup:
-    """A pool for the example's model on the embedded chain, 3 participants joined."""
-
-    def __init__(self, tmp_path: Path, rounds: int, rule: str = "median") -> None:
-        self.chain = EmbeddedGateway()
-        self.store = LocalStore(tmp_path / "store")
-        self.keys = Keys(tmp_path / "keys", NODES)
-        opened = open_pool(self.chain, self.store, self.keys, rounds=rounds, rule=rule)
-        self.pool = asyncio.run(opened)
-
-    def participant_connect(self, index: int):  # type: ignore[no-untyped-def]
-        @asynccontextmanager
-        async def connect(_: Context) -> AsyncIterator[ParticipantLink]:
-            yield ParticipantLink(self.chain, self.store, self.keys.participant(index))
-
-        return connect
-
-    @asynccontextmanager
-    async def operator_connect(self) -> AsyncIterator[OperatorLink]:
-        yield OperatorLink(self.chain, self.store, self.keys.aggregator)
-
-    def client_app(self, index: int, *outer: object) -> ClientApp:
-        """The example's train/evaluate functions behind the mod (and `outer` mods first)."""
-        app = ClientApp(mods=[*outer, make_fedstake_mod(self.participant_connect(index))])  # type: ignore[list-item]
-        app.train()(example_client.train_fn)
-        app.evaluate()(example_client.evaluate_fn)
-        return app
-
-    def strategy(self) -> StakedStrategy:
-        inner = FedAvg(min_train_nodes=NODES, min_evaluate_nodes=NODES, min_available_nodes=NODES)
-        return StakedStrategy(
-            inner, pool=self.pool, connect=self.operator_connect, waits=Waits(phase=5, poll=0.01)
-        )
-
-    def run(self, apps: list[ClientApp], rounds: int):  # type: ignore[no-untyped-def]
-        grid = LocalGrid(apps)
-        strategy = self.strategy()
-        result = strategy.start(
-            grid=grid, initial_arrays=ArrayRecord(initial_model().state_dict()), num_rounds=rounds
-        )
-        return strategy, grid, result
+from tests.flower.staked import NODES, Setup
 
 
 def swap_revealed_bytes(
