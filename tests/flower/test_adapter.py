@@ -15,7 +15,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message
 from flwr.clientapp.typing import ClientAppCallable
 
 from client_kit.actions.operator import round_submissions
-from client_kit.actions.reads import list_participants, load_pool
+from client_kit.actions.reads import find_round, list_participants, load_pool
 from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
 from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
 from client_kit.flower import protocol as p
@@ -84,6 +84,34 @@ def test_revealed_bytes_that_differ_from_the_commitment_are_slashed(tmp_path: Pa
     assert result.train_metrics_clientapp[1]["fedstake-slashed"] == 1
     paid = asyncio.run(claim_all(setup.chain, setup.pool, setup.keys))
     assert paid[str(cheat)] == 0
+
+
+def test_a_commitment_never_revealed_is_slashed(tmp_path: Path) -> None:
+    # Given a pool where participant 2 commits, then goes silent at the reveal
+    # while the reveal window runs out
+    setup = Setup(tmp_path, rounds=1)
+    silent = setup.keys.participant(2).pubkey()
+
+    def go_silent(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
+        header = message.content.config_records.get(p.RECORD)
+        if header is not None and header.get(p.PHASE) == p.REVEAL:
+            current = asyncio.run(find_round(setup.chain, setup.pool, 1))
+            assert current is not None
+            setup.chain.set_time(current.reveal_deadline)
+            raise ConnectionError("node went offline")
+        return call_next(message, context)
+
+    apps = [setup.client_app(0), setup.client_app(1), setup.client_app(2, go_silent)]
+
+    # When Flower runs the round
+    strategy, grid, _ = setup.run(apps, rounds=1)
+
+    # Then the silent commitment is slashed as not revealed and the round still finalizes
+    verdicts = {j.wallet: (j.verdict, j.reason) for j in strategy.outcomes[1].judged}
+    assert verdicts.pop(silent) == (Verdict.SLASHED, Reason.NOT_REVEALED)
+    assert set(verdicts.values()) == {(Verdict.ACCEPTED, Reason.OK)}
+    assert any("node went offline" in e for e in grid.errors)
+    assert asyncio.run(load_pool(setup.chain, setup.pool)).status is PoolStatus.FINISHED
 
 
 def test_a_client_refuses_to_train_on_a_model_the_pool_did_not_publish(tmp_path: Path) -> None:
