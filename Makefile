@@ -7,12 +7,12 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program setup ipfs anchor-clients lint bench clean
+.PHONY: demo test program idl-fresh setup ipfs anchor-clients lint bench clean
 
 demo: setup program
 	$(PY) scripts/demo.py
 
-test: setup program ipfs anchor-clients
+test: setup program idl-fresh ipfs anchor-clients
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
@@ -21,6 +21,13 @@ test: setup program ipfs anchor-clients
 # setup first: the post-link check (scripts/check_sbf.py) runs in the venv.
 program: setup
 	bash scripts/build_program.sh
+
+# In CI, the IDLs the build just wrote must equal the committed ones: the tests
+# read the regenerated files, so only this catches a commit that forgot them.
+idl-fresh: program
+	@if [ "$$CI" = true ] && git rev-parse --git-dir >/dev/null 2>&1; then \
+		git diff --exit-code --stat -- target/idl client_kit/program \
+		|| { echo "the committed IDLs are stale: run make program and commit them"; exit 1; }; fi
 
 # A real IPFS node (kubo, built from the Go module proxy, cached in .tools/)
 # for the storage tests; without Go those tests skip and say why.
