@@ -51,15 +51,16 @@ DEFAULT_TERMS = organization.PoolTerms(
 )
 
 
-def tiny_task(rule: str = "fedavg", seed: int = 0) -> TaskPackage:
-    """A 3-input, 2-class perceptron task (tensors layers.0.weight [2, 3], layers.0.bias [2])."""
+def tiny_task(rule: str = "fedavg", seed: int = 0, **params: float) -> TaskPackage:
+    """A 3-input, 2-class perceptron task (tensors layers.0.weight [2, 3], layers.0.bias [2]),
+    judged by `rule` with `params` (the task package's aggregation parameters)."""
     return TaskPackage.create(
         "tiny",
         "a test task",
         mlp_spec(3, [], 2),
         TrainingConfig(epochs=1),
         seed=seed,
-        aggregation=AggregationSpec(rule),
+        aggregation=AggregationSpec(rule, params),
     )
 
 

@@ -80,6 +80,10 @@ from .stats import all_stats
 from .types import UpdateInput
 
 MIN_MAD = 0.02
+# The global-step replay bar is a spread statistic: below this many updates in
+# the round there is no spread to measure (of two honest updates the more
+# aligned one would always stand out), so small rounds skip it.
+MIN_MOMENTUM_UPDATES = 5
 GLOBAL_DELTA = "global"  # `published` key of the previous global delta (not base58: no 'l')
 
 Published = Mapping[str, Mapping[str, np.ndarray]]  # author key -> tensors
@@ -254,8 +258,9 @@ class PreFilter:
     def _momentum_bar(self, cos: np.ndarray, authors: list[str]) -> float:
         """Cosine with the previous global delta above which an update stands out as a
         replay of it: the round's median + `delta_sigmas` × MAD (lower medians, floor
-        `MIN_MAD`), and at least `delta_min_cos`."""
-        if GLOBAL_DELTA not in authors:
+        `MIN_MAD`), and at least `delta_min_cos`; none (inf) in rounds of fewer than
+        `MIN_MOMENTUM_UPDATES` updates."""
+        if GLOBAL_DELTA not in authors or len(cos) < MIN_MOMENTUM_UPDATES:
             return math.inf
         column = sorted(cos[:, authors.index(GLOBAL_DELTA)].tolist())
         median = column[(len(column) - 1) // 2]

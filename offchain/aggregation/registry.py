@@ -21,6 +21,7 @@ from .fedavg import FedAvg
 from .fltrust import FLTrust
 from .median import CoordinateMedian
 from .multikrum import MultiKrum
+from .prefilter import PreFilter
 from .trimmed_mean import TrimmedMean
 from .trusted_mean import TrustedMean
 
@@ -40,7 +41,12 @@ __all__ = ["DEFAULT_REWARD_POLICY", "DEFAULT_RULE", "RULES", "make_rule", "rule_
 # Parameters a task package may set, per rule, with the range each must fall in
 # (`prefilter` and `workers` are the operator's, never the organization's). Every
 # rule takes the pool's declared norm bound (objective checks and one-read sums).
-_BOUND = {"norm_bound": (1e-12, 1e12)}
+# Every rule shares the pre-filter, so every pool may set its replay screen's
+# thresholds: tasks whose honest updates are nearly parallel (few parameters,
+# IID data) need a peer threshold closer to 1 and a smaller resend tolerance
+# (see `prefilter`).
+_SCREEN = {"peer_replay_cos": (0.5, 1.0), "replay_tolerance": (0.0, 0.5)}
+_BOUND = {"norm_bound": (1e-12, 1e12), **_SCREEN}
 _RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "fedavg": {**_BOUND},
     "median": {**_BOUND, "min_cos": (-1.0, 1.0)},
@@ -116,4 +122,7 @@ def rule_for_task(
         if not (math.isfinite(value) and low <= value <= high):
             raise InvalidRule(f"{spec.rule}: {key} must be in [{low}, {high}], got {value}")
     params: dict[str, object] = {"norm_bound": norm_bound, **spec.params}
+    screen = {key: float(params.pop(key)) for key in _SCREEN if key in params}  # type: ignore[arg-type]
+    if screen:
+        params["prefilter"] = PreFilter(**screen)
     return make_rule(spec.rule, workers=workers, reward_policy=reward_policy, **params)

@@ -255,3 +255,33 @@ def test_a_noisy_replay_of_the_last_global_step_stands_out_from_the_round() -> N
     result = make_rule("fedavg").aggregate(base, [*fresh, replay], published=published)
     assert [v.key for v in result.verdicts if not v.accepted] == ["replay"]
     assert result.verdict("replay").reason == "replay"
+
+
+def test_a_round_too_small_for_a_spread_is_not_judged_against_the_global_step() -> None:
+    # Given a round of two honest updates that both follow the last global step
+    # (cosines ≈ 0.86 and 0.93 with it, under the 0.95 copy threshold), as on an
+    # easy task with IID data
+    rng = np.random.default_rng(12)
+    base = {"w": np.zeros(200, np.float32)}
+    step = rng.standard_normal(200)
+
+    def along(noise: float, seed: int) -> dict[str, np.ndarray]:
+        jitter = np.random.default_rng(seed).standard_normal(200)
+        return {"w": (step + noise * jitter).astype(np.float32)}
+
+    updates = [UpdateInput("ana", along(0.6, 1), 10), UpdateInput("ben", along(0.4, 2), 10)]
+    published = {GLOBAL_DELTA: {"w": step.astype(np.float32)}}
+    # When judged, Then neither stands out: two values have no spread to measure
+    result = make_rule("fedavg").aggregate(base, updates, published=published)
+    assert [v.reason for v in result.verdicts] == ["ok", "ok"]
+    # while among ten fresh updates the same two stand out as replays of the global step
+    fresh = [
+        UpdateInput(
+            f"p{i:02d}",
+            {"w": np.random.default_rng(100 + i).standard_normal(200).astype(np.float32)},
+            10,
+        )
+        for i in range(10)
+    ]
+    crowded = make_rule("fedavg").aggregate(base, [*fresh, *updates], published=published)
+    assert [crowded.verdict(k).reason for k in ("ana", "ben")] == ["replay", "replay"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offchain.aggregation import RULES, UpdateInput, make_rule
+from client_kit.enums import Reason
+from client_kit.training.task import AggregationSpec
+from offchain.aggregation import RULES, UpdateInput, make_rule, rule_for_task
 from offchain.aggregation.multikrum import krum_scores
+from offchain.errors import InvalidRule
 
 from .conftest import make_base, make_updates
 
@@ -148,3 +151,31 @@ def test_no_accepted_update_keeps_the_base_model() -> None:
     result = make_rule("fedavg").aggregate(base, updates)
     assert result.verdicts[0].reason == "free_rider"
     np.testing.assert_array_equal(result.global_model["w"], base["w"])
+
+
+def test_a_pool_sets_the_replay_screens_peer_threshold_and_out_of_range_is_refused() -> None:
+    # Given two honest-looking updates nearly parallel to a published peer update
+    base = {"w": np.zeros(4, np.float32)}
+    published = {"peer": {"w": np.array([1.0, 1.0, 1.0, 1.0], np.float32)}}
+    updates = [
+        UpdateInput("a", {"w": np.array([1.0, 1.0, 1.0, 1.05], np.float32)}, 10),
+        UpdateInput("b", {"w": np.array([1.0, 1.0, 1.05, 1.0], np.float32)}, 10),
+    ]
+
+    def codes(**params: float) -> list[int]:
+        rule = rule_for_task(AggregationSpec("fedavg", params))
+        result = rule.aggregate(base, updates, published=published)
+        return [int(v.code) for v in result.verdicts]
+
+    # When judged with the default threshold (0.95) both look like copies of the peer,
+    # and with the pool's own 0.9999 neither does
+    assert codes() == [int(Reason.REPLAY)] * 2
+    assert codes(peer_replay_cos=0.9999) == [int(Reason.OK)] * 2
+    # a threshold outside [0.5, 1] is refused by name
+    for bad in (0.2, 1.5):  # (NaN never gets this far: the task package refuses it)
+        with pytest.raises(InvalidRule, match="peer_replay_cos"):
+            rule_for_task(AggregationSpec("fedavg", {"peer_replay_cos": bad}))
+    with pytest.raises(InvalidRule, match="replay_tolerance"):
+        rule_for_task(AggregationSpec("fedavg", {"replay_tolerance": 0.9}))
+    rule = rule_for_task(AggregationSpec("fedavg", {"replay_tolerance": 1e-9}))
+    assert rule.prefilter.replay_tolerance == 1e-9

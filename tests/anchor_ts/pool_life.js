@@ -253,6 +253,7 @@ async function poolLife(aggregator, trainers) {
     round: 1,
     globalModelHash: Array.from(sha256(Buffer.from('global 1'))),
     globalModelCid: bytes('bafkreiglobal1', 64),
+    recordCid: bytes('bafkreirecord1', 64),
   }, { aggregator: aggregator.publicKey, pool, nextRound }, [aggregator]);
 
   const finished = await program.account.pool.fetch(pool);
