@@ -59,8 +59,8 @@ class Setup:
             inner, pool=self.pool, connect=self.operator_connect, waits=Waits(phase=5, poll=0.01)
         )
 
-    def run(self, apps: list[ClientApp], rounds: int):  # type: ignore[no-untyped-def]
-        grid = LocalGrid(apps)
+    def run(self, apps: list[ClientApp], rounds: int, grid: LocalGrid | None = None):  # type: ignore[no-untyped-def]
+        grid = grid or LocalGrid(apps)
         strategy = self.strategy()
         result = strategy.start(
             grid=grid, initial_arrays=ArrayRecord(initial_model().state_dict()), num_rounds=rounds

@@ -12,6 +12,7 @@ import pytest
 from flower_digits.pool import claim_all
 from flower_digits.task import initial_model
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message
+from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
 
 from client_kit.actions.operator import round_submissions
@@ -86,25 +87,42 @@ def test_revealed_bytes_that_differ_from_the_commitment_are_slashed(tmp_path: Pa
     assert paid[str(cheat)] == 0
 
 
+class RevealWindowRunsOut(LocalGrid):
+    """Delivers like LocalGrid; once the reveal messages are answered, the
+    embedded clock moves to the round's reveal deadline (time passing)."""
+
+    def __init__(self, apps: list[ClientApp], setup: Setup) -> None:
+        super().__init__(apps)
+        self.setup = setup
+
+    def send_and_receive(self, messages, *, timeout=None):  # type: ignore[no-untyped-def]
+        messages = list(messages)
+        replies = super().send_and_receive(messages, timeout=timeout)
+        headers = [m.content.config_records.get(p.RECORD) for m in messages]
+        if any(h is not None and h.get(p.PHASE) == p.REVEAL for h in headers):
+            current = asyncio.run(find_round(self.setup.chain, self.setup.pool, 1))
+            assert current is not None
+            self.setup.chain.set_time(current.reveal_deadline)
+        return replies
+
+
+def go_silent(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """A participant that commits, then is offline when asked to reveal."""
+    header = message.content.config_records.get(p.RECORD)
+    if header is not None and header.get(p.PHASE) == p.REVEAL:
+        raise ConnectionError("node went offline")
+    return call_next(message, context)
+
+
 def test_a_commitment_never_revealed_is_slashed(tmp_path: Path) -> None:
-    # Given a pool where participant 2 commits, then goes silent at the reveal
+    # Given a pool where participant 2 commits, then is offline at the reveal
     # while the reveal window runs out
     setup = Setup(tmp_path, rounds=1)
     silent = setup.keys.participant(2).pubkey()
-
-    def go_silent(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
-        header = message.content.config_records.get(p.RECORD)
-        if header is not None and header.get(p.PHASE) == p.REVEAL:
-            current = asyncio.run(find_round(setup.chain, setup.pool, 1))
-            assert current is not None
-            setup.chain.set_time(current.reveal_deadline)
-            raise ConnectionError("node went offline")
-        return call_next(message, context)
-
     apps = [setup.client_app(0), setup.client_app(1), setup.client_app(2, go_silent)]
 
     # When Flower runs the round
-    strategy, grid, _ = setup.run(apps, rounds=1)
+    strategy, grid, _ = setup.run(apps, rounds=1, grid=RevealWindowRunsOut(apps, setup))
 
     # Then the silent commitment is slashed as not revealed and the round still finalizes
     verdicts = {j.wallet: (j.verdict, j.reason) for j in strategy.outcomes[1].judged}
