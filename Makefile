@@ -7,12 +7,15 @@ PY          := $(VENV)/bin/python
 PYTHON_SYS  ?= python3
 STAMP       := $(VENV)/.installed
 
-.PHONY: demo test program idl-fresh setup ipfs anchor-clients lint bench clean
+.PHONY: demo test program idl-fresh setup ipfs browser anchor-clients lint bench clean
 
+# `make demo`: the whole system in one process on the embedded chain;
+# `make demo URL=localnet`: on Surfpool, the operator and agents as processes.
+# In a terminal it serves the dashboard until Ctrl-C; CI=true (or no tty) exits.
 demo: setup program
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(if $(URL),--url $(URL))
 
-test: setup program idl-fresh ipfs anchor-clients
+test: setup program idl-fresh ipfs browser anchor-clients
 	cargo test -q -p fedstake
 	cargo clippy -q -p fedstake --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
@@ -34,6 +37,11 @@ idl-fresh: program
 ipfs:
 	@if command -v go >/dev/null; then bash scripts/ipfs/install.sh >/dev/null; \
 	else echo "[ipfs] go not installed: the kubo storage tests will skip"; fi
+
+# Debian's Chromium for the dashboard tests (Playwright drives it; its own
+# browser download is never used); without apt those tests skip and say why.
+browser:
+	@bash scripts/install_chromium.sh
 
 # Anchor's own clients for tests/outside_clients: @coral-xyz/anchor (npm ci into
 # tests/anchor_ts/) and anchorpy 0.21 (its own venv, .tools/anchorpy-venv). When
@@ -62,6 +70,7 @@ bench: setup program
 	$(PY) bench/robustness.py
 	$(PY) bench/watcher.py
 	$(PY) bench/operator.py
+	$(PY) bench/api_feed.py
 
 clean:
 	rm -rf target/sbpf target/deploy $(VENV)

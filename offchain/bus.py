@@ -135,8 +135,26 @@ class Cursor(NamedTuple):
         return Cursor(self.slot, self.tx, self.log + 1)
 
 
+class _CarriesEvent:
+    """`name` and `pool` of an item that carries a typed event in `event`."""
+
+    __slots__ = ()
+    event: Any
+
+    @property
+    def name(self) -> str:
+        """The event's name (`NAME` of its class: the IDL's, or `offchain.events`')."""
+        return getattr(self.event, "NAME", None) or type(self.event).__name__
+
+    @property
+    def pool(self) -> Pubkey | None:
+        """The event's `pool` field, if it has one."""
+        value = event_field(self.event, "pool")
+        return value if isinstance(value, Pubkey) else None
+
+
 @dataclass(frozen=True, slots=True)
-class ChainEvent:
+class ChainEvent(_CarriesEvent):
     """A program event (the typed `client_kit.events` dataclass) at its chain position."""
 
     KIND: ClassVar[str] = "event"
@@ -145,18 +163,8 @@ class ChainEvent:
     signature: str
 
     @property
-    def name(self) -> str:
-        return getattr(self.event, "name", None) or type(self.event).__name__
-
-    @property
     def slot(self) -> int:
         return self.cursor.slot
-
-    @property
-    def pool(self) -> Pubkey | None:
-        """The event's `pool` field, if it has one."""
-        value = event_field(self.event, "pool")
-        return value if isinstance(value, Pubkey) else None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (`client_kit.accounts.as_dict` conventions for the fields)."""
@@ -232,7 +240,7 @@ class Gap:
 
 
 @dataclass(frozen=True, slots=True)
-class OperatorEvent:
+class OperatorEvent(_CarriesEvent):
     """An event the operator runtime itself publishes (not the chain): one of
     `offchain.events` (e.g. `RoundEvaluated`), at a position of the bus's own,
     like an account update (`EventBus.publish_operator`)."""
@@ -240,16 +248,6 @@ class OperatorEvent:
     KIND: ClassVar[str] = "operator"
     cursor: Cursor
     event: Any
-
-    @property
-    def name(self) -> str:
-        return getattr(self.event, "NAME", None) or type(self.event).__name__
-
-    @property
-    def pool(self) -> Pubkey | None:
-        """The event's `pool` field, if it has one."""
-        value = event_field(self.event, "pool")
-        return value if isinstance(value, Pubkey) else None
 
     def as_dict(self) -> dict[str, Any]:
         return {

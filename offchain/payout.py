@@ -8,7 +8,8 @@ sending anything (docs/PROTOCOL.md, `claim_reward`):
 1. the participant is not over its rate (`RateLimited`; aiolimiter's leaky
    bucket per (pool, participant), so one participant cannot make it spend
    fees or RPC calls in a loop);
-2. the participant account exists (`UnknownParticipant`);
+2. the pool exists (`UnknownPool`) and the participant account exists
+   (`UnknownParticipant`);
 3. sha256(payout_wallet ‖ salt) equals its on-chain `payout_commitment`
    (`WrongSalt`);
 4. something is unpaid: `AlreadyClaimed` when everything accrued was paid
@@ -38,8 +39,9 @@ from aiolimiter import AsyncLimiter
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from client_kit.accounts import AccountDecodeError, Pool
 from client_kit.actions import participant as participant_actions
-from client_kit.actions.reads import find_participant
+from client_kit.actions.reads import find_account, find_participant
 from client_kit.errors import FedstakeError
 from client_kit.gateway.base import ChainGateway
 from client_kit.keys import SALT_LEN, PayoutSecret, payout_commitment
@@ -53,6 +55,10 @@ class PayoutError(FedstakeError):
 
 class InvalidReveal(PayoutError, ValueError):
     """A reveal whose fields are not well formed (e.g. a salt that is not 32 bytes)."""
+
+
+class UnknownPool(PayoutError):
+    """No pool account at this address."""
 
 
 class UnknownParticipant(PayoutError):
@@ -143,7 +149,7 @@ class PayoutRelayer:
     async def relay(self, reveal: Reveal) -> Relayed:
         """Checks `reveal` and sends `claim_reward` (see the module docstring).
 
-        Raises `RateLimited`, `UnknownParticipant`, `WrongSalt`,
+        Raises `RateLimited`, `UnknownPool`, `UnknownParticipant`, `WrongSalt`,
         `AlreadyClaimed`, `NothingToClaim` before sending anything; then the
         chain's errors (`FedstakeProgramError`, e.g. a payout wallet that
         cannot receive)."""
@@ -192,6 +198,8 @@ class PayoutRelayer:
         """The unpaid reward (lamports) the reveal would claim; the named errors otherwise."""
         state = await find_participant(self.chain, reveal.pool, reveal.participant)
         if state is None:
+            if not await self._pool_exists(reveal.pool):
+                raise UnknownPool(f"no pool {reveal.pool}")
             raise UnknownParticipant(f"{reveal.participant} is not a participant of {reveal.pool}")
         if payout_commitment(reveal.payout_wallet, reveal.salt) != bytes(state.payout_commitment):
             raise WrongSalt("the payout wallet and salt do not open the participant's commitment")
@@ -201,3 +209,9 @@ class PayoutRelayer:
                 raise AlreadyClaimed(f"{reveal.participant}'s reward was already claimed")
             raise NothingToClaim(f"{reveal.participant} has no reward to claim")
         return unpaid
+
+    async def _pool_exists(self, key: Pubkey) -> bool:
+        try:
+            return await find_account(self.chain, Pool, key) is not None
+        except AccountDecodeError:  # another of the program's accounts
+            return False

@@ -43,7 +43,7 @@ from client_kit.storage.base import ContentStore
 from offchain.bus import EventBus
 from offchain.coordinator import Coordinator, CoordinatorSettings
 from offchain.journal import Journal
-from offchain.payout import PayoutRelayer, RateLimited, Relayed, Reveal
+from offchain.payout import PayoutError, PayoutRelayer, RateLimited, Relayed, Reveal
 from offchain.reference import OperatorData
 from offchain.watcher import Watcher
 
@@ -77,13 +77,23 @@ class ServiceSettings:
     relay_rate: float = 3.0
 
 
+class ServiceStopped(PayoutError):
+    """A reveal reached the service while it was not running; nothing was sent."""
+
+
 class _Stop(FedstakeError):
     """Raised inside the task group to end it (a signal, or every pool ended)."""
 
 
 class OperatorService:
     """The running service; `run()` until stopped. `relay(reveal)` is the
-    payout relayer's entry point for callers in the same process (the API)."""
+    payout relayer's entry point for callers in the same process (the API).
+
+    `bus`: where the coordinators read chain items and publish their
+    `RoundEvaluated` (default: a new one). `watcher`: a watcher that already
+    feeds `bus` and is run by the caller (the API's lifespan); without it the
+    service runs its own.
+    """
 
     def __init__(
         self,
@@ -93,6 +103,7 @@ class OperatorService:
         settings: ServiceSettings,
         *,
         bus: EventBus | None = None,
+        watcher: Watcher | None = None,
         max_queued: int = 1_000,
     ) -> None:
         self.chain = chain
@@ -102,7 +113,10 @@ class OperatorService:
         self.bus = bus or EventBus()
         self.journal = Journal(settings.data_dir)
         self.relayer = PayoutRelayer(chain, operator, max_rate=settings.relay_rate)
-        self.watcher = Watcher(chain, self.bus, pools=settings.pools or None)  # type: ignore[arg-type]
+        # a watcher of the caller's (the API's, on the same bus) is not run here:
+        # two watchers on one bus would publish every account update twice
+        self._own_watcher = watcher is None
+        self.watcher = watcher or Watcher(chain, self.bus, pools=settings.pools or None)  # type: ignore[arg-type]
         self.coordinators: dict[Pubkey, Coordinator] = {}
         self.started_at = time.time()
         self._stop = asyncio.Event()
@@ -115,10 +129,19 @@ class OperatorService:
         """Ask the service to stop (what SIGINT/SIGTERM do)."""
         self._stop.set()
 
+    @property
+    def running(self) -> bool:
+        """Whether `run()` is past its start-up checks and not yet stopped."""
+        return self._group is not None
+
     async def relay(self, reveal: Reveal) -> Relayed:
         """Relays a payout reveal through the service's relayer task (one at a
-        time, in arrival order); raises what `PayoutRelayer.relay` raises, or
-        `RateLimited` when `max_queued` reveals already wait."""
+        time, in arrival order); raises what `PayoutRelayer.relay` raises,
+        `RateLimited` when `max_queued` reveals already wait, `ServiceStopped`
+        when the service is not running (also for reveals still queued when
+        it stops)."""
+        if not self.running:
+            raise ServiceStopped("the operator service is not running")
         if self._reveals.full():
             raise RateLimited(f"{self._reveals.maxsize} reveals already wait")
         answer: asyncio.Future[Relayed] = asyncio.get_running_loop().create_future()
@@ -141,7 +164,8 @@ class OperatorService:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                group.create_task(self.watcher.run(), name="watcher")
+                if self._own_watcher:
+                    group.create_task(self.watcher.run(), name="watcher")
                 group.create_task(self._discover(), name="discover")
                 group.create_task(self._status_loop(), name="status")
                 group.create_task(self._relay_loop(), name="relayer")
@@ -150,6 +174,10 @@ class OperatorService:
             pass
         finally:
             self._group = None
+            while not self._reveals.empty():
+                _, answer = self._reveals.get_nowait()
+                if not answer.done():
+                    answer.set_exception(ServiceStopped("the operator service stopped"))
             self.write_status()
             self.journal.close()
             log.info("operator stopped")

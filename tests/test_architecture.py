@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import client_kit
+import frontend_api
 import offchain
 from client_kit.errors import FedstakeError
 
@@ -53,7 +54,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_every_named_error_derives_from_the_root() -> None:
     strays = []
-    for name in _modules(client_kit) + _modules(offchain):
+    for name in _modules(client_kit) + _modules(offchain) + _modules(frontend_api):
         module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             ours = cls.__module__ == name and issubclass(cls, BaseException)
@@ -70,6 +71,8 @@ def test_every_named_error_derives_from_the_root() -> None:
         # the operator runtime uses the library, not its commands; offchain/cli.py
         # composes the `fedstake` console command from them
         ("offchain", ("offchain/cli.py",), ("frontend_api", "client_kit.cli")),
+        # the API builds on both; only frontend_api/cli.py touches the commands (composing them)
+        ("frontend_api", ("frontend_api/cli.py",), ("client_kit.cli", "offchain.cli")),
     ],
 )
 def test_dependencies_point_one_way(folder: str, skip: tuple[str, ...], forbidden) -> None:  # type: ignore[no-untyped-def]
@@ -82,16 +85,16 @@ def test_dependencies_point_one_way(folder: str, skip: tuple[str, ...], forbidde
     assert wrong == []
 
 
-def test_the_console_command_is_composed_in_offchain() -> None:
-    # `fedstake` = client_kit's commands + the ones that need the operator runtime
+def test_the_console_command_is_composed_at_the_top_layer() -> None:
+    # `fedstake` = client_kit's commands + offchain's (offchain/cli.py) + `api` (frontend_api)
     scripts = (ROOT / "pyproject.toml").read_text()
-    assert 'fedstake = "offchain.cli:run"' in scripts
-    from offchain.cli import app
+    assert 'fedstake = "frontend_api.cli:run"' in scripts
+    from frontend_api.cli import app
 
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     groups = {g.name for g in app.registered_groups}
     assert {"submit", "reveal", "claim", "withdraw", "settle", "participate"} <= commands
-    assert {"pool", "round", "keys", "task"} <= groups
+    assert {"pool", "round", "keys", "task", "api"} <= groups
 
 
 def test_pool_flows_are_built_only_in_client_kit() -> None:
@@ -102,7 +105,13 @@ def test_pool_flows_are_built_only_in_client_kit() -> None:
     wrong = [
         f"{path.relative_to(ROOT)} imports {name}"
         for path in _sources(
-            "client_kit/cli", "offchain", "scripts", "bench", "tests", skip=("tests/program/",)
+            "client_kit/cli",
+            "offchain",
+            "frontend_api",
+            "scripts",
+            "bench",
+            "tests",
+            skip=("tests/program/",),
         )
         for name in _imports(path)
         if any(name == b or name.startswith(f"{b}.") for b in builders)

@@ -22,7 +22,7 @@ class Cli:
         self, keypair: Path | None, *args: str, as_json: bool = True
     ) -> subprocess.CompletedProcess[str]:
         # global options go after the subcommand, as the solana CLI allows
-        cmd = [sys.executable, "-m", "offchain.cli", *args, *(["--json"] if as_json else [])]
+        cmd = [sys.executable, "-m", "frontend_api.cli", *args, *(["--json"] if as_json else [])]
         if keypair is not None:
             cmd += ["--keypair", str(keypair)]
         return subprocess.run(

@@ -341,7 +341,7 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
     cli.fails(alice, "frobnicate", match="No such command")
     # clusters
     bad_url = subprocess.run(
-        [sys.executable, "-m", "offchain.cli", "pool", "list", "--url", "nowhere"],
+        [sys.executable, "-m", "frontend_api.cli", "pool", "list", "--url", "nowhere"],
         env=cli.env,
         capture_output=True,
         text=True,
@@ -349,7 +349,7 @@ def test_errors_are_one_line_and_change_nothing(setup, tmp_path: Path) -> None:
     )
     assert bad_url.returncode == 1 and bad_url.stderr.startswith("error: unknown cluster")
     unreachable = subprocess.run(
-        [sys.executable, "-m", "offchain.cli", "-u", "http://127.0.0.1:1", "pool", "list"],
+        [sys.executable, "-m", "frontend_api.cli", "-u", "http://127.0.0.1:1", "pool", "list"],
         env=cli.env,
         capture_output=True,
         text=True,

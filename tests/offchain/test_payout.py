@@ -24,6 +24,7 @@ from offchain.payout import (
     RateLimited,
     Reveal,
     UnknownParticipant,
+    UnknownPool,
     WrongSalt,
 )
 from tests.pools import SOL, PoolScenario, filled
@@ -105,7 +106,9 @@ def assert_salt_absent(caplog, salt: bytes) -> None:  # type: ignore[no-untyped-
     assert caplog.records, "the relayer logged nothing at all"
 
 
-@pytest.mark.parametrize("case", ["wrong_salt", "other_wallet", "unknown", "nothing", "slashed"])
+@pytest.mark.parametrize(
+    "case", ["wrong_salt", "other_wallet", "unknown", "unknown_pool", "nothing", "slashed"]
+)
 async def test_refused_reveals_send_nothing_and_change_nothing(tmp_path, caplog, case) -> None:
     caplog.set_level(logging.DEBUG)
     # Given a finished pool and a relayer
@@ -122,6 +125,12 @@ async def test_refused_reveals_send_nothing_and_change_nothing(tmp_path, caplog,
         "unknown": (
             Reveal(world.key, stranger.pubkey(), stranger.pubkey(), b"\x02" * 32),
             UnknownParticipant,
+        ),
+        "unknown_pool": (
+            Reveal(
+                stranger.pubkey(), alice.wallet.pubkey(), alice.payout.pubkey(), b"\x04" * 32
+            ),
+            UnknownPool,
         ),
         "nothing": (reveal_of(world, slashed), NothingToClaim),
         "slashed": (reveal_of(world, slashed, b"\x03" * 32), WrongSalt),
