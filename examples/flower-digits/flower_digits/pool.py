@@ -19,6 +19,7 @@ from solders.pubkey import Pubkey
 
 from client_kit.actions import organization, participant
 from client_kit.actions.reads import load_participant
+from client_kit.enums import RewardPolicy
 from client_kit.flower.records import tensors_of
 from client_kit.gateway.base import ChainGateway
 from client_kit.keys import load_keypair, load_payout_secret, write_keypair
@@ -108,6 +109,10 @@ async def open_pool(
         reveal_duration=300,
         min_stake=STAKE,
         max_participants=max(keys.participants, 2),
+        # The contribution policy (the default) measures each update against
+        # the operator's reference update, which needs reference data the
+        # example's server doesn't have: `StakedStrategy(reference=...)` adds it.
+        reward_policy=RewardPolicy.EQUAL,
     )
     created = await organization.create_pool(
         chain, store, keys.organization, digits_task(rule), terms,
