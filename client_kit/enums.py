@@ -165,7 +165,7 @@ class Reason(IntEnum):
     SHAPE = 4  # wrong tensor set, shape or dtype
     NORM_BOUND = 5  # norm over the pool's declared bound (task package)
     NOT_REVEALED = 6  # committed, never revealed by the reveal deadline
-    DUPLICATE = 7  # same update as another submission of the round (reserved)
+    DUPLICATE = 7  # encrypted pools: a ciphertext (CID) another submission also revealed
     # statistical, exclude only: the robust rule's doubt (64..127)
     TRUST = 64  # cosine with the operator's reference update too low
     UNEXPLAINED = 65  # outside the span of the other updates (looks like noise)

@@ -44,6 +44,15 @@ from client_kit.canonical import (
 )
 from client_kit.errors import FedstakeError
 from client_kit.gateway.base import ChainGateway
+from client_kit.sealing import (
+    InvalidRoundKey,
+    RoundKeyMissing,
+    RoundKeypair,
+    RoundKeyStore,
+    SealedUpdateUnreadable,
+    open_update,
+    seal_update,
+)
 from client_kit.storage.base import ContentStore
 from client_kit.storage.cid import is_cid
 from client_kit.storage.errors import StorageError
@@ -58,7 +67,7 @@ from offchain.judging import (
     declared_norm_bound,
     needs_reference,
 )
-from offchain.record import Content, InvalidRoundRecord, JudgedEntry, RoundRecord
+from offchain.record import Content, InvalidRoundRecord, JudgedEntry, RoundRecord, Source
 
 ReferenceFn = Callable[[TaskPackage, Tensors, int], Tensors | None]
 """`reference(task, base, round_number)`: the operator's reference update, or None."""
@@ -138,18 +147,108 @@ async def fetch_submission_bytes(store: ContentStore, cid: str, wallet: Pubkey) 
         raise operator.UpdateUnavailable(f"{wallet}: {exc}") from exc
 
 
+async def round_public_key(
+    chain: ChainGateway, store: ContentStore, pool_key: Pubkey, task: TaskPackage, number: int
+) -> bytes | None:
+    """The public key round `number`'s updates are sealed to (None when the
+    pool's updates are not encrypted): round 1's from the task package, round
+    n+1's from round n's record; both are bound on chain by a CID. Raises
+    `RoundInputUnavailable` when the previous round is not finalized or its
+    record names no key."""
+    if not task.privacy.encrypt_updates:
+        return None
+    if number == 1:
+        return task.privacy.round_key
+    before = await find_round(chain, pool_key, number - 1)
+    if before is None or not before.finalized:
+        raise RoundInputUnavailable(f"round {number - 1} of pool {pool_key} is not finalized")
+    record = await fetch_record(store, before)
+    if record.next_round_key is None:
+        raise RoundInputUnavailable(f"round {number - 1}'s record names no round key")
+    return record.next_round_key
+
+
+async def _round_keypair(
+    chain: ChainGateway,
+    store: ContentStore,
+    pool_key: Pubkey,
+    task: TaskPackage,
+    number: int,
+    keys: RoundKeyStore | None,
+) -> RoundKeypair | None:
+    """Round `number`'s key pair from the operator's store (None: not encrypted)."""
+    public = await round_public_key(chain, store, pool_key, task, number)
+    if public is None:
+        return None
+    if keys is None:
+        raise RoundInputUnavailable(f"pool {pool_key} encrypts updates: no round key store")
+    try:
+        return keys.load(public)
+    except (RoundKeyMissing, InvalidRoundKey) as exc:
+        raise RoundInputUnavailable(f"round {number}: {exc}") from exc
+
+
+async def fetch_sealed_tensors(
+    store: ContentStore, content: Content, key: RoundKeypair, what: str
+) -> Tensors:
+    """Tensors sealed to `key` under `content.cid`, whose plaintext hashes to
+    `content.hash`; `RoundInputUnavailable` otherwise (an input, not a verdict)."""
+    try:
+        sealed = await asyncio.to_thread(store.get, content.cid)
+    except StorageError as exc:
+        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
+    try:
+        plain = open_update(sealed, key)
+    except SealedUpdateUnreadable as exc:
+        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
+    if canonical_hash(plain) != bytes(content.hash):
+        raise RoundInputUnavailable(f"{what} ({content.cid}) does not hash to {content.hash.hex()}")
+    try:
+        return decode_tensors(plain)
+    except MalformedUpdate as exc:
+        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
+
+
+async def _resealed_sources(
+    store: ContentStore, previous: list[Source], previous_key: RoundKeypair, public: bytes
+) -> tuple[dict[Pubkey, Tensors], list[Source]]:
+    """The previous round's accepted updates, opened with its key and sealed
+    again to this round's key (stored), so that this round's key alone opens
+    every input of the round: same authors and plaintext hashes, new CIDs."""
+    tensors: dict[Pubkey, Tensors] = {}
+    resealed: list[Source] = []
+    for source in previous:
+        what = f"source {source.author}"
+        update = await fetch_sealed_tensors(
+            store, Content(source.hash, source.cid), previous_key, what
+        )
+        try:
+            cid = await asyncio.to_thread(store.put, seal_update(encode_tensors(update), public))
+        except StorageError as exc:
+            raise RoundInputUnavailable(f"storing {what}: {exc}") from exc
+        tensors[source.author] = update
+        resealed.append(Source(source.author, source.hash, cid))
+    return tensors, resealed
+
+
 async def gather_round(
     chain: ChainGateway,
     store: ContentStore,
     pool_key: Pubkey,
     *,
     reference: ReferenceFn | None = None,
+    keys: RoundKeyStore | None = None,
 ) -> RoundInputs:
     """The open round's inputs, once its reveal phase is over (see the module
     docstring). Raises, before anything is sent: `PoolNotFound`;
     `RoundMismatch` when the pool has no open round; `RoundNotReady` while the
     reveal phase is open; `UpdateUnavailable` / `RoundInputUnavailable`
-    (`ReferenceMissing`) for inputs the operator cannot get."""
+    (`ReferenceMissing`) for inputs the operator cannot get, among them, in
+    a pool with encrypted updates, the round's secret key (from `keys`; the
+    next round's key pair is generated and saved there, and its public key
+    goes into the round record). The sources, in such a pool, are opened
+    with the previous round's key and sealed again to this round's, so one
+    round key opens every input of its round."""
     pool = await load_pool(chain, pool_key)
     number = pool.round
     current = await find_round(chain, pool_key, number)
@@ -163,6 +262,7 @@ async def gather_round(
         raise RoundMismatch(f"round {number}'s base is not the pool's global model")
     base = await fetch_tensors(store, base_content, "base model")
 
+    round_key = await _round_keypair(chain, store, pool_key, task, number, keys)
     previous_base = previous_content = None
     sources: dict[Pubkey, Tensors] = {}
     source_contents = []
@@ -176,7 +276,13 @@ async def gather_round(
         previous_content = record.base
         previous_base = await fetch_tensors(store, previous_content, "previous base model")
         source_contents = record.accepted_sources()
-        for source in source_contents:
+        if round_key is not None:
+            previous_key = await _round_keypair(chain, store, pool_key, task, number - 1, keys)
+            assert previous_key is not None
+            sources, source_contents = await _resealed_sources(
+                store, source_contents, previous_key, round_key.public
+            )
+        for source in [] if round_key is not None else source_contents:
             sources[source.author] = await fetch_tensors(
                 store, Content(source.hash, source.cid), f"source {source.author}"
             )
@@ -208,6 +314,7 @@ async def gather_round(
             else await fetch_submission_bytes(store, entry.cid, sub.wallet)
         )
         submissions.append(SubmissionInput.of_entry(entry, data))
+    next_round_key = None if round_key is None else keys.generate().public  # type: ignore[union-attr]
     return RoundInputs(
         pool=pool_key,
         round=number,
@@ -223,6 +330,8 @@ async def gather_round(
         reference_content=reference_content,
         sources=sources,
         source_contents=source_contents,
+        round_key=round_key,
+        next_round_key=next_round_key,
     )
 
 
@@ -247,17 +356,17 @@ async def judge_round(
     pool_key: Pubkey,
     *,
     reference: ReferenceFn | None = None,
+    keys: RoundKeyStore | None = None,
 ) -> RoundOutcome:
     """Judges and finalizes the pool's open round once its reveal phase is
     over, in one go (no journal: the operator service uses
     `offchain.coordinator`). Raises what `gather_round` raises, before
     anything is sent; then the chain's errors."""
-    inputs = await gather_round(chain, store, pool_key, reference=reference)
+    inputs = await gather_round(chain, store, pool_key, reference=reference, keys=keys)
     decision = await asyncio.to_thread(decide_round, inputs)
     # each submission at the bump it was created with (not necessarily canonical)
     bumps = {
-        s.wallet: s.bump
-        for s in await operator.round_submissions(chain, pool_key, decision.round)
+        s.wallet: s.bump for s in await operator.round_submissions(chain, pool_key, decision.round)
     }
     for j in decision.judged:
         await operator.judge_submission(

@@ -28,6 +28,7 @@ from client_kit.cli.session import Session, parse_pubkey, parse_sol
 from client_kit.errors import InvalidInput
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.keys import load_payout_secret
+from client_kit.sealing import load_round_key
 from client_kit.storage import open_store
 from client_kit.training.behaviours import Behaviour
 from offchain.agent import (
@@ -275,14 +276,23 @@ def verify_round_command(
     ctx: typer.Context,
     pool: Annotated[str, typer.Argument(help="Pool address.")],
     round_number: Annotated[int, typer.Argument(metavar="ROUND", min=1, help="Round number.")],
+    round_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--round-key",
+            help="That round's secret key file (pools with encrypted updates; from the operator).",
+        ),
+    ] = None,
 ) -> None:
     """Recompute a finalized round from the chain and storage alone (objective
     checks, the pool's rule, the reward policy) and compare every verdict and
     the global model's hash with the chain. Exit code 0 if they match, 1 with
-    the differences otherwise."""
+    the differences otherwise. A pool with encrypted updates needs the round's
+    secret key (`--round-key`; docs/PRIVACY.md)."""
     s = _session(ctx)
     key = parse_pubkey(pool, "pool")
-    result = s.run(verify_round(s.gateway(), s.store(), key, round_number))
+    secret = None if round_key is None else load_round_key(round_key)
+    result = s.run(verify_round(s.gateway(), s.store(), key, round_number, round_key=secret))
     if s.as_json:
         emit(result.as_dict(), True)
     else:

@@ -44,6 +44,7 @@ from client_kit.canonical import decode_tensors
 from client_kit.enums import PoolStatus, Verdict
 from client_kit.errors import FedstakeError, FedstakeProgramError
 from client_kit.gateway.base import ChainGateway
+from client_kit.sealing import ROUND_KEYS_FOLDER, RoundKeyStore
 from client_kit.storage.base import ContentStore
 from client_kit.storage.errors import StorageError
 from client_kit.training.task import TaskPackage
@@ -117,7 +118,11 @@ class CoordinatorSettings:
 class Coordinator:
     """Runs `pool`'s rounds with `aggregator` (the pool's aggregator key) until
     the pool ends. `data`: the operator's reference/validation data; `bus`:
-    where it wakes from and publishes `RoundEvaluated` (optional)."""
+    where it wakes from and publishes `RoundEvaluated` (optional). In a pool
+    with encrypted updates the round secret keys are in `round-keys/` beside
+    the journal (`client_kit.sealing.RoundKeyStore`): round 1's must be put
+    there by whoever wrote the task package (`fedstake task init
+    --encrypt-updates` with the same data folder)."""
 
     def __init__(
         self,
@@ -142,6 +147,7 @@ class Coordinator:
         self.status = CoordinatorStatus(str(pool))
         self._wake = asyncio.Event()
         self._task: TaskPackage | None = None
+        self.keys = RoundKeyStore(journal.path.parent / ROUND_KEYS_FOLDER)
         self._subscription: Subscription | None = None
 
     def wake(self) -> None:
@@ -240,7 +246,11 @@ class Coordinator:
                 return self._until(current.reveal_deadline - now)
             self.status.phase = Phase.JUDGE
             inputs = await gather_round(
-                self.chain, self.store, self.pool, reference=self.data.reference_update
+                self.chain,
+                self.store,
+                self.pool,
+                reference=self.data.reference_update,
+                keys=self.keys,
             )
             decision = await asyncio.to_thread(decide_round, inputs)
             checkpoint("after_fetch")

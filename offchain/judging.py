@@ -13,6 +13,13 @@ How each submission is judged (docs/PROTOCOL.md, docs/AGGREGATION.md):
 
 1. never revealed → Slashed `not_revealed`; a revealed CID that is not a
    CID → Slashed `malformed`;
+   in a pool with encrypted updates (`RoundInputs.round_key` set): a
+   revealed CID another submission of the round also revealed → Slashed
+   `duplicate` for all but the unique earliest commitment (`committed_at`;
+   a tie for earliest slashes the whole group, as the prefilter's duplicate
+   rule does), then bytes that do not open with the round's secret key
+   (`client_kit.sealing`) → Slashed `malformed`; the checks below run on
+   the plaintext;
 2. the objective checks on the bytes received
    (`offchain.aggregation.check_update_bytes`: hash, decoding, shapes,
    non-finite values, the declared norm bound) → Slashed with their reason;
@@ -42,6 +49,7 @@ from solders.pubkey import Pubkey
 
 from client_kit.canonical import Tensors, encode_tensors, tensors_hash
 from client_kit.enums import Reason, RewardPolicy, Verdict
+from client_kit.sealing import RoundKeypair, SealedUpdateUnreadable, open_update
 from client_kit.storage.cid import compute_cid, is_cid
 from client_kit.training.task import AggregationSpec, TaskPackage
 from offchain.aggregation import (
@@ -138,6 +146,29 @@ class RoundInputs:
     sources: Mapping[Pubkey, Tensors] = field(default_factory=dict, repr=False)
     source_contents: Sequence[Source] = ()
     noise_seed: int | None = field(default=None, repr=False)
+    round_key: RoundKeypair | None = field(default=None, repr=False)
+    next_round_key: bytes | None = None
+
+
+def duplicate_reveals(submissions: Sequence[SubmissionInput]) -> set[Pubkey]:
+    """Wallets that revealed a CID another submission of the round also
+    revealed, except the unique earliest commitment (`committed_at`) of each
+    such CID; a tie for earliest puts the whole group in (same rule as the
+    prefilter's duplicate updates, offchain/aggregation/prefilter.py)."""
+    by_cid: dict[str, list[SubmissionInput]] = {}
+    for sub in submissions:
+        if sub.revealed and sub.cid is not None:
+            by_cid.setdefault(sub.cid, []).append(sub)
+    duplicates: set[Pubkey] = set()
+    for group in by_cid.values():
+        if len(group) < 2:
+            continue
+        earliest = min(s.committed_at for s in group)
+        firsts = [s for s in group if s.committed_at == earliest]
+        duplicates.update(
+            s.wallet for s in group if len(firsts) > 1 or s.wallet != firsts[0].wallet
+        )
+    return duplicates
 
 
 @dataclass(frozen=True)
@@ -182,6 +213,7 @@ def decide_round(inputs: RoundInputs) -> RoundDecision:
     rule = round_rule(inputs.aggregation, inputs.norm_bound, inputs.reward_policy)
     updates: list[UpdateInput] = []
     early: dict[Pubkey, Reason] = {}
+    duplicates = duplicate_reveals(inputs.submissions) if inputs.round_key else set()
     for sub in inputs.submissions:
         if not sub.revealed:
             early[sub.wallet] = Reason.NOT_REVEALED
@@ -189,8 +221,18 @@ def decide_round(inputs: RoundInputs) -> RoundDecision:
         if sub.cid is None or not is_cid(sub.cid) or sub.data is None or sub.update_hash is None:
             early[sub.wallet] = Reason.MALFORMED
             continue
+        data = sub.data
+        if inputs.round_key is not None:
+            if sub.wallet in duplicates:
+                early[sub.wallet] = Reason.DUPLICATE
+                continue
+            try:
+                data = open_update(data, inputs.round_key)
+            except SealedUpdateUnreadable:
+                early[sub.wallet] = Reason.MALFORMED
+                continue
         check = check_update_bytes(
-            sub.data, sub.update_hash, inputs.base, int(sub.num_samples), inputs.norm_bound
+            data, sub.update_hash, inputs.base, int(sub.num_samples), inputs.norm_bound
         )
         if not check.passed:
             early[sub.wallet] = check.reason
@@ -277,6 +319,7 @@ def decide_round(inputs: RoundInputs) -> RoundDecision:
         submissions=tuple(entries),
         global_model=model,
         central_dp=central_record,
+        next_round_key=inputs.next_round_key,
     )
     return RoundDecision(
         inputs.round, judged, model_bytes, model.hash, model.cid, record, noiseless

@@ -32,6 +32,10 @@ byte string, so one CID). Version 1:
                      this round and of rounds 1..round from Opacus's RDP accountant,
                      and the hash of the model before the noise (which `verify-round`
                      recomputes; the noise itself is the operator's secret)
+    next_round_key   present only in pools with encrypted updates: hex of the
+                     X25519 public key participants seal round + 1's updates to
+                     (round 1's is in the task package); binding it here puts
+                     it on chain through record_cid (docs/PRIVACY.md)
 
 Hashes are lowercase hex of 32 bytes; verdicts are the IDL's variant names,
 reasons the u8 codes, scores basis points. `RoundRecord.from_bytes` accepts
@@ -242,8 +246,13 @@ class RoundRecord:
     global_model: Content
     version: int = field(default=VERSION)
     central_dp: CentralDPRecord | None = None
+    next_round_key: bytes | None = None
 
     def __post_init__(self) -> None:
+        if self.next_round_key is not None and (
+            not isinstance(self.next_round_key, bytes) or len(self.next_round_key) != 32
+        ):
+            raise InvalidRoundRecord("next_round_key must be 32 bytes")
         if [s.author for s in self.sources] != sorted((s.author for s in self.sources), key=str):
             object.__setattr__(
                 self, "sources", tuple(sorted(self.sources, key=lambda s: str(s.author)))
@@ -282,6 +291,9 @@ class RoundRecord:
             "submissions": [s.to_dict() for s in self.submissions],
             "global_model": self.global_model.to_dict(),
             **({} if self.central_dp is None else {"central_dp": self.central_dp.to_dict()}),
+            **(
+                {} if self.next_round_key is None else {"next_round_key": self.next_round_key.hex()}
+            ),
         }
 
     def to_bytes(self) -> bytes:
@@ -313,8 +325,8 @@ class RoundRecord:
     def _from_dict(cls, obj: object) -> RoundRecord:
         keys = {"version", "pool", "round", "rule", "norm_bound", "reward_policy", "base"}
         keys |= {"previous_base", "reference", "sources", "submissions", "global_model"}
-        if isinstance(obj, dict) and "central_dp" in obj:
-            keys.add("central_dp")
+        if isinstance(obj, dict):
+            keys |= {"central_dp", "next_round_key"} & set(obj)
         body = _object(obj, "record", keys)
         if body["version"] != VERSION or isinstance(body["version"], bool):
             raise InvalidRoundRecord(f"version must be {VERSION}")
@@ -359,6 +371,11 @@ class RoundRecord:
             global_model=Content.from_dict(body["global_model"], "global_model"),
             central_dp=(
                 CentralDPRecord.from_dict(body["central_dp"]) if "central_dp" in body else None
+            ),
+            next_round_key=(
+                _hash(body["next_round_key"], "next_round_key")
+                if "next_round_key" in body
+                else None
             ),
             **optional,
         )

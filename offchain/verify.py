@@ -24,6 +24,13 @@ the operator's secret, so it compares the hash of the model before the noise
 (recorded in the round record) and the recorded ε figures, and checks that
 the published model minus that model is Gaussian noise of the recorded std
 (`central_dp.noise_z_scores`: a statistical check, not a bit-exact one).
+In a pool with encrypted updates the revealed bytes are sealed to the
+round's key: the caller passes that round's secret key (`round_key`; the
+operator gives it to auditors), which must be the key whose public half the
+chain binds (task package for round 1, previous round's record after);
+without it the round cannot be rerun (`RoundKeyRequired`), with another key
+`WrongRoundKey`. The record's `next_round_key` is checked to be present
+exactly in such pools.
 The result is a list of differences (empty: the round checks out). Content
 the store cannot deliver is an error (`RoundInputUnavailable`), never a
 verdict on the operator.
@@ -40,14 +47,17 @@ from client_kit.actions.reads import find_round, list_submissions, load_pool
 from client_kit.enums import Verdict
 from client_kit.errors import FedstakeError
 from client_kit.gateway.base import ChainGateway
+from client_kit.sealing import RoundKeypair
 from client_kit.storage.base import ContentStore
 from client_kit.training.task import AggregationSpec
 from offchain.aggregation.central_dp import NOISE_Z_LIMIT, noise_z_scores
 from offchain.aggregator import (
     fetch_record,
+    fetch_sealed_tensors,
     fetch_submission_bytes,
     fetch_task,
     fetch_tensors,
+    round_public_key,
 )
 from offchain.judging import RoundInputs, SubmissionInput, decide_round, declared_norm_bound
 from offchain.record import Content, JudgedEntry, RoundRecord
@@ -55,6 +65,16 @@ from offchain.record import Content, JudgedEntry, RoundRecord
 
 class RoundNotFinalized(FedstakeError):
     """The round does not exist or has not been finalized: nothing to verify."""
+
+
+class RoundKeyRequired(FedstakeError):
+    """The pool encrypts its updates: verifying a round needs that round's
+    secret key (`--round-key FILE`)."""
+
+
+class WrongRoundKey(FedstakeError):
+    """The given secret key is not the one of the public key the chain binds
+    for this round."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +144,18 @@ def _verdict_text(verdict: Verdict, reason: object, score: int) -> str:
 
 
 async def verify_round(
-    chain: ChainGateway, store: ContentStore, pool_key: Pubkey, number: int
+    chain: ChainGateway,
+    store: ContentStore,
+    pool_key: Pubkey,
+    number: int,
+    *,
+    round_key: RoundKeypair | None = None,
 ) -> Verification:
     """Recomputes round `number` of `pool_key` (see the module docstring).
 
-    Raises `PoolNotFound`, `RoundNotFinalized`, and `RoundInputUnavailable`
-    when the store cannot deliver the record or a piece of content."""
+    Raises `PoolNotFound`, `RoundNotFinalized`, `RoundKeyRequired` /
+    `WrongRoundKey` (encrypted pools), and `RoundInputUnavailable` when the
+    store cannot deliver the record or a piece of content."""
     pool = await load_pool(chain, pool_key)
     state = await find_round(chain, pool_key, number)
     if state is None or not state.finalized:
@@ -157,6 +183,22 @@ async def verify_round(
     check("rule parameters", dict(task.aggregation.params), dict(record.params))
     check("declared norm bound", declared_norm_bound(task), record.norm_bound)
 
+    public = await round_public_key(chain, store, pool_key, task, number)
+    if public is not None and round_key is None:
+        raise RoundKeyRequired(
+            f"pool {pool_key} encrypts its updates: verifying round {number} needs "
+            "that round's secret key (--round-key FILE)"
+        )
+    if public is not None and round_key is not None and round_key.public != public:
+        raise WrongRoundKey(
+            f"the given key is not round {number}'s (its public key is {public.hex()})"
+        )
+    check(
+        "next round key recorded (encrypted updates)",
+        task.privacy.encrypt_updates,
+        record.next_round_key is not None,
+    )
+
     sources = list(record.sources)
     if number > 1:
         before = await find_round(chain, pool_key, number - 1)
@@ -169,7 +211,14 @@ async def verify_round(
             bytes(before.global_model_hash),
             record.base.hash,
         )
-        check("sources (previous round's accepted updates)", previous.accepted_sources(), sources)
+        expected = previous.accepted_sources()
+        what = "sources (previous round's accepted updates)"
+        if task.privacy.encrypt_updates:  # sealed again to this round's key: new CIDs
+            check(
+                what, [(s.author, s.hash) for s in expected], [(s.author, s.hash) for s in sources]
+            )
+        else:
+            check(what, expected, sources)
     else:
         check("previous base (round 1)", None, record.previous_base)
         check("sources (round 1)", [], sources)
@@ -186,7 +235,7 @@ async def verify_round(
         )
     check("total score", state.total_score, sum(e.score for e in record.submissions))
 
-    inputs = await _inputs(store, record, sources)
+    inputs = await _inputs(store, record, sources, round_key if public is not None else None)
     decision = await asyncio.to_thread(decide_round, inputs)
     recomputed = {j.wallet: j for j in decision.judged}
     for entry in record.submissions:
@@ -239,7 +288,9 @@ async def _compare_chain_submissions(
             )
 
 
-async def _inputs(store: ContentStore, record: RoundRecord, sources: list) -> RoundInputs:
+async def _inputs(
+    store: ContentStore, record: RoundRecord, sources: list, round_key: RoundKeypair | None
+) -> RoundInputs:
     base = await fetch_tensors(store, record.base, "base model")
     previous = (
         None
@@ -252,7 +303,13 @@ async def _inputs(store: ContentStore, record: RoundRecord, sources: list) -> Ro
         else await fetch_tensors(store, record.reference, "reference update")
     )
     fetched = {
-        s.author: await fetch_tensors(store, Content(s.hash, s.cid), f"source {s.author}")
+        s.author: (
+            await fetch_tensors(store, Content(s.hash, s.cid), f"source {s.author}")
+            if round_key is None
+            else await fetch_sealed_tensors(
+                store, Content(s.hash, s.cid), round_key, f"source {s.author}"
+            )
+        )
         for s in sources
     }
     submissions = [
@@ -276,4 +333,6 @@ async def _inputs(store: ContentStore, record: RoundRecord, sources: list) -> Ro
         reference_content=record.reference,
         sources=fetched,
         source_contents=tuple(sources),
+        round_key=round_key,
+        next_round_key=record.next_round_key,
     )

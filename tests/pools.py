@@ -192,12 +192,19 @@ class PoolScenario:
         trainer.committed = prepared
         return await participant.submit_update(self.chain, trainer.wallet, self.key, prepared, 100)
 
-    async def reveal(self, trainer: Trainer, update: participant.PreparedUpdate | None = None):  # type: ignore[no-untyped-def]
-        """Stores and reveals the committed update (or `update`, to test a wrong one)."""
+    async def reveal(
+        self,
+        trainer: Trainer,
+        update: participant.PreparedUpdate | None = None,
+        *,
+        seal_to: bytes | None = None,
+    ):  # type: ignore[no-untyped-def]
+        """Stores and reveals the committed update (or `update`, to test a wrong
+        one), sealed to `seal_to` in a pool with encrypted updates."""
         prepared = update or trainer.committed
         assert prepared is not None, "commit first"
         return await participant.reveal_update(
-            self.chain, self.store, trainer.wallet, self.key, prepared
+            self.chain, self.store, trainer.wallet, self.key, prepared, seal_to=seal_to
         )
 
     async def judge(

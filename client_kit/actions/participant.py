@@ -49,6 +49,7 @@ from client_kit.keys import (
     payout_commitment,
     save_payout_secret,
 )
+from client_kit.sealing import seal_update
 from client_kit.storage.base import ContentStore, ProgressCallback
 from client_kit.training.accounting import PrivacyLedger
 from client_kit.training.data import Dataset
@@ -344,6 +345,7 @@ async def reveal_update(
     update: PreparedUpdate,
     *,
     progress: ProgressCallback | None = None,
+    seal_to: bytes | None = None,
 ) -> Revealed:
     """Stores the committed update's bytes and opens the commitment (the
     update's hash and the bytes' CID) for the pool's current round, once its
@@ -354,6 +356,11 @@ async def reveal_update(
     wallet in the round), `NotTheCommittedUpdate` (another update's bytes),
     `RevealNotOpen` (the submission phase is still open), `RevealWindowClosed`.
     Program errors come back as `FedstakeProgramError`.
+
+    `seal_to`: in a pool with encrypted updates, the round's aggregator public
+    key (32 bytes): the stored bytes are then the update sealed to it
+    (`client_kit.sealing.seal_update`), and the CID names that ciphertext,
+    while the revealed hash still binds the plaintext's canonical bytes.
     """
     state = await load_pool(chain, pool)
     submission = await find_submission(chain, pool, state.round, wallet.pubkey())
@@ -370,7 +377,8 @@ async def reveal_update(
         )
     if now >= current.reveal_deadline:
         raise RevealWindowClosed(f"round {state.round}'s reveal deadline has passed")
-    cid = await asyncio.to_thread(store.put, update.data, progress=progress)
+    stored = update.data if seal_to is None else seal_update(update.data, seal_to)
+    cid = await asyncio.to_thread(store.put, stored, progress=progress)
     ix = instructions(chain).reveal_update(
         wallet.pubkey(), pool, state.round, update.update_hash, cid
     )

@@ -14,6 +14,7 @@ client_kit itself never imports the operator runtime.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,14 @@ import typer
 from client_kit.cli.output import emit
 from client_kit.cli.session import Session, read_input_file
 from client_kit.errors import InvalidInput
-from client_kit.training.task import DEFAULT_RULE, AggregationSpec, TaskPackage, task_from_spec
+from client_kit.sealing import ROUND_KEYS_FOLDER, RoundKeyStore
+from client_kit.training.task import (
+    DEFAULT_RULE,
+    AggregationSpec,
+    PrivacySpec,
+    TaskPackage,
+    task_from_spec,
+)
 
 #: Checks a task's rule and parameters, raising a `FedstakeError` if an operator
 #: could not run them (e.g. `offchain.aggregation.rule_for_task`).
@@ -79,6 +87,20 @@ def make_task_app(check_rule: RuleCheck | None = None) -> typer.Typer:
         ] = None,
         seed: Annotated[int | None, typer.Option(help="Seed of the initial weights.")] = None,
         force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+        encrypt_updates: Annotated[
+            bool,
+            typer.Option(
+                help="Participants seal their updates to a per-round aggregator key "
+                "(docs/PRIVACY.md); needs --operator-dir."
+            ),
+        ] = False,
+        operator_dir: Annotated[
+            Path | None,
+            typer.Option(
+                help="The operator's data folder (`operator run --data-dir`): round 1's "
+                "secret key is saved in its round-keys/ (0600)."
+            ),
+        ] = None,
     ) -> None:
         """Write a task package (model spec, training config, aggregation rule,
         initial weights) for `fedstake pool create --task`."""
@@ -121,11 +143,16 @@ def make_task_app(check_rule: RuleCheck | None = None) -> typer.Typer:
         obj.setdefault("name", "task")
         if "model" not in obj:
             raise InvalidInput("no model: pass --model mlp --input N --classes K, or --spec FILE")
+        if encrypt_updates != (operator_dir is not None):
+            raise InvalidInput("--encrypt-updates and --operator-dir go together")
         package: TaskPackage = task_from_spec(obj)
         if check_rule is not None:
             check_rule(package.aggregation)
         if out.exists() and not force:
             raise InvalidInput(f"{out} already exists (pass --force to replace it)")
+        if operator_dir is not None:
+            first = RoundKeyStore(operator_dir / ROUND_KEYS_FOLDER).generate()
+            package = dataclasses.replace(package, privacy=PrivacySpec(True, first.public))
         data = package.to_bytes()
         out.write_bytes(data)
         emit(
@@ -137,6 +164,7 @@ def make_task_app(check_rule: RuleCheck | None = None) -> typer.Typer:
                 "parameters": package.model.num_parameters,
                 "initial_model_hash": package.initial_weights_hash.hex(),
                 "bytes": len(data),
+                "encrypt_updates": package.privacy.encrypt_updates,
             },
             s.as_json,
             "task package",

@@ -9,7 +9,8 @@ one byte string) and must hold no code. Layout:
     header      UTF-8 JSON, keys sorted, no whitespace, ASCII only:
                 {name, description, model (ModelSpec), training (TrainingConfig),
                  aggregation (AggregationSpec: the pool's rule and its parameters),
-                 weights_sha256 (hex of the initial weights' canonical bytes)}
+                 weights_sha256 (hex of the initial weights' canonical bytes),
+                 privacy (only when set: PrivacySpec, e.g. encrypted updates)}
     weights     canonical tensor bytes (client_kit.canonical) of the initial model
 
 `from_bytes` accepts exactly what `to_bytes` produces: any other spelling of
@@ -50,6 +51,7 @@ MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 10_000
 OPTIMIZERS = ("sgd", "adam")
 _HEADER_KEYS = {"name", "description", "model", "training", "aggregation", "weights_sha256"}
+_PRIVACY_KEYS = {"encrypt_updates", "round_key"}
 
 #: Rules a pool can name. The implementations live in `offchain.aggregation`
 #: (a test checks its registry holds exactly these); `DEFAULT_RULE` is its default.
@@ -278,6 +280,47 @@ class AggregationSpec:
         return cls(obj["rule"], obj["params"])
 
 
+@dataclass(frozen=True)
+class PrivacySpec:
+    """The pool's privacy options recorded with it (in the task package, whose
+    CID is on chain). `encrypt_updates`: participants seal each revealed update
+    to the round's aggregator public key (`client_kit.sealing`); `round_key` is
+    round 1's public key (32 bytes; round n+1's is in round n's record)."""
+
+    encrypt_updates: bool = False
+    round_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.encrypt_updates, bool):
+            raise InvalidTaskPackage("privacy", "encrypt_updates must be a bool")
+        if self.encrypt_updates != (self.round_key is not None):
+            raise InvalidTaskPackage(
+                "privacy", "encrypt_updates needs round 1's round_key, and only then"
+            )
+        if self.round_key is not None and (
+            not isinstance(self.round_key, bytes) or len(self.round_key) != 32
+        ):
+            raise InvalidTaskPackage("privacy", "round_key must be 32 bytes")
+
+    def to_dict(self) -> dict[str, Any]:
+        assert self.round_key is not None
+        return {"encrypt_updates": self.encrypt_updates, "round_key": self.round_key.hex()}
+
+    @classmethod
+    def from_dict(cls, obj: object) -> PrivacySpec:
+        from client_kit.sealing import InvalidRoundKey, parse_key_hex
+
+        if not isinstance(obj, Mapping) or set(obj) != _PRIVACY_KEYS:
+            raise InvalidTaskPackage("privacy", f"keys must be exactly {sorted(_PRIVACY_KEYS)}")
+        if obj["encrypt_updates"] is not True:
+            raise InvalidTaskPackage("privacy", "encrypt_updates must be true when written")
+        try:
+            key = parse_key_hex(obj["round_key"])
+        except InvalidRoundKey as exc:
+            raise InvalidTaskPackage("privacy", str(exc)) from None
+        return cls(True, key)
+
+
 def _reject_constant(name: str) -> Any:
     raise InvalidTaskPackage("header", f"{name} is not allowed")
 
@@ -299,8 +342,11 @@ class TaskPackage:
     training: TrainingConfig
     initial_weights: bytes = field(repr=False)
     aggregation: AggregationSpec = field(default_factory=AggregationSpec)
+    privacy: PrivacySpec = field(default_factory=PrivacySpec)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.privacy, PrivacySpec):
+            raise InvalidTaskPackage("privacy", "must be a PrivacySpec")
         if not isinstance(self.aggregation, AggregationSpec):
             raise InvalidTaskPackage("aggregation", "must be an AggregationSpec")
         if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_NAME_CHARS:
@@ -325,9 +371,11 @@ class TaskPackage:
         seed: int = 0,
         weights: Mapping[str, Any] | None = None,
         aggregation: AggregationSpec | None = None,
+        privacy: PrivacySpec | None = None,
     ) -> TaskPackage:
         """A package whose initial weights are `weights`, or a fresh init from
-        `seed`; the pool's rule is `aggregation` (default: `DEFAULT_RULE`)."""
+        `seed`; the pool's rule is `aggregation` (default: `DEFAULT_RULE`),
+        its privacy options `privacy` (default: none)."""
         tensors = weights if weights is not None else initial_weights(model, seed)
         return cls(
             name,
@@ -336,6 +384,7 @@ class TaskPackage:
             training,
             encode_tensors(tensors),
             aggregation or AggregationSpec(),
+            privacy or PrivacySpec(),
         )
 
     def initial_tensors(self) -> Tensors:
@@ -355,6 +404,8 @@ class TaskPackage:
             "aggregation": self.aggregation.to_dict(),
             "weights_sha256": self.initial_weights_hash.hex(),
         }
+        if self.privacy.encrypt_updates:  # written only when set: old packages keep their CIDs
+            header["privacy"] = self.privacy.to_dict()
         text = json.dumps(header, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return text.encode("ascii")
 
@@ -382,7 +433,7 @@ class TaskPackage:
             )
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidTaskPackage("header", f"not canonical JSON: {exc}") from None
-        if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
+        if not isinstance(header, dict) or set(header) - {"privacy"} != _HEADER_KEYS:
             raise InvalidTaskPackage("header", f"keys must be exactly {sorted(_HEADER_KEYS)}")
         try:
             model = ModelSpec.from_dict(header["model"])
@@ -398,6 +449,9 @@ class TaskPackage:
             training=TrainingConfig.from_dict(header["training"]),
             initial_weights=weights,
             aggregation=AggregationSpec.from_dict(header["aggregation"]),
+            privacy=(
+                PrivacySpec.from_dict(header["privacy"]) if "privacy" in header else PrivacySpec()
+            ),
         )
         if package._header() != raw_header:
             raise InvalidTaskPackage("header", "not in canonical form")

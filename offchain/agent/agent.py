@@ -87,6 +87,7 @@ from client_kit.training.task import TaskPackage
 from client_kit.training.train import privacy_ledger
 from offchain.agent.journal import JournalError, PendingUpdate, UpdateJournal
 from offchain.agent.report import AgentEvent, Reporter
+from offchain.aggregator import round_public_key
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRY_MAX = 60.0
@@ -461,7 +462,12 @@ class ParticipantAgent:
             return Waiting(f"round {number}: waiting for the verdict", current.expires_at, now)
         try:
             revealed = await participant.reveal_update(
-                self.chain, self.store, self.wallet, self.pool, entry.prepared
+                self.chain,
+                self.store,
+                self.wallet,
+                self.pool,
+                entry.prepared,
+                seal_to=await self._round_key(number),
             )
         except participant.NotTheCommittedUpdate:
             self._note(
@@ -472,6 +478,15 @@ class ParticipantAgent:
             return Waiting(f"round {number}: {exc}", current.reveal_deadline, now)
         self._sent("revealed", revealed.tx, round=number, update_cid=revealed.update_cid)
         return ACTED
+
+    async def _round_key(self, number: int) -> bytes | None:
+        """The public key round `number`'s update is sealed to, in a pool with
+        encrypted updates (task package for round 1, previous round's record
+        after); None otherwise. `RoundInputUnavailable` (transient) when it
+        cannot be read yet."""
+        state = await load_pool(self.chain, self.pool)
+        task = await participant.fetch_task(self.store, state)
+        return await round_public_key(self.chain, self.store, self.pool, task, number)
 
     async def _finish(self, state: Pool, me: Participant | None) -> Outcome:
         if me is None:
