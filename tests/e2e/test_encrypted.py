@@ -7,7 +7,9 @@ are sealed boxes (not tensors), the on-chain hash binds the plaintext, round
 given that round's secret key, and refuses by name without it or with
 another. At the actions level: a ciphertext sealed to another key is slashed
 `malformed`, and a peer's ciphertext revealed again under a colluder's
-commitment of the same plaintext is slashed `duplicate` (reason 7)."""
+commitment of the same plaintext is slashed `duplicate` (reason 7), and an
+operator that falsely claims a ciphertext does not open is caught by anyone
+holding the round key."""
 
 from __future__ import annotations
 
@@ -321,3 +323,50 @@ def test_a_record_keeps_its_next_round_key_and_refuses_a_bad_one() -> None:
         data = record.to_bytes().replace(b'"' + bytes(range(32)).hex().encode() + b'"', bad)
         with pytest.raises(InvalidRoundRecord):
             RoundRecord.from_bytes(data)
+
+
+async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_round_key(
+    tmp_path: Path,
+) -> None:
+    from client_kit.actions import operator
+    from offchain.aggregator import gather_round
+    from offchain.judging import JudgedSubmission, decide_round
+
+    # Given an encrypted round where three trainers sealed their updates correctly
+    keys = RoundKeyStore(tmp_path / "keys")
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
+    await world.setup()
+    await world.create(max_participants=3, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
+    await world.fund(SOL)
+    for _ in range(3):
+        await world.join(await world.new_trainer())
+    await world.start()
+    key = await _round_key(world, keys, 1)
+    for trainer in world.trainers:
+        await world.submit(trainer)
+    for trainer in world.trainers:
+        await world.reveal(trainer, seal_to=key.public)
+    # When the operator claims the first one's ciphertext does not open (slashes it
+    # malformed), with the chain and the record telling the same story
+    decision = decide_round(await gather_round(world.chain, world.store, world.key, keys=keys))
+    victim = world.trainers[0].wallet.pubkey()
+    framed = JudgedSubmission(victim, Verdict.SLASHED, Reason.MALFORMED, 0)
+    judged = [framed if j.wallet == victim else j for j in decision.judged]
+    entries = tuple(
+        dataclasses.replace(e, verdict=Verdict.SLASHED, reason=Reason.MALFORMED, score=0)
+        if e.wallet == victim
+        else e
+        for e in decision.record.submissions
+    )
+    record = dataclasses.replace(decision.record, submissions=entries)
+    for j in judged:
+        await operator.judge_submission(
+            world.chain, world.aggregator, world.key, 1, j.wallet, j.verdict, j.score_bps, j.reason
+        )
+    await operator.finalize_round(
+        world.chain, world.store, world.aggregator, world.key, 1,
+        decision.global_model, record.to_bytes(),
+    )  # fmt: skip
+    # Then anyone given the round key finds the lie: the ciphertext opens, and it is honest
+    result = await verify_round(world.chain, world.store, world.key, 1, round_key=key)
+    assert [d.what for d in result.differences] == [f"verdict of {victim}"]
