@@ -157,6 +157,7 @@ class ParticipantOut(Out):
     reward_paid: int = lamports("Rewards paid to the committed wallet")
     reward_unpaid: int = lamports("Credited and not yet paid")
     joined_at: int = unix_seconds("When it joined")
+    last_round: int = Field(ge=0, description="Last round committed to, 0: none [round number].")
 
 
 class SubmissionOut(Out):

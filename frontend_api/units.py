@@ -86,6 +86,7 @@ FIELD_UNITS: dict[str, str] = {
     # identifiers and ordinals
     "pool_id": NUMBER,
     "round": NUMBER,
+    "last_round": NUMBER,
 }
 
 

@@ -105,7 +105,8 @@ def _one_line(text: str) -> str:
 
 def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     """Runs `app` as a console command (`argv` defaults to the process's) and
-    turns every named error into one stderr line and exit code 1."""
+    turns every named error, and any OS error on a path the user gave (e.g. an
+    output folder that doesn't exist), into one stderr line and exit code 1."""
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=args, prog_name="fedstake", standalone_mode=False)
@@ -120,5 +121,9 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
         code = 1
     except FedstakeError as exc:
         print(f"error: {_one_line(str(exc)) or type(exc).__name__}", file=sys.stderr)
+        code = 1
+    except OSError as exc:  # a path the user gave: missing folder, a file where a folder goes
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
