@@ -65,4 +65,10 @@ def program_error(
     if code in known:
         name, msg = known[code]
         return FedstakeProgramError(code, name, msg, logs)
+    # Not ours: e.g. the System Program's error 1 when a payer lacks lamports,
+    # whose log line says how many it had and needed.
+    for line in logs or []:
+        if "insufficient lamports" in line:
+            detail = line.split("Program log: ", 1)[-1].strip()
+            return TransactionFailed(f"not enough SOL in the paying account ({detail})", logs)
     return TransactionFailed(f"custom program error {code}", logs)
