@@ -580,10 +580,14 @@ def classify(failure: TransactionFailed) -> str:
     message = str(failure)
     failed = [line for line in failure.logs if " failed: " in line]
     custom = re.search(r"custom program error (\d+)", message)
-    if custom and any(line.startswith(f"Program {SYSTEM_PROGRAM_ID} ") for line in failed):
-        code = int(custom.group(1))
-        name = _SYSTEM_ERRORS[code] if code < len(_SYSTEM_ERRORS) else str(code)
-        return f"system: {name}"
+    for line in failed:  # the system program's own failure line names its code
+        system = re.match(
+            rf"Program {SYSTEM_PROGRAM_ID} failed: custom program error: 0x([0-9a-fA-F]+)", line
+        )
+        if system:
+            code = int(system.group(1), 16)
+            name = _SYSTEM_ERRORS[code] if code < len(_SYSTEM_ERRORS) else str(code)
+            return f"system: {name}"
     if custom:
         return f"custom {custom.group(1)} (not in the IDL)"
     if "ProgramFailedToComplete" in message or "ComputationalBudgetExceeded" in message:
