@@ -3,9 +3,10 @@
 An organization publishes a task (digits MLP), opens a pool and funds three
 rounds of rewards. The operator runtime (round coordinator and payout
 relayer, `offchain.service`) aggregates it; the API serves its state, the
-live feed and the dashboard; six participant agents (`offchain.agent`) follow
+live feed and the dashboard; seven participant agents (`offchain.agent`) follow
 it on their own: four honest ones, an attacker that sends its update
-sign-flipped, and a free-rider that sends the global model back unchanged.
+sign-flipped, a free-rider that sends the global model back unchanged, and
+one that reveals other bytes than it committed to (slashed: anyone can check).
 Each stakes, trains on its private non-IID shard of digits, commits its
 update's SHA-256 on chain, reveals it once everyone committed, and gets a
 verdict: the operator checks every update against its commitment, runs the
@@ -89,11 +90,13 @@ PARTICIPANTS = [  # name, behaviour
     ("dev", Behaviour.HONEST),
     ("mallory", Behaviour.SIGN_FLIP),
     ("fred", Behaviour.FREE_RIDER),
+    ("eve", Behaviour.TAMPERED),
 ]
 STORY = {
     Behaviour.HONEST: "honest",
     Behaviour.SIGN_FLIP: "attacker (sign-flip)",
     Behaviour.FREE_RIDER: "free-rider",
+    Behaviour.TAMPERED: "reveals other bytes than it committed to",
 }
 console = Console(width=max(110, Console().width), highlight=False)
 

@@ -35,6 +35,7 @@ def test_the_demo_tells_the_whole_story_and_exits_under_ci() -> None:
     assert out.count("on its held-out test set: accuracy") == 3
     # the attacker and the free-rider were excluded every round, the honest paid
     assert out.count("mallory  excluded") == 3 and out.count("fred     excluded") == 3
+    assert out.count("eve      slashed (hash_mismatch)") == 1  # then shut out
     assert out.count("→ claimed") == 4
     # payouts over /ws/payout: a theft attempt and a replay were refused by name
     assert "reveals ana's reward to its own wallet → wrong_salt" in out
