@@ -155,23 +155,16 @@ class FedstakeInstructions:
         update_commitment: bytes,
         num_samples: int,
         base_model_hash: bytes,
-        bump: int | None = None,
     ) -> Instruction:
         """Commits to an update for round `round_number`: `update_commitment` is
         `canonical.update_commitment(update_hash, wallet)`; the hash and the CID
         follow with `reveal_update` once the submission phase is closed.
 
-        The submission is created at `bump` (0..=255), by default the canonical
-        bump of its PDA, found here so the program checks one address instead
-        of searching (see the program's `submit_update` for why that is sound);
-        another bump is for tests of the program's checks."""
-        submission, canonical = pda.submission_address(
-            self.program_id, pool, round_number, wallet
-        )
-        if bump is not None and bump != canonical:
-            submission = pda.submission_address_at(
-                self.program_id, pool, round_number, wallet, bump
-            )
+        The submission is created at the canonical bump of its PDA, found here
+        and passed so the program checks one address instead of searching (see
+        the program's `submit_update` for why a passed bump is sound; tests of
+        its checks patch the bump byte and the account)."""
+        submission, bump = pda.submission_address(self.program_id, pool, round_number, wallet)
         return self._build(
             "submit_update",
             {
@@ -186,7 +179,7 @@ class FedstakeInstructions:
                 "update_commitment": update_commitment,
                 "num_samples": num_samples,
                 "base_model_hash": base_model_hash,
-                "bump": canonical if bump is None else bump,
+                "bump": bump,
             },
         )
 
