@@ -24,12 +24,14 @@ def round_address(program_id: Pubkey, pool: Pubkey, round_number: int) -> tuple[
     )
 
 
+def _submission_seeds(pool: Pubkey, round_number: int, wallet: Pubkey) -> list[bytes]:
+    return [b"submission", bytes(pool), struct.pack("<I", round_number), bytes(wallet)]
+
+
 def submission_address(
     program_id: Pubkey, pool: Pubkey, round_number: int, wallet: Pubkey
 ) -> tuple[Pubkey, int]:
-    return Pubkey.find_program_address(
-        [b"submission", bytes(pool), struct.pack("<I", round_number), bytes(wallet)], program_id
-    )
+    return Pubkey.find_program_address(_submission_seeds(pool, round_number, wallet), program_id)
 
 
 def submission_address_at(
@@ -40,6 +42,5 @@ def submission_address_at(
     from the caller, so it need not be the canonical one. Raises solders'
     error if that bump's address is on the curve (no PDA)."""
     return Pubkey.create_program_address(
-        [b"submission", bytes(pool), struct.pack("<I", round_number), bytes(wallet), bytes([bump])],
-        program_id,
+        [*_submission_seeds(pool, round_number, wallet), bytes([bump])], program_id
     )
