@@ -49,7 +49,7 @@ from solders.keypair import Keypair
 
 from client_kit.accounts import Participant, Pool, Round, Submission, account_size
 from client_kit.actions import operator, organization, participant
-from client_kit.actions.reads import find_round
+from client_kit.actions.reads import find_round, load_pool
 from client_kit.enums import PoolStatus
 from client_kit.gateway.base import TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
@@ -182,15 +182,8 @@ async def run(n: int, root: Path) -> Result:
     # rent held by the pool's accounts after round 1 (rounds 1 and 2 exist)
     counts = {Pool: 1, Participant: n, Submission: n, Round: 2}
     result.rent = {cls.NAME: count * rent(account_size(cls)) for cls, count in counts.items()}
-    pool_state = await organization_pool(chain, pool)
-    assert pool_state is PoolStatus.TRAINING
+    assert (await load_pool(chain, pool)).status is PoolStatus.TRAINING
     return result
-
-
-async def organization_pool(chain: EmbeddedGateway, pool) -> PoolStatus:  # type: ignore[no-untyped-def]
-    from client_kit.actions.reads import load_pool
-
-    return (await load_pool(chain, pool)).status
 
 
 def _sol(lamports: int) -> str:
