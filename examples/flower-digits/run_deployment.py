@@ -112,7 +112,7 @@ class Processes:
 def main() -> None:
     sys.path[:0] = [str(HERE), str(ROOT)]
     from flower_digits.pool import Keys
-    from flower_digits.runs import finish, parser, pool_status, stake
+    from flower_digits.runs import finish, parser, stake, wait_finished
 
     options = parser(__doc__)
     options.add_argument("--timeout", type=float, default=600, help="seconds for the whole run")
@@ -170,16 +170,15 @@ def main() -> None:
             str(BIN / "flwr"), "run", str(HERE), CONNECTION,
             "--run-config", toml_pairs(run_config), "--stream",
         ])
-        status = ""
-        while time.monotonic() < deadline:
-            status = pool_status(args.url, pool)
-            if status == "Finished":
-                break
+
+        def flwr_alive() -> None:
             if flwr.poll() not in (None, 0):
                 raise RuntimeError(f"flwr run exited with {flwr.returncode}: see {logs}")
-            time.sleep(2)
-        if status != "Finished":
-            raise TimeoutError(f"pool {pool} is {status} after {args.timeout} s: see {logs}")
+
+        try:
+            wait_finished(args.url, pool, deadline - time.monotonic(), flwr_alive)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: see {logs}") from None
     finally:
         procs.stop()
     print(json.dumps(finish(args.url, pool, keys)), flush=True)

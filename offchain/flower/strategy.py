@@ -20,15 +20,18 @@ configuration and evaluation, and replaces its aggregation with fedstake's:
    accepted participants go to the inner strategy only for its metrics (its
    arrays are discarded: the global model is the judged one).
 
-Flower strategies are synchronous; every chain and store call here runs to
-completion in `asyncio.run` over a link opened for it (`OperatorLink`).
+Flower strategies are synchronous; the chain and store calls here run to
+completion in `asyncio.run`, each phase over one link opened for it
+(`OperatorLink`): one to read the pool and its model, one held while waiting
+for the commitment phase to close, one held while waiting for the reveal
+phase to close and judging.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from logging import INFO, WARNING
@@ -149,27 +152,30 @@ class StakedStrategy(Strategy):
         return cls(inner, pool=pool, connect=connect, **kwargs)
 
     # --- chain access ---------------------------------------------------------
-    def _run(self, step: Callable[[OperatorLink], Any]) -> Any:
-        async def go() -> Any:
+    def _run(self, step: Callable[[OperatorLink], Awaitable[T]]) -> T:
+        """Runs `step` to completion over one link, closed afterwards."""
+
+        async def go() -> T:
             async with self.connect() as link:
                 return await step(link)
 
         return asyncio.run(go())
 
-    def _wait_for(self, number: int, closed: Callable[[Round, int], bool], what: str) -> None:
-        async def state(link: OperatorLink) -> tuple[Round | None, int]:
-            return await find_round(link.chain, self.pool, number), await link.chain.unix_time()
-
+    async def _wait_for(
+        self, link: OperatorLink, number: int, closed: Callable[[Round, int], bool], what: str
+    ) -> None:
+        """Polls round `number` over `link` every `waits.poll` s until `closed`;
+        `RoundNotReady` after `waits.phase` s."""
         give_up = time.monotonic() + self.waits.phase
         while True:
-            current, now = self._run(state)
-            if current is not None and closed(current, now):
+            current = await find_round(link.chain, self.pool, number)
+            if current is not None and closed(current, await link.chain.unix_time()):
                 return
             if time.monotonic() >= give_up:
                 raise RoundNotReady(
                     f"round {number}'s {what} phase did not close within {self.waits.phase} s"
                 )
-            time.sleep(self.waits.poll)
+            await asyncio.sleep(self.waits.poll)
 
     # --- Flower's Strategy ----------------------------------------------------
     def summary(self) -> None:
@@ -221,7 +227,7 @@ class StakedStrategy(Strategy):
                 committed[str(record[p.WALLET])] = reply
         log(INFO, "fedstake: %s commitment(s) in round %s", len(committed), number)
 
-        self._wait_for(number, lambda r, now: r.submissions_closed(now), "commitment")
+        self._run(lambda link: self._wait_for(link, number, Round.submissions_closed, "commitment"))
         header = ConfigRecord({p.POOL: str(self.pool), p.ROUND: number, p.PHASE: p.REVEAL})
         reveals = [
             Message(
@@ -234,9 +240,9 @@ class StakedStrategy(Strategy):
         answers = list(grid.send_and_receive(reveals, timeout=self.waits.reveal_replies))
         failed = [a.error.reason for a in answers if a.has_error()]
         log(INFO, "fedstake: %s reveal(s) answered, failed: %s", len(answers), failed)
-        self._wait_for(number, lambda r, now: r.reveals_closed(now), "reveal")
 
         async def judge(link: OperatorLink) -> RoundOutcome:
+            await self._wait_for(link, number, Round.reveals_closed, "reveal")
             return await judge_round(
                 link.chain, link.store, link.aggregator, self.pool, reference=self.reference
             )

@@ -5,6 +5,8 @@ process (`LocalGrid`), the real program in LiteSVM and a real local store."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,8 @@ from client_kit.enums import ParticipantStatus, PoolStatus, Reason, Verdict
 from client_kit.flower import protocol as p
 from client_kit.flower.mod import BaseNotOnChain
 from client_kit.flower.records import record_of, tensors_of
-from offchain.flower.strategy import PoolNotRunning
+from client_kit.gateway.embedded import EmbeddedGateway
+from offchain.flower.strategy import OperatorLink, PoolNotRunning
 from tests.flower.local_grid import LocalGrid
 from tests.flower.staked import NODES, Setup
 
@@ -160,3 +163,55 @@ def test_the_strategy_refuses_a_pool_that_is_not_training(tmp_path: Path) -> Non
     # When Flower asks for another round, Then the wrapper says why it cannot
     with pytest.raises(PoolNotRunning):
         setup.run([setup.client_app(i) for i in range(NODES)], rounds=1)
+
+
+def stay_away(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """A joined participant that does not commit in the round."""
+    header = message.content.config_records.get(p.RECORD)
+    if header is not None and header.get(p.PHASE) == p.COMMIT:
+        raise ConnectionError("node is away")
+    return call_next(message, context)
+
+
+class Ticking:
+    """The embedded chain, its clock 60 s further on at every read (time passing
+    while the strategy polls); everything else delegated."""
+
+    def __init__(self, chain: EmbeddedGateway) -> None:
+        self.chain, self.reads = chain, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.chain, name)
+
+    async def unix_time(self) -> int:
+        self.reads += 1
+        self.chain.advance(60)
+        return await self.chain.unix_time()
+
+
+def test_the_strategy_holds_one_link_per_phase_while_it_polls(tmp_path: Path) -> None:
+    # Given a round where participant 2 does not commit, so the commitment phase
+    # closes only at its deadline (600 s), reached after about ten polls
+    setup = Setup(tmp_path, rounds=1)
+    apps = [setup.client_app(0), setup.client_app(1), setup.client_app(2, stay_away)]
+    clock, opened = Ticking(setup.chain), []
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[OperatorLink]:
+        opened.append(clock.reads)
+        yield OperatorLink(clock, setup.store, setup.keys.aggregator)  # type: ignore[arg-type]
+
+    strategy = setup.strategy()
+    strategy.connect = connect
+
+    # When Flower runs the round
+    strategy.start(
+        grid=LocalGrid(apps), initial_arrays=ArrayRecord(initial_model().state_dict()),
+        num_rounds=1,
+    )
+
+    # Then the two commitments are judged, and the strategy opened three links
+    # (pool, commitment wait, reveal wait + judging), not one per poll
+    assert [j.verdict for j in strategy.outcomes[1].judged] == [Verdict.ACCEPTED] * 2
+    assert clock.reads >= 10
+    assert len(opened) == 3

@@ -1,11 +1,12 @@
 """What both run scripts share: their command line, and the chain steps around
-a Flower run (open the pool before it; read its status and claim after it),
-each on a gateway opened for it at `--url`."""
+a Flower run (open the pool before it; wait for it to finish and claim after
+it), each on one gateway opened for it at `--url`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 from solders.pubkey import Pubkey
 
 from client_kit.actions.reads import load_pool
+from client_kit.enums import PoolStatus
 from client_kit.gateway.base import ChainGateway
 from client_kit.gateway.factory import connect_gateway
 from client_kit.storage import open_store
@@ -50,13 +52,25 @@ def stake(url: str, store: str, keys: Keys, rounds: int) -> Pubkey:
     return on_chain(url, lambda chain: open_pool(chain, open_store(store), keys, rounds=rounds))
 
 
-def pool_status(url: str, pool: Pubkey) -> str:
-    """The pool's status name (`Training`, `Finished`, …)."""
+def wait_finished(
+    url: str, pool: Pubkey, seconds: float, check: Callable[[], None], poll: float = 2.0
+) -> None:
+    """Reads the pool's status every `poll` s, on one gateway, until it is
+    Finished; `check()` runs between reads and raises to give up (e.g. a
+    process that died). `TimeoutError` naming the last status after `seconds`."""
 
-    async def status(chain: ChainGateway) -> str:
-        return (await load_pool(chain, pool)).status.value
+    async def watch(chain: ChainGateway) -> None:
+        give_up = time.monotonic() + seconds
+        while True:
+            status = (await load_pool(chain, pool)).status
+            if status is PoolStatus.FINISHED:
+                return
+            if time.monotonic() >= give_up:
+                raise TimeoutError(f"pool {pool} is {status.value} after {seconds:.0f} s")
+            check()
+            await asyncio.sleep(poll)
 
-    return on_chain(url, status)
+    on_chain(url, watch)
 
 
 def finish(url: str, pool: Pubkey, keys: Keys) -> dict[str, Any]:
