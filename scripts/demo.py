@@ -573,7 +573,8 @@ async def localnet(port: int, work: Path) -> None:
             try:
                 start_processes(world, procs, rpc_url, ws_url)
                 console.print(
-                    "Started `fedstake operator run` and six `fedstake participate` processes."
+                    f"Started `fedstake operator run` and {len(world.trainers)} "
+                    "`fedstake participate` processes."
                 )
                 await start_when_everyone_joined(world)
                 await procs.wait(600)
