@@ -404,7 +404,6 @@ async def reveal_payouts(world: World, ws_url: str) -> None:
             return json.loads(await socket.recv())  # type: ignore[no-any-return]
 
         ana, mallory = world.trainers[0], world.trainers[4]
-        secret = load_payout_secret(ana.secrets, world.pool, ana.wallet.pubkey())
         theft = {
             "pool": str(world.pool),
             "participant": str(ana.wallet.pubkey()),
