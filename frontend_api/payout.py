@@ -30,12 +30,12 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 from aiolimiter import AsyncLimiter
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from solders.pubkey import Pubkey
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from client_kit.errors import FedstakeError
-from frontend_api.feed.frames import PubkeyText
+from frontend_api.feed.frames import Frame, PubkeyText
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
 from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames
@@ -75,11 +75,7 @@ ERROR_CODES: tuple[tuple[type[Exception], PayoutErrorCode], ...] = (
 )
 
 
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RevealFrame(_Frame):
+class RevealFrame(Frame):
     """Client → server: a payout reveal."""
 
     type: Literal["reveal"] = "reveal"
@@ -101,7 +97,7 @@ class RevealFrame(_Frame):
         )
 
 
-class ReadyFrame(_Frame):
+class ReadyFrame(Frame):
     """The first frame: the connection's limits."""
 
     type: Literal["ready"] = "ready"
@@ -109,7 +105,7 @@ class ReadyFrame(_Frame):
     reveals_per_minute: float = Field(description="Reveals this connection may send per minute.")
 
 
-class ClaimedFrame(_Frame):
+class ClaimedFrame(Frame):
     """The reveal was relayed: `amount` went to `payout_wallet`."""
 
     type: Literal["claimed"] = "claimed"
@@ -121,7 +117,7 @@ class ClaimedFrame(_Frame):
     signature: str = Field(description="The `claim_reward` transaction's signature (base58).")
 
 
-class PayoutErrorFrame(_Frame):
+class PayoutErrorFrame(Frame):
     """A named refusal; nothing was sent and nothing changed."""
 
     type: Literal["error"] = "error"
