@@ -38,7 +38,7 @@ from client_kit.errors import FedstakeError
 from frontend_api.feed.frames import Frame, PubkeyText
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
-from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames
+from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames, describe
 from frontend_api.units import lamports
 from offchain import payout
 from offchain.service import ServiceStopped
@@ -182,7 +182,7 @@ class PayoutSession:
             await self._error(None, "bad_frame", f"not JSON: {exc.msg} at {exc.pos}")
             return
         except ValidationError as exc:
-            await self._error(_id_of(text), "bad_frame", _describe(exc))
+            await self._error(_id_of(text), "bad_frame", describe(exc))
             return
         except ValueError:
             await self._error(frame.id, "bad_frame", "an address is not 32 bytes")
@@ -224,13 +224,6 @@ def _code_of(exc: Exception) -> PayoutErrorCode:
         if isinstance(exc, kind):
             return code
     return "claim_failed"
-
-
-def _describe(exc: ValidationError) -> str:
-    """Where and what, never the input (it may hold the salt)."""
-    first = exc.errors(include_input=False, include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "frame"
-    return f"{where}: {first['msg']}"
 
 
 def _id_of(text: str) -> str | int | None:
