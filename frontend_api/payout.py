@@ -176,13 +176,15 @@ class PayoutSession:
 
     async def _answer(self, text: str) -> None:
         try:
-            frame = REVEAL.validate_python(json.loads(text))
-            reveal = frame.reveal()
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             await self._error(None, "bad_frame", f"not JSON: {exc.msg} at {exc.pos}")
             return
+        try:
+            frame = REVEAL.validate_python(data)
+            reveal = frame.reveal()
         except ValidationError as exc:
-            await self._error(_id_of(text), "bad_frame", describe(exc))
+            await self._error(_id_of(data), "bad_frame", describe(exc))
             return
         except ValueError:
             await self._error(frame.id, "bad_frame", "an address is not 32 bytes")
@@ -226,10 +228,9 @@ def _code_of(exc: Exception) -> PayoutErrorCode:
     return "claim_failed"
 
 
-def _id_of(text: str) -> str | int | None:
-    """The frame's `id`, when it has a usable one (to echo on a bad frame)."""
-    with contextlib.suppress(ValueError, AttributeError):
-        found = json.loads(text).get("id")
-        if isinstance(found, int) or (isinstance(found, str) and len(found) <= 64):
-            return found
+def _id_of(data: object) -> str | int | None:
+    """The parsed frame's `id`, when it has a usable one (to echo on a bad frame)."""
+    found = data.get("id") if isinstance(data, dict) else None
+    if isinstance(found, int) or (isinstance(found, str) and len(found) <= 64):
+        return found
     return None
