@@ -35,7 +35,7 @@ from solders.pubkey import Pubkey
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from client_kit.errors import FedstakeError
-from frontend_api.feed.frames import Frame, PubkeyText
+from frontend_api.feed.frames import Frame, FrameId, PubkeyText
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
 from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames, describe
@@ -46,9 +46,6 @@ from offchain.service import ServiceStopped
 log = logging.getLogger(__name__)
 
 SALT_PATTERN = r"^[0-9a-fA-F]{64}$"
-FrameId = Annotated[
-    str | int | None, Field(None, description="Echoed in the answer (≤ 64 characters).")
-]
 
 PayoutErrorCode = Literal[
     "bad_frame",  # not JSON, a missing or extra field, a malformed address or salt
