@@ -30,15 +30,15 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 from aiolimiter import AsyncLimiter
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from solders.pubkey import Pubkey
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from client_kit.errors import FedstakeError
-from frontend_api.feed.frames import PubkeyText
+from frontend_api.feed.frames import Frame, FrameId, PubkeyText
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
-from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames
+from frontend_api.sockets import CLOSE_TRY_AGAIN, answer_frames, describe
 from frontend_api.units import lamports
 from offchain import payout
 from offchain.service import ServiceStopped
@@ -46,9 +46,6 @@ from offchain.service import ServiceStopped
 log = logging.getLogger(__name__)
 
 SALT_PATTERN = r"^[0-9a-fA-F]{64}$"
-FrameId = Annotated[
-    str | int | None, Field(None, description="Echoed in the answer (≤ 64 characters).")
-]
 
 PayoutErrorCode = Literal[
     "bad_frame",  # not JSON, a missing or extra field, a malformed address or salt
@@ -75,11 +72,7 @@ ERROR_CODES: tuple[tuple[type[Exception], PayoutErrorCode], ...] = (
 )
 
 
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RevealFrame(_Frame):
+class RevealFrame(Frame):
     """Client → server: a payout reveal."""
 
     type: Literal["reveal"] = "reveal"
@@ -101,7 +94,7 @@ class RevealFrame(_Frame):
         )
 
 
-class ReadyFrame(_Frame):
+class ReadyFrame(Frame):
     """The first frame: the connection's limits."""
 
     type: Literal["ready"] = "ready"
@@ -109,7 +102,7 @@ class ReadyFrame(_Frame):
     reveals_per_minute: float = Field(description="Reveals this connection may send per minute.")
 
 
-class ClaimedFrame(_Frame):
+class ClaimedFrame(Frame):
     """The reveal was relayed: `amount` went to `payout_wallet`."""
 
     type: Literal["claimed"] = "claimed"
@@ -121,7 +114,7 @@ class ClaimedFrame(_Frame):
     signature: str = Field(description="The `claim_reward` transaction's signature (base58).")
 
 
-class PayoutErrorFrame(_Frame):
+class PayoutErrorFrame(Frame):
     """A named refusal; nothing was sent and nothing changed."""
 
     type: Literal["error"] = "error"
@@ -180,13 +173,15 @@ class PayoutSession:
 
     async def _answer(self, text: str) -> None:
         try:
-            frame = REVEAL.validate_python(json.loads(text))
-            reveal = frame.reveal()
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             await self._error(None, "bad_frame", f"not JSON: {exc.msg} at {exc.pos}")
             return
+        try:
+            frame = REVEAL.validate_python(data)
+            reveal = frame.reveal()
         except ValidationError as exc:
-            await self._error(_id_of(text), "bad_frame", _describe(exc))
+            await self._error(_id_of(data), "bad_frame", describe(exc))
             return
         except ValueError:
             await self._error(frame.id, "bad_frame", "an address is not 32 bytes")
@@ -230,17 +225,9 @@ def _code_of(exc: Exception) -> PayoutErrorCode:
     return "claim_failed"
 
 
-def _describe(exc: ValidationError) -> str:
-    """Where and what, never the input (it may hold the salt)."""
-    first = exc.errors(include_input=False, include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "frame"
-    return f"{where}: {first['msg']}"
-
-
-def _id_of(text: str) -> str | int | None:
-    """The frame's `id`, when it has a usable one (to echo on a bad frame)."""
-    with contextlib.suppress(ValueError, AttributeError):
-        found = json.loads(text).get("id")
-        if isinstance(found, int) or (isinstance(found, str) and len(found) <= 64):
-            return found
+def _id_of(data: object) -> str | int | None:
+    """The parsed frame's `id`, when it has a usable one (to echo on a bad frame)."""
+    found = data.get("id") if isinstance(data, dict) else None
+    if isinstance(found, int) or (isinstance(found, str) and len(found) <= 64):
+        return found
     return None

@@ -1,11 +1,13 @@
 """What both websocket endpoints (`/ws/feed`, `/ws/payout`) do with a client
-frame before reading it: the size limit (close 1009) and text only."""
+frame: the size limit (close 1009), text only, and how a frame that does not
+validate is described in the `bad_frame` error."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import Enum
 
+from pydantic import ValidationError
 from starlette.websockets import WebSocket
 
 CLOSE_NORMAL = 1000
@@ -58,3 +60,11 @@ async def answer_frames(
             await binary()
             continue
         await answer(text)
+
+
+def describe(exc: ValidationError) -> str:
+    """Where and what of the first error (`loc: msg`), never the input (a
+    payout reveal's carries its salt)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "frame"
+    return f"{where}: {first['msg']}"

@@ -69,7 +69,6 @@ from client_kit.storage.local import LocalStore  # noqa: E402
 from client_kit.training.behaviours import Behaviour  # noqa: E402
 from client_kit.training.data import digits_mlp_spec, digits_shards, save_npz  # noqa: E402
 from client_kit.training.task import TaskPackage, TrainingConfig  # noqa: E402
-from client_kit.training.train import loss_and_accuracy  # noqa: E402
 from frontend_api import ApiSettings, create_app  # noqa: E402
 from frontend_api.operator import in_process  # noqa: E402
 from frontend_api.server import running_server  # noqa: E402
@@ -194,10 +193,13 @@ async def measure(world: World, event: RoundFinalized) -> None:
     pool = await load_pool(world.chain, world.pool)
     weights = decode_tensors(world.store.get(pool.global_model_cid_str))
     if tensors_hash(weights) == bytes(event.global_model_hash):
-        test = world.data.validation
-        _, accuracy = loss_and_accuracy(world.task.model, weights, test.x, test.y)  # type: ignore[union-attr]
-        world.accuracy[event.round] = accuracy
-        console.print(f"  Its test accuracy, measured by the demo: [bold]{accuracy:.1%}[/bold].")
+        # the operator's own evaluation (`OperatorData.evaluate`), off the event loop
+        evaluation = await asyncio.to_thread(world.data.evaluate, world.task, weights)
+        assert evaluation is not None  # the demo's operator data has a validation set
+        world.accuracy[event.round] = evaluation.accuracy
+        console.print(
+            f"  Its test accuracy, measured by the demo: [bold]{evaluation.accuracy:.1%}[/bold]."
+        )
     if event.round == ROUNDS:
         world.finished.set()
     else:
@@ -402,7 +404,6 @@ async def reveal_payouts(world: World, ws_url: str) -> None:
             return json.loads(await socket.recv())  # type: ignore[no-any-return]
 
         ana, mallory = world.trainers[0], world.trainers[4]
-        secret = load_payout_secret(ana.secrets, world.pool, ana.wallet.pubkey())
         theft = {
             "pool": str(world.pool),
             "participant": str(ana.wallet.pubkey()),
@@ -571,7 +572,8 @@ async def localnet(port: int, work: Path) -> None:
             try:
                 start_processes(world, procs, rpc_url, ws_url)
                 console.print(
-                    "Started `fedstake operator run` and six `fedstake participate` processes."
+                    f"Started `fedstake operator run` and {len(world.trainers)} "
+                    "`fedstake participate` processes."
                 )
                 await start_when_everyone_joined(world)
                 await procs.wait(600)

@@ -77,6 +77,14 @@ ErrorCode = Literal[
 ]
 
 
+#: a client frame's `id`, echoed in the answer (`max_length` on the str arm
+#: alone: on the whole union pydantic raises TypeError for an int)
+FrameId = Annotated[
+    Annotated[str, Field(max_length=64)] | int | None,
+    Field(description="Echoed in the answer: a string of at most 64 characters, or an integer."),
+]
+
+
 class Frame(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -152,7 +160,7 @@ class PongFrame(Frame):
     """The answer to a client `ping`."""
 
     type: Literal["pong"] = "pong"
-    id: str | int | None = None
+    id: FrameId = None
     head: CursorText | None
     time: float = Field(description="Server time [unix seconds].")
 
@@ -170,7 +178,7 @@ class PingFrame(Frame):
     """Client → server: asks for a `pong` (with the same `id`)."""
 
     type: Literal["ping"]
-    id: str | int | None = Field(None, max_length=64)
+    id: FrameId = None
 
 
 # --- payloads generated from client_kit's dataclasses ---------------------

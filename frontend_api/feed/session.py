@@ -44,7 +44,7 @@ from frontend_api.feed.frames import (
 )
 from frontend_api.runtime import ApiRuntime
 from frontend_api.settings import ApiSettings
-from frontend_api.sockets import CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN, answer_frames
+from frontend_api.sockets import CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN, answer_frames, describe
 from offchain.bus import (
     BusItem,
     Cursor,
@@ -184,9 +184,7 @@ class FeedSession:
             await self._error("bad_frame", f"not JSON: {exc.msg} at {exc.pos}")
             return
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "frame"
-            await self._error("bad_frame", f"{where}: {first['msg']}; expected {{'type': 'ping'}}")
+            await self._error("bad_frame", f"{describe(exc)}; expected {{'type': 'ping'}}")
             return
         pong = PongFrame(id=ping.id, head=cursor_text(self.runtime.bus.head), time=time.time())
         await self._send(pong.model_dump_json())

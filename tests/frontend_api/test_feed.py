@@ -162,6 +162,7 @@ async def test_the_operators_evaluation_reaches_the_feed_and_the_round(served: S
         pytest.param('{"type": "subscribe"}', id="unknown-type"),
         pytest.param('{"type": "ping", "id": [1]}', id="bad-field"),
         pytest.param('{"type": "ping", "extra": 1}', id="extra-field"),
+        pytest.param(json.dumps({"type": "ping", "id": "x" * 65}), id="id-too-long"),
         pytest.param(b"\x00\x01binary", id="binary"),
     ],
 )
@@ -185,6 +186,14 @@ async def test_a_bad_frame_gets_an_error_frame_and_the_connection_stays_open(
     await scenario.fund(7)
     funded = await client.until(lambda f: f.get("name") == "PoolFunded")
     assert funded[-1]["fields"]["amount"] == 7
+    await client.close()
+
+
+async def test_a_ping_with_an_integer_id_gets_its_pong(served: Served) -> None:
+    client, _ = await feed(served)
+    await client.send(json.dumps({"type": "ping", "id": 7}))
+    pong = await client.recv()
+    assert (pong["type"], pong["id"]) == ("pong", 7)
     await client.close()
 
 

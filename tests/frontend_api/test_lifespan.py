@@ -27,6 +27,7 @@ from offchain.reference import OperatorData
 from offchain.service import OperatorService, ServiceSettings
 from tests.conftest import PROGRAM_ID
 from tests.frontend_api.feed_client import FeedClient, frame_validator
+from tests.frontend_api.test_payout import reveal
 from tests.offchain.test_coordinator import _update, tiny_data
 from tests.pools import SOL, PoolScenario
 
@@ -188,18 +189,7 @@ async def test_the_operator_service_runs_in_process_and_relays_reveals(tmp_path:
         unpaid = (await world.participant_state(alice)).reward_unpaid
         socket = await websockets.connect(ws + "/ws/payout")
         assert json.loads(await socket.recv())["type"] == "ready"
-        secret = alice.secret
-        assert secret is not None
-        await socket.send(
-            json.dumps(
-                {
-                    "pool": str(world.key),
-                    "participant": str(alice.wallet.pubkey()),
-                    "payout_wallet": str(secret.payout_wallet),
-                    "salt": secret.salt.hex(),
-                }
-            )
-        )
+        await socket.send(json.dumps(reveal(world, alice)))
         answer = json.loads(await asyncio.wait_for(socket.recv(), 30))
         # Then the service's relayer sent the claim
         assert answer["type"] == "claimed" and answer["amount"] == unpaid > 0

@@ -142,6 +142,7 @@ async def test_a_reveal_pays_the_committed_wallet_once_and_a_replay_is_refused(
         "short_salt",
         "bad_address",
         "extra_field",
+        "long_id",
         "not_an_object",
         "binary",
     ],
@@ -176,6 +177,7 @@ async def test_a_refused_reveal_is_named_and_changes_nothing(
         "short_salt": (reveal(world, alice, salt=alice.secret.salt.hex()[:62]), "bad_frame"),  # type: ignore[union-attr]
         "bad_address": (reveal(world, alice, payout_wallet="0OIl"), "bad_frame"),
         "extra_field": (reveal(world, alice, amount=10 * SOL), "bad_frame"),
+        "long_id": (reveal(world, alice, id="x" * 65), "bad_frame"),
         "not_an_object": (json.dumps([reveal(world, alice)]), "bad_frame"),
         "binary": (json.dumps(reveal(world, alice)).encode(), "bad_frame"),
     }[case]
