@@ -56,6 +56,20 @@ def _encrypted_task(keys: RoundKeyStore, **kw) -> TaskPackage:  # type: ignore[n
     return dataclasses.replace(task, privacy=PrivacySpec(True, first.public))
 
 
+async def _started_pool(tmp_path: Path, trainers: int) -> tuple[RoundKeyStore, PoolScenario]:
+    """An encrypted one-round pool (equal rewards) of `trainers` joined
+    trainers, started: round 1 is open. The operator's keys are under `keys/`."""
+    keys = RoundKeyStore(tmp_path / "keys")
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
+    await world.setup()
+    await world.create(max_participants=trainers, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
+    await world.fund(SOL)
+    for _ in range(trainers):
+        await world.join(await world.new_trainer())
+    await world.start()
+    return keys, world
+
+
 async def _round_key(world: PoolScenario, keys: RoundKeyStore, number: int) -> RoundKeypair:
     from offchain.aggregator import round_public_key
 
@@ -163,14 +177,7 @@ async def test_an_encrypted_pool_runs_two_rounds_and_verifies_with_the_round_key
 
 async def test_a_wrong_key_ciphertext_and_a_copied_ciphertext_are_slashed(tmp_path: Path) -> None:
     # Given an encrypted pool of four trainers in round 1
-    keys = RoundKeyStore(tmp_path / "keys")
-    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
-    await world.setup()
-    await world.create(max_participants=4, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
-    await world.fund(SOL)
-    for _ in range(4):
-        await world.join(await world.new_trainer())
-    await world.start()
+    keys, world = await _started_pool(tmp_path, 4)
     ana, ben, eve, col = world.trainers
     public = (await _round_key(world, keys, 1)).public
     # ana and ben commit their own updates; col (a colluder) commits ana's
@@ -333,14 +340,7 @@ async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_r
     from offchain.judging import JudgedSubmission, decide_round
 
     # Given an encrypted round where three trainers sealed their updates correctly
-    keys = RoundKeyStore(tmp_path / "keys")
-    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
-    await world.setup()
-    await world.create(max_participants=3, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
-    await world.fund(SOL)
-    for _ in range(3):
-        await world.join(await world.new_trainer())
-    await world.start()
+    keys, world = await _started_pool(tmp_path, 3)
     key = await _round_key(world, keys, 1)
     for trainer in world.trainers:
         await world.submit(trainer)
@@ -370,3 +370,4 @@ async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_r
     # Then anyone given the round key finds the lie: the ciphertext opens, and it is honest
     result = await verify_round(world.chain, world.store, world.key, 1, round_key=key)
     assert [d.what for d in result.differences] == [f"verdict of {victim}"]
+
