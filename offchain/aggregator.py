@@ -314,7 +314,10 @@ async def gather_round(
             else await fetch_submission_bytes(store, entry.cid, sub.wallet)
         )
         submissions.append(SubmissionInput.of_entry(entry, data))
-    next_round_key = None if round_key is None else keys.generate().public  # type: ignore[union-attr]
+    next_round_key = None
+    if round_key is not None:
+        assert keys is not None
+        next_round_key = keys.next_after(round_key.public).public
     return RoundInputs(
         pool=pool_key,
         round=number,

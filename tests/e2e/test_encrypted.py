@@ -371,3 +371,26 @@ async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_r
     result = await verify_round(world.chain, world.store, world.key, 1, round_key=key)
     assert [d.what for d in result.differences] == [f"verdict of {victim}"]
 
+
+async def test_a_retried_gather_names_one_next_round_key_and_leaves_no_stray_keys(
+    tmp_path: Path,
+) -> None:
+    from offchain.aggregator import gather_round
+
+    # Given an encrypted round 1 whose reveals are in
+    keys, world = await _started_pool(tmp_path, 2)
+    key = await _round_key(world, keys, 1)
+    for trainer in world.trainers:
+        await world.submit(trainer)
+    for trainer in world.trainers:
+        await world.reveal(trainer, seal_to=key.public)
+    # When the operator gathers the round twice (a retry after a failure later on)
+    first = await gather_round(world.chain, world.store, world.key, keys=keys)
+    again = await gather_round(world.chain, world.store, world.key, keys=keys)
+    # Then both name the same next-round key, whose secret the store holds,
+    # and the store holds one key file per round key: round 1's and round 2's
+    assert first.next_round_key is not None
+    assert again.next_round_key == first.next_round_key
+    assert keys.load(first.next_round_key).public == first.next_round_key
+    key_files = sorted(p.name for p in keys.folder.glob("*.key"))
+    assert key_files == sorted(f"{k.hex()}.key" for k in (key.public, first.next_round_key))
