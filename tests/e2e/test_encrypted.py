@@ -70,6 +70,20 @@ async def _started_pool(tmp_path: Path, trainers: int) -> tuple[RoundKeyStore, P
     return keys, world
 
 
+async def _sealed_round(
+    tmp_path: Path, trainers: int
+) -> tuple[RoundKeyStore, PoolScenario, RoundKeypair]:
+    """`_started_pool` whose trainers all committed and revealed their
+    updates sealed to round 1's key (the third value): ready to judge."""
+    keys, world = await _started_pool(tmp_path, trainers)
+    key = await _round_key(world, keys, 1)
+    for trainer in world.trainers:
+        await world.submit(trainer)
+    for trainer in world.trainers:
+        await world.reveal(trainer, seal_to=key.public)
+    return keys, world, key
+
+
 async def _round_key(world: PoolScenario, keys: RoundKeyStore, number: int) -> RoundKeypair:
     from offchain.aggregator import round_public_key
 
@@ -340,12 +354,7 @@ async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_r
     from offchain.judging import JudgedSubmission, decide_round
 
     # Given an encrypted round where three trainers sealed their updates correctly
-    keys, world = await _started_pool(tmp_path, 3)
-    key = await _round_key(world, keys, 1)
-    for trainer in world.trainers:
-        await world.submit(trainer)
-    for trainer in world.trainers:
-        await world.reveal(trainer, seal_to=key.public)
+    keys, world, key = await _sealed_round(tmp_path, 3)
     # When the operator claims the first one's ciphertext does not open (slashes it
     # malformed), with the chain and the record telling the same story
     decision = decide_round(await gather_round(world.chain, world.store, world.key, keys=keys))
@@ -378,12 +387,7 @@ async def test_a_retried_gather_names_one_next_round_key_and_leaves_no_stray_key
     from offchain.aggregator import gather_round
 
     # Given an encrypted round 1 whose reveals are in
-    keys, world = await _started_pool(tmp_path, 2)
-    key = await _round_key(world, keys, 1)
-    for trainer in world.trainers:
-        await world.submit(trainer)
-    for trainer in world.trainers:
-        await world.reveal(trainer, seal_to=key.public)
+    keys, world, key = await _sealed_round(tmp_path, 2)
     # When the operator gathers the round twice (a retry after a failure later on)
     first = await gather_round(world.chain, world.store, world.key, keys=keys)
     again = await gather_round(world.chain, world.store, world.key, keys=keys)
