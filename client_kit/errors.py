@@ -58,7 +58,11 @@ class FedstakeProgramError(TransactionFailed):
 def program_error(
     code: int, logs: list[str] | None = None, idl: Idl | None = None
 ) -> TransactionFailed:
-    """The named error for a custom program error code, if the IDL knows it."""
+    """The error a failed transaction's custom program error `code` stands
+    for: `FedstakeProgramError` when the IDL names it; `TransactionFailed`
+    "not enough SOL" when it is the System Program's (a payer short of
+    lamports, read from its log line: every gateway's failure path comes
+    through here); `TransactionFailed` with the bare code otherwise."""
     from client_kit.idl import load_idl  # the IDL module imports this one
 
     known = (idl or load_idl()).errors_by_code()

@@ -127,6 +127,27 @@ class RoundKeyStore:
         pair.save(self.path(pair.public))
         return pair
 
+    def next_after(self, public: bytes) -> RoundKeypair:
+        """The key pair of the round after the one sealed to `public`: generated
+        and saved on the first call, the same pair on every later one (a round
+        whose judging is retried names one next key and leaves no stray key
+        files). The link is `<public>.next`, holding the next public key's hex,
+        written (atomically) after the key file. Raises what `load` raises."""
+        link = self.folder / f"{bytes(public).hex()}.next"
+        if link.exists():
+            try:
+                text = link.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidRoundKey(f"next-key link {link}: {exc}") from None
+            return self.load(parse_key_hex(text, f"next-key link {link}"))
+        pair = self.generate()
+        partial = link.with_suffix(".next.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the folder is 0600
+        with os.fdopen(fd, "w") as out:
+            out.write(pair.public.hex() + "\n")
+        os.replace(partial, link)
+        return pair
+
     def load(self, public: bytes) -> RoundKeypair:
         """The key pair of `public`; `RoundKeyMissing` when no file holds it,
         `InvalidRoundKey` when the file is not the key of `public`."""

@@ -96,21 +96,37 @@ class RoundOutcome:
     record_cid: str
 
 
-async def fetch_checked(store: ContentStore, cid: str, expected_hash: bytes, what: str) -> bytes:
+async def fetch_checked(
+    store: ContentStore,
+    cid: str,
+    expected_hash: bytes,
+    what: str,
+    key: RoundKeypair | None = None,
+) -> bytes:
     """The bytes stored under `cid`, which must hash to `expected_hash`;
-    `RoundInputUnavailable` otherwise (unreachable, missing, mismatching)."""
+    with `key`, the stored bytes are sealed to it and the plaintext is
+    returned and hashed. `RoundInputUnavailable` otherwise (unreachable,
+    missing, does not open, mismatching): an input, not a verdict."""
     try:
         data = await asyncio.to_thread(store.get, cid)
     except StorageError as exc:
         raise RoundInputUnavailable(f"{what} ({cid}): {exc}") from exc
+    if key is not None:
+        try:
+            data = open_update(data, key)
+        except SealedUpdateUnreadable as exc:
+            raise RoundInputUnavailable(f"{what} ({cid}): {exc}") from exc
     if canonical_hash(data) != bytes(expected_hash):
         raise RoundInputUnavailable(f"{what} ({cid}) does not hash to {expected_hash.hex()}")
     return data
 
 
-async def fetch_tensors(store: ContentStore, content: Content, what: str) -> Tensors:
-    """Canonical tensors named by `content` (hash checked); `RoundInputUnavailable`."""
-    data = await fetch_checked(store, content.cid, content.hash, what)
+async def fetch_tensors(
+    store: ContentStore, content: Content, what: str, key: RoundKeypair | None = None
+) -> Tensors:
+    """Canonical tensors named by `content` (hash checked; with `key`, sealed
+    to it: see `fetch_checked`); `RoundInputUnavailable`."""
+    data = await fetch_checked(store, content.cid, content.hash, what, key)
     try:
         return decode_tensors(data)
     except MalformedUpdate as exc:
@@ -147,37 +163,39 @@ async def fetch_submission_bytes(store: ContentStore, cid: str, wallet: Pubkey) 
         raise operator.UpdateUnavailable(f"{wallet}: {exc}") from exc
 
 
-async def round_public_key(
-    chain: ChainGateway, store: ContentStore, pool_key: Pubkey, task: TaskPackage, number: int
-) -> bytes | None:
-    """The public key round `number`'s updates are sealed to (None when the
-    pool's updates are not encrypted): round 1's from the task package, round
-    n+1's from round n's record; both are bound on chain by a CID. Raises
-    `RoundInputUnavailable` when the previous round is not finalized or its
-    record names no key."""
+def sealed_to(task: TaskPackage, number: int, previous: RoundRecord | None) -> bytes | None:
+    """The public key round `number`'s updates are sealed to, given round
+    `number - 1`'s record (`previous`, None for round 1): None when the
+    pool's updates are not encrypted, round 1's from the task package, round
+    n+1's from round n's record (both bound on chain by a CID). Raises
+    `RoundInputUnavailable` when the record names no key."""
     if not task.privacy.encrypt_updates:
         return None
     if number == 1:
         return task.privacy.round_key
+    if previous is None or previous.next_round_key is None:
+        raise RoundInputUnavailable(f"round {number - 1}'s record names no round key")
+    return previous.next_round_key
+
+
+async def round_public_key(
+    chain: ChainGateway, store: ContentStore, pool_key: Pubkey, task: TaskPackage, number: int
+) -> bytes | None:
+    """`sealed_to` for round `number`, reading round `number - 1`'s record
+    when it is needed. Raises `RoundInputUnavailable` when the previous round
+    is not finalized or its record names no key."""
+    if not task.privacy.encrypt_updates or number == 1:
+        return sealed_to(task, number, None)
     before = await find_round(chain, pool_key, number - 1)
     if before is None or not before.finalized:
         raise RoundInputUnavailable(f"round {number - 1} of pool {pool_key} is not finalized")
-    record = await fetch_record(store, before)
-    if record.next_round_key is None:
-        raise RoundInputUnavailable(f"round {number - 1}'s record names no round key")
-    return record.next_round_key
+    return sealed_to(task, number, await fetch_record(store, before))
 
 
-async def _round_keypair(
-    chain: ChainGateway,
-    store: ContentStore,
-    pool_key: Pubkey,
-    task: TaskPackage,
-    number: int,
-    keys: RoundKeyStore | None,
+def _round_keypair(
+    keys: RoundKeyStore | None, pool_key: Pubkey, number: int, public: bytes | None
 ) -> RoundKeypair | None:
-    """Round `number`'s key pair from the operator's store (None: not encrypted)."""
-    public = await round_public_key(chain, store, pool_key, task, number)
+    """Round `number`'s key pair (of `public`) from the operator's store (None: not encrypted)."""
     if public is None:
         return None
     if keys is None:
@@ -188,47 +206,22 @@ async def _round_keypair(
         raise RoundInputUnavailable(f"round {number}: {exc}") from exc
 
 
-async def fetch_sealed_tensors(
-    store: ContentStore, content: Content, key: RoundKeypair, what: str
-) -> Tensors:
-    """Tensors sealed to `key` under `content.cid`, whose plaintext hashes to
-    `content.hash`; `RoundInputUnavailable` otherwise (an input, not a verdict)."""
-    try:
-        sealed = await asyncio.to_thread(store.get, content.cid)
-    except StorageError as exc:
-        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
-    try:
-        plain = open_update(sealed, key)
-    except SealedUpdateUnreadable as exc:
-        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
-    if canonical_hash(plain) != bytes(content.hash):
-        raise RoundInputUnavailable(f"{what} ({content.cid}) does not hash to {content.hash.hex()}")
-    try:
-        return decode_tensors(plain)
-    except MalformedUpdate as exc:
-        raise RoundInputUnavailable(f"{what} ({content.cid}): {exc}") from exc
-
-
 async def _resealed_sources(
-    store: ContentStore, previous: list[Source], previous_key: RoundKeypair, public: bytes
-) -> tuple[dict[Pubkey, Tensors], list[Source]]:
-    """The previous round's accepted updates, opened with its key and sealed
-    again to this round's key (stored), so that this round's key alone opens
-    every input of the round: same authors and plaintext hashes, new CIDs."""
-    tensors: dict[Pubkey, Tensors] = {}
+    store: ContentStore, sources: dict[Pubkey, Tensors], contents: list[Source], public: bytes
+) -> list[Source]:
+    """The previous round's accepted updates (opened with its key) sealed
+    again to this round's key and stored, so that this round's key alone
+    opens every input of the round: same authors and plaintext hashes, new
+    CIDs."""
     resealed: list[Source] = []
-    for source in previous:
-        what = f"source {source.author}"
-        update = await fetch_sealed_tensors(
-            store, Content(source.hash, source.cid), previous_key, what
-        )
+    for source in contents:
+        sealed = seal_update(encode_tensors(sources[source.author]), public)
         try:
-            cid = await asyncio.to_thread(store.put, seal_update(encode_tensors(update), public))
+            cid = await asyncio.to_thread(store.put, sealed)
         except StorageError as exc:
-            raise RoundInputUnavailable(f"storing {what}: {exc}") from exc
-        tensors[source.author] = update
+            raise RoundInputUnavailable(f"storing source {source.author}: {exc}") from exc
         resealed.append(Source(source.author, source.hash, cid))
-    return tensors, resealed
+    return resealed
 
 
 async def gather_round(
@@ -262,8 +255,7 @@ async def gather_round(
         raise RoundMismatch(f"round {number}'s base is not the pool's global model")
     base = await fetch_tensors(store, base_content, "base model")
 
-    round_key = await _round_keypair(chain, store, pool_key, task, number, keys)
-    previous_base = previous_content = None
+    previous_base = previous_content = record = None
     sources: dict[Pubkey, Tensors] = {}
     source_contents = []
     if number > 1:
@@ -276,16 +268,16 @@ async def gather_round(
         previous_content = record.base
         previous_base = await fetch_tensors(store, previous_content, "previous base model")
         source_contents = record.accepted_sources()
-        if round_key is not None:
-            previous_key = await _round_keypair(chain, store, pool_key, task, number - 1, keys)
-            assert previous_key is not None
-            sources, source_contents = await _resealed_sources(
-                store, source_contents, previous_key, round_key.public
-            )
-        for source in [] if round_key is not None else source_contents:
-            sources[source.author] = await fetch_tensors(
-                store, Content(source.hash, source.cid), f"source {source.author}"
-            )
+    round_key = _round_keypair(keys, pool_key, number, sealed_to(task, number, record))
+    if source_contents and round_key is not None:
+        public = await round_public_key(chain, store, pool_key, task, number - 1)
+        previous_key = _round_keypair(keys, pool_key, number - 1, public)
+    else:
+        previous_key = None
+    for source in source_contents:
+        sources[source.author] = await fetch_tensors(
+            store, Content(source.hash, source.cid), f"source {source.author}", previous_key
+        )
 
     reference_tensors = reference_content = None
     if needs_reference(task.aggregation, pool.reward_policy):
@@ -314,7 +306,11 @@ async def gather_round(
             else await fetch_submission_bytes(store, entry.cid, sub.wallet)
         )
         submissions.append(SubmissionInput.of_entry(entry, data))
-    next_round_key = None if round_key is None else keys.generate().public  # type: ignore[union-attr]
+    next_round_key = None
+    if round_key is not None:  # last: a gather retried for a missing input has resealed nothing
+        assert keys is not None
+        source_contents = await _resealed_sources(store, sources, source_contents, round_key.public)
+        next_round_key = keys.next_after(round_key.public).public
     return RoundInputs(
         pool=pool_key,
         round=number,

@@ -61,6 +61,7 @@ from offchain.aggregation import (
     rule_for_task,
 )
 from offchain.aggregation.central_dp import CentralDP
+from offchain.aggregation.prefilter import later_copies
 from offchain.record import CentralDPRecord, Content, JudgedEntry, RoundRecord, Source
 
 
@@ -161,13 +162,9 @@ def duplicate_reveals(submissions: Sequence[SubmissionInput]) -> set[Pubkey]:
             by_cid.setdefault(sub.cid, []).append(sub)
     duplicates: set[Pubkey] = set()
     for group in by_cid.values():
-        if len(group) < 2:
-            continue
-        earliest = min(s.committed_at for s in group)
-        firsts = [s for s in group if s.committed_at == earliest]
-        duplicates.update(
-            s.wallet for s in group if len(firsts) > 1 or s.wallet != firsts[0].wallet
-        )
+        if len(group) > 1:
+            times = [s.committed_at for s in group]
+            duplicates.update(group[k].wallet for k in later_copies(times))
     return duplicates
 
 

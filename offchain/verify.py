@@ -53,11 +53,10 @@ from client_kit.training.task import AggregationSpec
 from offchain.aggregation.central_dp import NOISE_Z_LIMIT, noise_z_scores
 from offchain.aggregator import (
     fetch_record,
-    fetch_sealed_tensors,
     fetch_submission_bytes,
     fetch_task,
     fetch_tensors,
-    round_public_key,
+    sealed_to,
 )
 from offchain.judging import RoundInputs, SubmissionInput, decide_round, declared_norm_bound
 from offchain.record import Content, JudgedEntry, RoundRecord
@@ -183,23 +182,8 @@ async def verify_round(
     check("rule parameters", dict(task.aggregation.params), dict(record.params))
     check("declared norm bound", declared_norm_bound(task), record.norm_bound)
 
-    public = await round_public_key(chain, store, pool_key, task, number)
-    if public is not None and round_key is None:
-        raise RoundKeyRequired(
-            f"pool {pool_key} encrypts its updates: verifying round {number} needs "
-            "that round's secret key (--round-key FILE)"
-        )
-    if public is not None and round_key is not None and round_key.public != public:
-        raise WrongRoundKey(
-            f"the given key is not round {number}'s (its public key is {public.hex()})"
-        )
-    check(
-        "next round key recorded (encrypted updates)",
-        task.privacy.encrypt_updates,
-        record.next_round_key is not None,
-    )
-
     sources = list(record.sources)
+    previous = None
     if number > 1:
         before = await find_round(chain, pool_key, number - 1)
         if before is None or not before.finalized:
@@ -222,6 +206,22 @@ async def verify_round(
     else:
         check("previous base (round 1)", None, record.previous_base)
         check("sources (round 1)", [], sources)
+
+    public = sealed_to(task, number, previous)
+    if public is not None and round_key is None:
+        raise RoundKeyRequired(
+            f"pool {pool_key} encrypts its updates: verifying round {number} needs "
+            "that round's secret key (--round-key FILE)"
+        )
+    if public is not None and round_key is not None and round_key.public != public:
+        raise WrongRoundKey(
+            f"the given key is not round {number}'s (its public key is {public.hex()})"
+        )
+    check(
+        "next round key recorded (encrypted updates)",
+        task.privacy.encrypt_updates,
+        record.next_round_key is not None,
+    )
 
     await _compare_chain_submissions(chain, pool_key, number, record, result)
     check("judged count", state.judged_count, len(record.submissions))
@@ -303,12 +303,8 @@ async def _inputs(
         else await fetch_tensors(store, record.reference, "reference update")
     )
     fetched = {
-        s.author: (
-            await fetch_tensors(store, Content(s.hash, s.cid), f"source {s.author}")
-            if round_key is None
-            else await fetch_sealed_tensors(
-                store, Content(s.hash, s.cid), round_key, f"source {s.author}"
-            )
+        s.author: await fetch_tensors(
+            store, Content(s.hash, s.cid), f"source {s.author}", round_key
         )
         for s in sources
     }

@@ -193,6 +193,7 @@ class ParticipantAgent:
         self._awaiting: set[int] = set()  # rounds whose verdict is still to be printed
         self._noted: set[tuple[str, int]] = set()  # (kind, round) lines printed once
         self._last_seen: Participant | None = None
+        self._task: TaskPackage | None = None  # the pool's task package (its CID never changes)
 
     # --- running -----------------------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class ParticipantAgent:
         fits the task's model (`InvalidDataset`), and a wallet that still has
         to join can (`NotJoined`, `StakeRequired`, `StakeTooLow`)."""
         state = await load_pool(self.chain, self.pool)
-        task = await participant.fetch_task(self.store, state)
+        task = self._task = await participant.fetch_task(self.store, state)
         data = self.config.data
         if isinstance(data, Dataset):
             self.dataset = validate_dataset(data.x, data.y, task.model)
@@ -484,9 +485,10 @@ class ParticipantAgent:
         encrypted updates (task package for round 1, previous round's record
         after); None otherwise. `RoundInputUnavailable` (transient) when it
         cannot be read yet."""
-        state = await load_pool(self.chain, self.pool)
-        task = await participant.fetch_task(self.store, state)
-        return await round_public_key(self.chain, self.store, self.pool, task, number)
+        if self._task is None:  # `step` without `prepare`
+            state = await load_pool(self.chain, self.pool)
+            self._task = await participant.fetch_task(self.store, state)
+        return await round_public_key(self.chain, self.store, self.pool, self._task, number)
 
     async def _finish(self, state: Pool, me: Participant | None) -> Outcome:
         if me is None:

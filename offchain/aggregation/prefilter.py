@@ -285,6 +285,16 @@ def _published_rows(
     ]
 
 
+def later_copies(committed_at: Sequence[int]) -> list[int]:
+    """Positions, in a group of copies of one update, that lose to the unique
+    earliest commitment (`committed_at`, unix seconds): all but that one, or
+    all of them when the earliest is tied (rule (b) in the module docstring;
+    also `offchain.judging.duplicate_reveals`)."""
+    earliest = min(committed_at)
+    firsts = [i for i, t in enumerate(committed_at) if t == earliest]
+    return [i for i in range(len(committed_at)) if len(firsts) > 1 or i != firsts[0]]
+
+
 def _later_duplicates(
     updates: Sequence[UpdateInput], kept: list[tuple[int, Rows, UpdateStats]]
 ) -> set[int]:
@@ -309,7 +319,5 @@ def _later_duplicates(
             members = [(i, r) for i, r in members if i not in same_ids]
             if len(same) > 1:
                 times = [updates[i].committed_at for i, _ in same]
-                earliest = min(times)
-                firsts = [i for (i, _), t in zip(same, times, strict=True) if t == earliest]
-                duplicates.update(i for i, _ in same if len(firsts) > 1 or i != firsts[0])
+                duplicates.update(same[k][0] for k in later_copies(times))
     return duplicates

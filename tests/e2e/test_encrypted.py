@@ -56,6 +56,34 @@ def _encrypted_task(keys: RoundKeyStore, **kw) -> TaskPackage:  # type: ignore[n
     return dataclasses.replace(task, privacy=PrivacySpec(True, first.public))
 
 
+async def _started_pool(tmp_path: Path, trainers: int) -> tuple[RoundKeyStore, PoolScenario]:
+    """An encrypted one-round pool (equal rewards) of `trainers` joined
+    trainers, started: round 1 is open. The operator's keys are under `keys/`."""
+    keys = RoundKeyStore(tmp_path / "keys")
+    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
+    await world.setup()
+    await world.create(max_participants=trainers, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
+    await world.fund(SOL)
+    for _ in range(trainers):
+        await world.join(await world.new_trainer())
+    await world.start()
+    return keys, world
+
+
+async def _sealed_round(
+    tmp_path: Path, trainers: int
+) -> tuple[RoundKeyStore, PoolScenario, RoundKeypair]:
+    """`_started_pool` whose trainers all committed and revealed their
+    updates sealed to round 1's key (the third value): ready to judge."""
+    keys, world = await _started_pool(tmp_path, trainers)
+    key = await _round_key(world, keys, 1)
+    for trainer in world.trainers:
+        await world.submit(trainer)
+    for trainer in world.trainers:
+        await world.reveal(trainer, seal_to=key.public)
+    return keys, world, key
+
+
 async def _round_key(world: PoolScenario, keys: RoundKeyStore, number: int) -> RoundKeypair:
     from offchain.aggregator import round_public_key
 
@@ -163,14 +191,7 @@ async def test_an_encrypted_pool_runs_two_rounds_and_verifies_with_the_round_key
 
 async def test_a_wrong_key_ciphertext_and_a_copied_ciphertext_are_slashed(tmp_path: Path) -> None:
     # Given an encrypted pool of four trainers in round 1
-    keys = RoundKeyStore(tmp_path / "keys")
-    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
-    await world.setup()
-    await world.create(max_participants=4, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
-    await world.fund(SOL)
-    for _ in range(4):
-        await world.join(await world.new_trainer())
-    await world.start()
+    keys, world = await _started_pool(tmp_path, 4)
     ana, ben, eve, col = world.trainers
     public = (await _round_key(world, keys, 1)).public
     # ana and ben commit their own updates; col (a colluder) commits ana's
@@ -333,19 +354,7 @@ async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_r
     from offchain.judging import JudgedSubmission, decide_round
 
     # Given an encrypted round where three trainers sealed their updates correctly
-    keys = RoundKeyStore(tmp_path / "keys")
-    world = PoolScenario(EmbeddedGateway(), tmp_path / "store", task=_encrypted_task(keys))
-    await world.setup()
-    await world.create(max_participants=3, max_rounds=1, reward_policy=RewardPolicy.EQUAL)
-    await world.fund(SOL)
-    for _ in range(3):
-        await world.join(await world.new_trainer())
-    await world.start()
-    key = await _round_key(world, keys, 1)
-    for trainer in world.trainers:
-        await world.submit(trainer)
-    for trainer in world.trainers:
-        await world.reveal(trainer, seal_to=key.public)
+    keys, world, key = await _sealed_round(tmp_path, 3)
     # When the operator claims the first one's ciphertext does not open (slashes it
     # malformed), with the chain and the record telling the same story
     decision = decide_round(await gather_round(world.chain, world.store, world.key, keys=keys))
@@ -370,3 +379,22 @@ async def test_an_operator_that_frames_an_honest_ciphertext_is_caught_with_the_r
     # Then anyone given the round key finds the lie: the ciphertext opens, and it is honest
     result = await verify_round(world.chain, world.store, world.key, 1, round_key=key)
     assert [d.what for d in result.differences] == [f"verdict of {victim}"]
+
+
+async def test_a_retried_gather_names_one_next_round_key_and_leaves_no_stray_keys(
+    tmp_path: Path,
+) -> None:
+    from offchain.aggregator import gather_round
+
+    # Given an encrypted round 1 whose reveals are in
+    keys, world, key = await _sealed_round(tmp_path, 2)
+    # When the operator gathers the round twice (a retry after a failure later on)
+    first = await gather_round(world.chain, world.store, world.key, keys=keys)
+    again = await gather_round(world.chain, world.store, world.key, keys=keys)
+    # Then both name the same next-round key, whose secret the store holds,
+    # and the store holds one key file per round key: round 1's and round 2's
+    assert first.next_round_key is not None
+    assert again.next_round_key == first.next_round_key
+    assert keys.load(first.next_round_key).public == first.next_round_key
+    key_files = sorted(p.name for p in keys.folder.glob("*.key"))
+    assert key_files == sorted(f"{k.hex()}.key" for k in (key.public, first.next_round_key))
