@@ -305,7 +305,7 @@ async def gather_round(
             if entry.cid is None
             else await fetch_submission_bytes(store, entry.cid, sub.wallet)
         )
-        submissions.append(SubmissionInput.of_entry(entry, data))
+        submissions.append(SubmissionInput.of_entry(entry, data, bump=sub.bump))
     next_round_key = None
     if round_key is not None:  # last: a gather retried for a missing input has resealed nothing
         assert keys is not None
@@ -360,10 +360,9 @@ async def judge_round(
     anything is sent; then the chain's errors."""
     inputs = await gather_round(chain, store, pool_key, reference=reference, keys=keys)
     decision = await asyncio.to_thread(decide_round, inputs)
-    # each submission at the bump it was created with (not necessarily canonical)
-    bumps = {
-        s.wallet: s.bump for s in await operator.round_submissions(chain, pool_key, decision.round)
-    }
+    # each submission at the bump it was created with (not necessarily canonical),
+    # from the listing gather_round already made
+    bumps = {s.wallet: s.bump for s in inputs.submissions}
     for j in decision.judged:
         await operator.judge_submission(
             chain,

@@ -99,7 +99,9 @@ def needs_reference(spec: AggregationSpec, policy: RewardPolicy) -> bool:
 @dataclass(frozen=True, eq=False)  # holds arrays
 class SubmissionInput:
     """One submission as the chain records it, with the bytes received for
-    its revealed CID (None when not revealed, or when the CID is not a CID)."""
+    its revealed CID (None when not revealed, or when the CID is not a CID),
+    and the bump of its account's address when read from the chain (an
+    address detail for the judge transaction, never part of the judgment)."""
 
     wallet: Pubkey
     revealed: bool
@@ -108,9 +110,12 @@ class SubmissionInput:
     num_samples: int
     committed_at: int
     data: bytes | None = field(default=None, repr=False)
+    bump: int | None = None
 
     @classmethod
-    def of_entry(cls, entry: JudgedEntry, data: bytes | None) -> SubmissionInput:
+    def of_entry(
+        cls, entry: JudgedEntry, data: bytes | None, bump: int | None = None
+    ) -> SubmissionInput:
         """The input for a submission as a record entry (or a `Submission`
         account, `JudgedEntry.of_submission`) describes it, with its bytes."""
         return cls(
@@ -121,6 +126,7 @@ class SubmissionInput:
             entry.num_samples,
             entry.committed_at,
             data,
+            bump,
         )
 
 
