@@ -29,6 +29,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,6 +40,7 @@ from solders.keypair import Keypair
 from client_kit.actions import operator, organization, participant
 from client_kit.actions.reads import find_round, load_pool
 from client_kit.enums import PoolStatus, RewardPolicy
+from client_kit.gateway.base import TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
 from client_kit.storage.local import LocalStore
 from client_kit.training.data import digits_mlp_spec, digits_shards
@@ -50,6 +52,7 @@ from offchain.judging import decide_round
 from offchain.reference import OperatorData
 
 SOL = 1_000_000_000
+STAKE = SOL // 100
 FEDERATION = digits_shards(8, alpha=0.5, seed=7)
 TASK = TaskPackage.create(
     "digits", "bench", digits_mlp_spec(), TrainingConfig(epochs=1, batch_size=32, lr=0.05), seed=1
@@ -64,16 +67,23 @@ def rss_mb() -> float:
     return float("nan")
 
 
-class Pool:
-    """A digits pool on a fresh embedded chain with `n` funded participants."""
+Recorder = Callable[[str, TxResult], None]
+"""`record(instruction_name, tx)`: sees every transaction a `Pool` sends."""
 
-    def __init__(self, root: Path, n: int, rounds: int) -> None:
+
+class Pool:
+    """A digits pool on a fresh embedded chain with `n` funded participants
+    (stake `STAKE` each); `record`, if given, sees each transaction sent
+    (bench/participants.py reads its compute units)."""
+
+    def __init__(self, root: Path, n: int, rounds: int, record: Recorder | None = None) -> None:
         self.chain = EmbeddedGateway()
         self.store = LocalStore(root / "store")
         self.org, self.agg = Keypair(), Keypair()
         self.n, self.rounds = n, rounds
         self.wallets = [Keypair() for _ in range(n)]
         self.key = None
+        self.record: Recorder = record or (lambda _name, _tx: None)
 
     async def setup(self) -> None:
         await self.chain.airdrop(self.org.pubkey(), (10 + self.rounds) * SOL)
@@ -82,18 +92,22 @@ class Pool:
             reward_per_round=SOL,
             max_rounds=self.rounds,
             max_participants=self.n,
-            min_stake=SOL // 100,
+            min_stake=STAKE,
             reward_policy=RewardPolicy.CONTRIBUTION,
         )
         created = await organization.create_pool(
             self.chain, self.store, self.org, TASK, terms, aggregator=self.agg.pubkey()
         )
+        self.record("create_pool", created.tx)
         self.key = created.pool
-        await organization.fund_pool(self.chain, self.org, self.key, terms.funding_needed)
+        funded = await organization.fund_pool(self.chain, self.org, self.key, terms.funding_needed)
+        self.record("fund_pool", funded.tx)
         for wallet in self.wallets:
             await self.chain.airdrop(wallet.pubkey(), SOL)
-            await participant.join_pool(self.chain, wallet, self.key, SOL // 100)
-        await organization.start_training(self.chain, self.org, self.key)
+            joined = await participant.join_pool(self.chain, wallet, self.key, STAKE)
+            self.record("join_pool", joined.tx)
+        started = await organization.start_training(self.chain, self.org, self.key)
+        self.record("start_training", started)
 
     async def play(self, number: int) -> None:
         """Every participant commits and reveals a distinct small update."""
@@ -105,9 +119,13 @@ class Pool:
                 k: (0.01 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in base.items()
             }
             prepared[i] = participant.prepare_update(update)
-            await participant.submit_update(self.chain, wallet, self.key, prepared[i], 50)
+            sent = await participant.submit_update(self.chain, wallet, self.key, prepared[i], 50)
+            self.record("submit_update", sent.tx)
         for i, wallet in enumerate(self.wallets):
-            await participant.reveal_update(self.chain, self.store, wallet, self.key, prepared[i])
+            revealed = await participant.reveal_update(
+                self.chain, self.store, wallet, self.key, prepared[i]
+            )
+            self.record("reveal_update", revealed.tx)
 
     async def to_reveal_deadline(self, number: int) -> None:
         state = await find_round(self.chain, self.key, number)

@@ -44,30 +44,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
-from solders.keypair import Keypair
 
+from bench.operator import FEDERATION, SOL
+from bench.operator import Pool as BenchPool
 from client_kit.accounts import Participant, Pool, Round, Submission, account_size
-from client_kit.actions import operator, organization, participant
+from client_kit.actions import operator
 from client_kit.actions.reads import find_round, load_pool
 from client_kit.enums import PoolStatus
 from client_kit.gateway.base import TxResult
 from client_kit.gateway.embedded import EmbeddedGateway
-from client_kit.storage.local import LocalStore
-from client_kit.training.data import digits_mlp_spec, digits_shards
-from client_kit.training.task import TaskPackage, TrainingConfig
 from offchain.aggregator import gather_round, store_outputs
 from offchain.judging import decide_round
 from offchain.reference import OperatorData
 
-SOL = 1_000_000_000
-STAKE = SOL // 100
-FEDERATION = digits_shards(8, alpha=0.5, seed=7)
 #: the operator's reference set (the default rule, trusted mean, needs a reference update)
 REFERENCE = OperatorData(reference=FEDERATION.shards[0])
-TASK = TaskPackage.create(
-    "digits", "bench", digits_mlp_spec(), TrainingConfig(epochs=1, batch_size=32, lr=0.05), seed=1
-)
 ORDER = (
     "create_pool",
     "fund_pool",
@@ -103,44 +94,16 @@ async def _balance(chain: EmbeddedGateway, key) -> int:  # type: ignore[no-untyp
 async def run(n: int, root: Path) -> Result:
     """One pool with `n` participants through round 1; see the module docs."""
     result = Result(n)
-    chain = EmbeddedGateway()
-    store = LocalStore(root / "store")
+    world = BenchPool(root, n, 2, record=lambda name, tx: _record(result, name, tx))
+    chain, store, agg, wallets = world.chain, world.store, world.agg, world.wallets
     rent = chain.svm.minimum_balance_for_rent_exemption
-    org, agg = Keypair(), Keypair()
-    wallets = [Keypair() for _ in range(n)]
-    await chain.airdrop(org.pubkey(), 10 * SOL)
-    await chain.airdrop(agg.pubkey(), 10 * SOL)
-    terms = organization.PoolTerms(
-        reward_per_round=SOL, max_rounds=2, max_participants=n, min_stake=STAKE
-    )
-    created = await organization.create_pool(
-        chain, store, org, TASK, terms, aggregator=agg.pubkey()
-    )
-    pool = created.pool
-    _record(result, "create_pool", created.tx)
-    funded = await organization.fund_pool(chain, org, pool, terms.funding_needed)
-    _record(result, "fund_pool", funded.tx)
-    for wallet in wallets:
-        await chain.airdrop(wallet.pubkey(), SOL)
-        joined = await participant.join_pool(chain, wallet, pool, STAKE)
-        _record(result, "join_pool", joined.tx)
-    _record(result, "start_training", await organization.start_training(chain, org, pool))
+    await world.setup()
+    pool = world.key
+    assert pool is not None
 
     # participants: commit and reveal (fees = balance change beyond the submission's rent)
     before = [await _balance(chain, w.pubkey()) for w in wallets]
-    base = TASK.initial_tensors()
-    prepared = []
-    for i, wallet in enumerate(wallets):
-        rng = np.random.default_rng([1, i])
-        update = {
-            k: (0.01 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in base.items()
-        }
-        prepared.append(participant.prepare_update(update))
-        sent = await participant.submit_update(chain, wallet, pool, prepared[i], 50)
-        _record(result, "submit_update", sent.tx)
-    for wallet, update in zip(wallets, prepared, strict=True):
-        revealed = await participant.reveal_update(chain, store, wallet, pool, update)
-        _record(result, "reveal_update", revealed.tx)
+    await world.play(1)
     after = [await _balance(chain, w.pubkey()) for w in wallets]
     submission_rent = rent(account_size(Submission))
     result.participant_fees = sum(before) - sum(after) - n * submission_rent
