@@ -18,14 +18,12 @@ from client_kit.training.spec import mlp_spec
 from client_kit.training.task import AggregationSpec, TaskPackage, TrainingConfig
 from offchain.aggregation import make_rule
 from offchain.bus import EventBus, OperatorEvent
-from offchain.coordinator import Coordinator
 from offchain.errors import InvalidRule
-from offchain.journal import Journal
 from offchain.judging import RoundDecision
 from offchain.record import Content, RoundRecord
 from offchain.reference import OperatorData
 from offchain.verify import verify_round
-from tests.offchain.test_coordinator import FAST, _play_round, _pool
+from tests.offchain.test_coordinator import _coordinator, _play_round, _pool
 from tests.offchain.test_verify_round import _lying_round
 
 SIGMA, CLIP = 0.8, 0.05
@@ -50,16 +48,7 @@ async def test_central_dp_rounds_publish_epsilon_and_verify(tmp_path) -> None:
     world = await _pool(tmp_path, 3, 2, task=_task(), reward_policy=RewardPolicy.EQUAL)
     bus = EventBus()
     feed = bus.subscribe(select=lambda item: isinstance(item, OperatorEvent))
-    coordinator = Coordinator(
-        world.chain,
-        world.store,
-        world.aggregator,
-        world.key,
-        Journal(tmp_path / "op"),
-        data=OperatorData(),
-        bus=bus,
-        settings=FAST,
-    )
+    coordinator = _coordinator(world, tmp_path / "op", data=OperatorData(), bus=bus)
     running = asyncio.create_task(coordinator.run())
     try:
         for number in (1, 2):

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,20 @@ async def _pool(tmp_path, trainers: int, rounds: int, **kw) -> PoolScenario:  # 
     return world
 
 
+def _coordinator(world: PoolScenario, folder: Path, store=None, **kw) -> Coordinator:  # type: ignore[no-untyped-def]
+    """The operator's coordinator for `world`'s pool (FAST settings), journaling in
+    `folder`, reading `store` (default: the pool's); `kw`: data, bus."""
+    return Coordinator(
+        world.chain,
+        store or world.store,
+        world.aggregator,
+        world.key,
+        Journal(folder),
+        settings=FAST,
+        **kw,
+    )
+
+
 async def _play_round(world: PoolScenario, number: int, *, silent: int = 0) -> None:
     """Every trainer commits its own update; all but the last `silent` reveal."""
     await until(lambda: _round_is(world, number))
@@ -115,16 +130,8 @@ async def test_rounds_run_by_themselves_and_are_evaluated(tmp_path) -> None:
     world = await _pool(tmp_path, 3, 2)
     bus = EventBus()
     evaluated = bus.subscribe()
-    journal = Journal(tmp_path / "operator")
-    coordinator = Coordinator(
-        world.chain,
-        world.store,
-        world.aggregator,
-        world.key,
-        journal,
-        data=OperatorData(validation=tiny_data(1)),
-        bus=bus,
-        settings=FAST,
+    coordinator = _coordinator(
+        world, tmp_path / "operator", data=OperatorData(validation=tiny_data(1)), bus=bus
     )
     running = asyncio.create_task(coordinator.run())
     # When the trainers commit and reveal, round after round, before any deadline
@@ -136,7 +143,7 @@ async def test_rounds_run_by_themselves_and_are_evaluated(tmp_path) -> None:
     assert pool.status is PoolStatus.FINISHED and coordinator.status.phase is Phase.DONE
     for number in (1, 2):
         state = await world.round_state(number)
-        journaled = journal.round(world.key, number)
+        journaled = coordinator.journal.round(world.key, number)
         assert journaled is not None and journaled.finalized
         assert state.global_model_hash == journaled.global_hash
         assert state.accepted_count == 3
@@ -160,14 +167,7 @@ async def test_rounds_run_by_themselves_and_are_evaluated(tmp_path) -> None:
 async def test_a_silent_participant_is_judged_at_the_reveal_deadline(tmp_path) -> None:
     # Given a round where one trainer committed but never revealed
     world = await _pool(tmp_path, 3, 1)
-    coordinator = Coordinator(
-        world.chain,
-        world.store,
-        world.aggregator,
-        world.key,
-        Journal(tmp_path / "op"),
-        settings=FAST,
-    )
+    coordinator = _coordinator(world, tmp_path / "op")
     running = asyncio.create_task(coordinator.run())
     await _play_round(world, 1, silent=1)
     # When nothing happens before the reveal deadline, Then nothing is judged
@@ -198,9 +198,7 @@ async def test_storage_outage_is_retried_and_never_judged(tmp_path) -> None:
     await _play_round(world, 1)
     store = FlakyStore(tmp_path / "store")
     store.failing = {(await world.submission_state(t)).update_cid_str for t in world.trainers}
-    coordinator = Coordinator(
-        world.chain, store, world.aggregator, world.key, Journal(tmp_path / "op"), settings=FAST
-    )
+    coordinator = _coordinator(world, tmp_path / "op", store=store)
     running = asyncio.create_task(coordinator.run())
     # When the coordinator tries, Then it retries and judges nobody
     await until(lambda: coordinator.status.retries >= 3)
@@ -245,15 +243,7 @@ async def test_a_crash_at_each_step_resumes_to_the_same_round(
     journal_dir = tmp_path / "op"
 
     def operator() -> Coordinator:
-        return Coordinator(
-            world.chain,
-            world.store,
-            world.aggregator,
-            world.key,
-            Journal(journal_dir),
-            data=data,
-            settings=FAST,
-        )
+        return _coordinator(world, journal_dir, data=data)
 
     with pytest.raises(Crash):
         await operator().run()

@@ -19,13 +19,11 @@ from client_kit.canonical import decode_tensors, encode_tensors, tensors_hash
 from client_kit.enums import Reason, RewardPolicy, Verdict
 from client_kit.storage.cid import compute_cid
 from offchain.aggregator import gather_round
-from offchain.coordinator import Coordinator
-from offchain.journal import Journal
 from offchain.judging import JudgedSubmission, RoundDecision, decide_round
 from offchain.record import Content
 from offchain.reference import OperatorData
 from offchain.verify import RoundNotFinalized, verify_round
-from tests.offchain.test_coordinator import FAST, _play_round, _pool, tiny_data
+from tests.offchain.test_coordinator import _coordinator, _play_round, _pool, tiny_data
 from tests.pools import PoolScenario, tiny_task
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,15 +35,7 @@ async def _honest_pool(tmp_path, rounds: int = 2) -> tuple[PoolScenario, Operato
         tmp_path, 4, rounds, task=tiny_task("trusted_mean"), reward_policy=RewardPolicy.CONTRIBUTION
     )
     data = OperatorData(reference=tiny_data(3))
-    coordinator = Coordinator(
-        world.chain,
-        world.store,
-        world.aggregator,
-        world.key,
-        Journal(tmp_path / "op"),
-        data=data,
-        settings=FAST,
-    )
+    coordinator = _coordinator(world, tmp_path / "op", data=data)
     running = asyncio.create_task(coordinator.run())
     for number in range(1, rounds + 1):
         await _play_round(world, number)
