@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 import typer
 
-from client_kit.actions.reads import load_pool
 from client_kit.cli.main import build_app
 from client_kit.cli.main import run as run_app
 from client_kit.cli.output import emit
@@ -43,9 +42,7 @@ from offchain.agent import (
 from offchain.agent.agent import DEFAULT_POLL_INTERVAL
 from offchain.agent.stopping import until_signal
 from offchain.aggregation import rule_for_task
-from offchain.aggregator import fetch_task
 from offchain.journal import Journal
-from offchain.judging import needs_reference
 from offchain.payout import PayoutRelayer, Reveal
 from offchain.reference import OperatorData
 from offchain.service import (
@@ -160,27 +157,10 @@ def operator_run(
         chain.add_listener(lambda _landed: chain.save_state(s.state_path))
 
     async def go() -> None:
-        if settings.operator_data.reference is None:
-            for key in settings.pools:
-                await _refuse_without_reference(chain, store, key)
         service = OperatorService(chain, store, keypair, settings)
         await run_until_signalled(service)
 
     s.run(go())
-
-
-async def _refuse_without_reference(chain: Any, store: Any, key: Any) -> None:
-    """`InvalidInput` when pool `key`'s rule or reward policy needs the
-    operator's reference update and no --reference-data was given: every round
-    would otherwise fail and be retried until it expires."""
-    state = await load_pool(chain, key)
-    task = await fetch_task(store, state)
-    if needs_reference(task.aggregation, state.reward_policy):
-        raise InvalidInput(
-            f"pool {key}: rule {task.aggregation.rule} with the "
-            f"{state.reward_policy.value} reward policy needs the operator's "
-            "reference update: pass --reference-data FILE"
-        )
 
 
 @operator_app.command("status")

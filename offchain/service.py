@@ -35,14 +35,17 @@ from pythonjsonlogger.json import JsonFormatter
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from client_kit.accounts import Pool
 from client_kit.actions.reads import list_pools, load_pool
 from client_kit.enums import PoolStatus
 from client_kit.errors import FedstakeError
 from client_kit.gateway.base import ChainGateway
 from client_kit.storage.base import ContentStore
+from offchain.aggregator import ReferenceMissing, fetch_task
 from offchain.bus import EventBus
 from offchain.coordinator import Coordinator, CoordinatorSettings
 from offchain.journal import Journal
+from offchain.judging import needs_reference
 from offchain.payout import PayoutError, PayoutRelayer, RateLimited, Relayed, Reveal
 from offchain.reference import OperatorData
 from offchain.watcher import Watcher
@@ -118,6 +121,7 @@ class OperatorService:
         self._own_watcher = watcher is None
         self.watcher = watcher or Watcher(chain, self.bus, pools=settings.pools or None)  # type: ignore[arg-type]
         self.coordinators: dict[Pubkey, Coordinator] = {}
+        self._unjudgeable: set[Pubkey] = set()  # discovered pools it lacks reference data for
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
@@ -187,17 +191,38 @@ class OperatorService:
         raise _Stop
 
     async def _check_pools(self) -> None:
+        """Refuses, before anything runs, a named pool this key doesn't
+        aggregate (`NotTheAggregator`) or can't judge (`ReferenceMissing`)."""
         for key in self.settings.pools:
             pool = await load_pool(self.chain, key)
             if pool.aggregator != self.operator.pubkey():
                 raise NotTheAggregator(f"pool {key} is aggregated by {pool.aggregator}")
+            missing = await self._reference_missing(key, pool)
+            if missing:
+                raise ReferenceMissing(missing)
 
-    async def _candidates(self) -> list[Pubkey]:
+    async def _reference_missing(self, key: Pubkey, pool: Pool) -> str | None:
+        """Why pool `key` can't be judged without reference data, if it can't:
+        its rule or reward policy needs the operator's reference update and
+        none was given — every round would fail and be retried until it expires."""
+        if self.settings.operator_data.reference is not None:
+            return None
+        task = await fetch_task(self.store, pool)
+        if not needs_reference(task.aggregation, pool.reward_policy):
+            return None
+        return (
+            f"pool {key}: rule {task.aggregation.rule} with the {pool.reward_policy.value} "
+            "reward policy needs the operator's reference update: pass --reference-data FILE"
+        )
+
+    async def _candidates(self) -> list[tuple[Pubkey, Pool | None]]:
+        """Pools to follow, with their state when listed (named pools were
+        checked by `_check_pools` and come without)."""
         if self.settings.pools:
-            return list(self.settings.pools)
+            return [(key, None) for key in self.settings.pools]
         listed = await list_pools(self.chain, self.settings.organization)
         return [
-            key
+            (key, pool)
             for key, pool in listed
             if pool.aggregator == self.operator.pubkey()
             and pool.status in (PoolStatus.OPEN, PoolStatus.TRAINING)
@@ -206,9 +231,15 @@ class OperatorService:
     async def _discover(self) -> None:
         while True:
             try:
-                for key in await self._candidates():
-                    if key not in self.coordinators:
-                        self._start(key)
+                for key, pool in await self._candidates():
+                    if key in self.coordinators or key in self._unjudgeable:
+                        continue
+                    missing = pool and await self._reference_missing(key, pool)
+                    if missing:  # said once; the others are still followed
+                        self._unjudgeable.add(key)
+                        log.error("not following %s", missing, extra={"pool": str(key)})
+                        continue
+                    self._start(key)
             except FedstakeError as exc:
                 log.warning("listing pools failed: %s", exc)
             if self.settings.pools:
