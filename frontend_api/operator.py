@@ -47,12 +47,15 @@ def in_process(
         )
         task = asyncio.create_task(service.run(), name="operator-service")
         try:
-            async with asyncio.timeout(start_timeout):
-                while not service.running:
-                    if task.done():
-                        task.result()  # a start-up error surfaces here
-                        break  # it ran and stopped at once (every named pool had ended)
-                    await asyncio.sleep(0.01)
+            started = asyncio.create_task(service.started.wait())
+            try:
+                async with asyncio.timeout(start_timeout):
+                    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+            if task.done():
+                task.result()  # a start-up error surfaces here (or it ran and stopped at once:
+                # every named pool had ended)
             log.info(
                 "operator service started in process", extra={"operator": str(operator.pubkey())}
             )

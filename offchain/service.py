@@ -122,6 +122,7 @@ class OperatorService:
         self.watcher = watcher or Watcher(chain, self.bus, pools=settings.pools or None)  # type: ignore[arg-type]
         self.coordinators: dict[Pubkey, Coordinator] = {}
         self._unjudgeable: set[Pubkey] = set()  # discovered pools it lacks reference data for
+        self.started = asyncio.Event()  # set once run() is past its start-up checks
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
@@ -168,6 +169,7 @@ class OperatorService:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
+                self.started.set()
                 if self._own_watcher:
                     group.create_task(self.watcher.run(), name="watcher")
                 group.create_task(self._discover(), name="discover")
